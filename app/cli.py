@@ -1,0 +1,35 @@
+"""Flask CLI commands: ``flask --app app db upgrade`` and the groups of each topic."""
+
+from __future__ import annotations
+
+import click
+from flask.cli import AppGroup
+
+from app.db import database
+from app.migrations import applied, available, upgrade
+
+db_cli = AppGroup("db", help="Database schema.")
+
+
+@db_cli.command("upgrade")
+def db_upgrade():
+    """Create or upgrade the schema; a no-op when it is current."""
+    with database.connection_context():
+        ran = upgrade(database.obj)
+    if ran:
+        click.echo(f"applied: {', '.join(ran)}")
+    else:
+        click.echo("schema is up to date")
+
+
+@db_cli.command("version")
+def db_version():
+    """Print applied and pending migrations."""
+    with database.connection_context():
+        done = applied(database.obj)
+    for name in available():
+        click.echo(f"{'applied' if name in done else 'pending'} {name}")
+
+
+def register_cli(app) -> None:
+    app.cli.add_command(db_cli)

@@ -1,0 +1,226 @@
+"""Every setting, read from the environment in one place.
+
+Only this module reads ``os.environ``. A malformed value raises ``ConfigError``
+naming the variable, so a process with a bad setting stops at start.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+from app.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+VAR = ROOT / "var"
+
+DATABASE_SCHEMES = {"sqlite", "postgres", "postgresql"}
+BROKER_SCHEMES = {"amqp", "amqps"}
+LOG_FORMATS = ("text", "json")
+
+
+def env_str(env, name, default):
+    value = env.get(name)
+    return default if value is None or value == "" else value
+
+
+def env_int(env, name, default, minimum=None, maximum=None):
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"{name} must be >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{name} must be <= {maximum}, got {value}")
+    return value
+
+
+def env_port(env, name, default):
+    return env_int(env, name, default, minimum=0, maximum=65535)
+
+
+def env_float(env, name, default, minimum=None):
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def env_bool(env, name, default):
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    lowered = raw.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be a boolean (1/0, true/false, yes/no), got {raw!r}")
+
+
+def env_choice(env, name, default, choices):
+    value = env_str(env, name, default).lower()
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+def env_url(env, name, default, schemes):
+    value = env_str(env, name, default)
+    parsed = urlparse(value)
+    scheme = parsed.scheme.split("+")[0]
+    if scheme not in schemes:
+        raise ConfigError(
+            f"{name} must be a URL with scheme {'/'.join(sorted(schemes))}, got {value!r}"
+        )
+    if scheme == "sqlite":
+        if not parsed.path or parsed.path == "/":
+            raise ConfigError(f"{name} names no SQLite file: {value!r}")
+    else:
+        try:
+            parsed.port  # noqa: B018 - raises on a non-numeric port
+        except ValueError:
+            raise ConfigError(f"{name} has a non-numeric port: {value!r}") from None
+        if not parsed.hostname:
+            raise ConfigError(f"{name} names no host: {value!r}")
+    return value
+
+
+def env_path(env, name, default):
+    return Path(env_str(env, name, str(default))).expanduser()
+
+
+@dataclass(frozen=True)
+class Settings:
+    # storage
+    database_url: str
+    sqlite_synchronous: str
+    media_dir: Path
+    export_dir: Path
+    export_retention_days: int
+    # broker
+    broker_url: str
+    rabbitmq_management_url: str
+    # Asterisk manager interface
+    ami_host: str
+    ami_port: int
+    ami_user: str
+    ami_secret: str
+    ami_timeout: float
+    # FastAGI daemon
+    agi_bind: str
+    agi_port: int
+    agi_host: str
+    agi_fallback_host: str
+    agi_fallback_port: int
+    agi_metrics_port: int
+    agi_journal_path: Path
+    agi_batch_max: int
+    agi_batch_wait_ms: int
+    agi_read_timeout: float
+    agi_max_connections: int
+    # dialplan and dialing
+    dial_template: str
+    dialplan_path: Path
+    dial_tick_ms: int
+    global_max_channels: int
+    originates_per_second: int
+    max_call_seconds: int
+    drain_max_seconds: int
+    # simulated PBX (demo and tests)
+    pbxsim_model: str
+    pbxsim_speed: float
+    pbxsim_max_channels: int
+    # web and processes
+    secret_key: str
+    web_port: int
+    metrics_port: int
+    session_cookie_secure: bool
+    heartbeat_stale_seconds: int
+    log_format: str
+    log_level: str
+    log_dir: Path | None
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def load_settings(env=None) -> Settings:
+    """Build Settings from an environment mapping (default: the process's).
+
+    Raises:
+        ConfigError: a variable is malformed; the message names it.
+    """
+    env = os.environ if env is None else env
+    log_dir = env_str(env, "LOG_DIR", "")
+    return Settings(
+        database_url=env_url(
+            env, "DATABASE_URL", f"sqlite:///{VAR / 'callcast.db'}", DATABASE_SCHEMES
+        ),
+        sqlite_synchronous=env_choice(
+            env, "SQLITE_SYNCHRONOUS", "full", ("off", "normal", "full", "extra")
+        ),
+        media_dir=env_path(env, "MEDIA_DIR", VAR / "media"),
+        export_dir=env_path(env, "EXPORT_DIR", VAR / "exports"),
+        export_retention_days=env_int(env, "EXPORT_RETENTION_DAYS", 90, minimum=1),
+        broker_url=env_url(
+            env, "BROKER_URL", "amqp://guest:guest@127.0.0.1:5672/%2F", BROKER_SCHEMES
+        ),
+        rabbitmq_management_url=env_str(
+            env, "RABBITMQ_MANAGEMENT_URL", "http://127.0.0.1:15672"
+        ),
+        ami_host=env_str(env, "AMI_HOST", "127.0.0.1"),
+        ami_port=env_port(env, "AMI_PORT", 5038),
+        ami_user=env_str(env, "AMI_USER", "callcast"),
+        ami_secret=env_str(env, "AMI_SECRET", "callcast"),
+        ami_timeout=env_float(env, "AMI_TIMEOUT", 5.0, minimum=0.1),
+        agi_bind=env_str(env, "AGI_BIND", "127.0.0.1"),
+        agi_port=env_port(env, "AGI_PORT", 4573),
+        agi_host=env_str(env, "AGI_HOST", "127.0.0.1"),
+        agi_fallback_host=env_str(env, "AGI_FALLBACK_HOST", ""),
+        agi_fallback_port=env_port(env, "AGI_FALLBACK_PORT", 4574),
+        agi_metrics_port=env_port(env, "AGI_METRICS_PORT", 9101),
+        agi_journal_path=env_path(env, "AGI_JOURNAL_PATH", VAR / "agi-journal.jsonl"),
+        agi_batch_max=env_int(env, "AGI_BATCH_MAX", 500, minimum=1),
+        agi_batch_wait_ms=env_int(env, "AGI_BATCH_WAIT_MS", 2, minimum=0),
+        agi_read_timeout=env_float(env, "AGI_READ_TIMEOUT", 5.0, minimum=0.05),
+        agi_max_connections=env_int(env, "AGI_MAX_CONNECTIONS", 2000, minimum=1),
+        dial_template=env_str(env, "DIAL_TEMPLATE", "Local/{number}@pstn"),
+        dialplan_path=env_path(env, "DIALPLAN_PATH", VAR / "asterisk" / "callcast.conf"),
+        dial_tick_ms=env_int(env, "DIAL_TICK_MS", 1000, minimum=10),
+        global_max_channels=env_int(env, "GLOBAL_MAX_CHANNELS", 0, minimum=0),
+        originates_per_second=env_int(env, "ORIGINATES_PER_SECOND", 0, minimum=0),
+        max_call_seconds=env_int(env, "MAX_CALL_SECONDS", 600, minimum=1),
+        drain_max_seconds=env_int(env, "DRAIN_MAX_SECONDS", 3600, minimum=1),
+        pbxsim_model=env_choice(env, "PBXSIM_MODEL", "lastdigit", ("lastdigit", "random")),
+        pbxsim_speed=env_float(env, "PBXSIM_SPEED", 1.0, minimum=0.001),
+        pbxsim_max_channels=env_int(env, "PBXSIM_MAX_CHANNELS", 200, minimum=1),
+        secret_key=env_str(env, "SECRET_KEY", "dev-only-change-me"),
+        web_port=env_port(env, "WEB_PORT", 8000),
+        metrics_port=env_port(env, "METRICS_PORT", 9191),
+        session_cookie_secure=env_bool(env, "SESSION_COOKIE_SECURE", False),
+        heartbeat_stale_seconds=env_int(env, "HEARTBEAT_STALE_SECONDS", 90, minimum=1),
+        log_format=env_choice(env, "LOG_FORMAT", "text", LOG_FORMATS),
+        log_level=env_str(env, "LOG_LEVEL", "INFO").upper(),
+        log_dir=Path(log_dir) if log_dir else None,
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read once. Tests call ``get_settings.cache_clear()``."""
+    return load_settings()

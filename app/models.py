@@ -1,0 +1,363 @@
+"""The domain's tables.
+
+Datetimes are stored as naive UTC and come back as aware UTC; a naive datetime
+handed to a field is refused, so local times never leak into the database.
+Working tables (campaign_contact, call_attempt, call_event) are purged when a
+campaign closes; results and reports stay.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+from peewee import (
+    BooleanField,
+    CharField,
+    DateTimeField,
+    ForeignKeyField,
+    IntegerField,
+    Model,
+    SmallIntegerField,
+    TextField,
+    TimeField,
+)
+
+from app.db import database
+
+UTC = timezone.utc
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTimeField(DateTimeField):
+    """A datetime stored as naive UTC, returned as aware UTC."""
+
+    def db_value(self, value):
+        if isinstance(value, datetime):
+            if value.tzinfo is None:
+                raise TypeError(f"{self.name}: naive datetime {value!r}; pass an aware one")
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return super().db_value(value)
+
+    def python_value(self, value):
+        value = super().python_value(value)
+        if isinstance(value, datetime) and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
+class JSONField(TextField):
+    """JSON in a text column: the same on SQLite and PostgreSQL."""
+
+    def db_value(self, value):
+        if value is None:
+            return None
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+    def python_value(self, value):
+        if value is None or value == "":
+            return None
+        return json.loads(value)
+
+
+class BaseModel(Model):
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+
+# --- people -----------------------------------------------------------------
+
+ROLES = ("admin", "operator", "viewer")
+
+
+class User(BaseModel):
+    username = CharField(max_length=64, unique=True)
+    password_hash = CharField(max_length=255)
+    role = CharField(max_length=16, default="viewer")
+    active = BooleanField(default=True)
+    created_at = UTCDateTimeField(default=utcnow)
+    last_login_at = UTCDateTimeField(null=True)
+
+
+class LoginFailure(BaseModel):
+    """One failed sign-in, for rate limiting by user name and by address."""
+
+    username = CharField(max_length=64, index=True)
+    remote_addr = CharField(max_length=64, index=True)
+    at = UTCDateTimeField(default=utcnow, index=True)
+
+
+# --- contacts ---------------------------------------------------------------
+
+LIST_STATUSES = ("importing", "ready", "failed")
+
+
+class ContactList(BaseModel):
+    name = CharField(max_length=200)
+    source_filename = CharField(max_length=255, default="")
+    default_country = CharField(max_length=2, default="US")
+    phone_column = CharField(max_length=200, default="")
+    columns = JSONField(default=list)  # the other columns' names, in file order
+    status = CharField(max_length=16, default="ready")
+    rows_total = IntegerField(default=0)
+    rows_imported = IntegerField(default=0)
+    rows_rejected = IntegerField(default=0)
+    rows_duplicate = IntegerField(default=0)
+    rejects_path = CharField(max_length=500, default="")
+    error = TextField(default="")
+    created_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    created_at = UTCDateTimeField(default=utcnow)
+
+    def __str__(self):
+        return self.name
+
+
+class Contact(BaseModel):
+    contact_list = ForeignKeyField(
+        ContactList, backref="contacts", on_delete="CASCADE", index=False
+    )
+    phone = CharField(max_length=32)  # E.164 when it parsed, else as dialled
+    fields = JSONField(default=dict)  # the file's other columns
+    position = IntegerField()  # line number in the uploaded file
+
+    class Meta:
+        indexes = (
+            (("contact_list", "phone"), True),
+            (("contact_list", "position"), False),
+        )
+
+
+class DoNotCall(BaseModel):
+    phone = CharField(max_length=32, unique=True)
+    source = CharField(max_length=64, default="manual")
+    note = CharField(max_length=255, default="")
+    created_at = UTCDateTimeField(default=utcnow)
+
+
+# --- campaigns --------------------------------------------------------------
+
+DRAFT, ACTIVE, PAUSED, FINISHED, DRAINING, FINALIZING, CLOSED = (
+    "DRAFT",
+    "ACTIVE",
+    "PAUSED",
+    "FINISHED",
+    "DRAINING",
+    "FINALIZING",
+    "CLOSED",
+)
+STATES = (DRAFT, ACTIVE, PAUSED, FINISHED, DRAINING, FINALIZING, CLOSED)
+# states whose calls may still be up, so their dialplan must stay loaded
+DIALPLAN_STATES = (ACTIVE, PAUSED, FINISHED, DRAINING)
+
+RETRYABLE_OUTCOMES = ("busy", "noanswer", "congestion", "failed")
+OPTION_ACTIONS = ("record", "repeat", "transfer")
+OPTION_DIGITS = tuple("0123456789*#")
+
+
+class Campaign(BaseModel):
+    name = CharField(max_length=200)
+    state = CharField(max_length=16, default=DRAFT, index=True)
+    timezone = CharField(max_length=64, default="UTC")  # IANA name
+    starts_at = UTCDateTimeField(null=True)
+    ends_at = UTCDateTimeField(null=True)
+    max_channels = IntegerField(default=10)
+    max_attempts = IntegerField(default=3)
+    weight = IntegerField(default=1)  # share of the global capacity
+    retry_busy_s = IntegerField(default=300)
+    retry_noanswer_s = IntegerField(default=600)
+    retry_failed_s = IntegerField(default=900)  # congestion, unavailable, failed
+    retry_on = CharField(max_length=100, default=",".join(RETRYABLE_OUTCOMES))
+    ring_timeout_s = IntegerField(default=30)
+    max_call_s = IntegerField(default=300)
+    caller_id = CharField(max_length=100, default="")
+    message_file = CharField(max_length=500, default="")  # uploaded, under MEDIA_DIR
+    message_sound = CharField(max_length=200, default="")  # or a stock sound name
+    digit_timeout_s = IntegerField(default=5)
+    message_repeats = IntegerField(default=2)
+    contact_list = ForeignKeyField(ContactList, null=True, on_delete="RESTRICT")
+    created_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    updated_by = ForeignKeyField(User, null=True, on_delete="SET NULL", backref="+")
+    created_at = UTCDateTimeField(default=utcnow)
+    updated_at = UTCDateTimeField(default=utcnow)
+    activated_at = UTCDateTimeField(null=True)
+    finished_at = UTCDateTimeField(null=True)
+    drain_started_at = UTCDateTimeField(null=True)
+    closed_at = UTCDateTimeField(null=True)
+    # "why is it not dialing?", written by every dialer tick
+    dialer_status = CharField(max_length=255, default="")
+    dialer_status_at = UTCDateTimeField(null=True)
+    # the one live tick chain: its token and how long its lease runs
+    tick_token = CharField(max_length=36, default="")
+    tick_lease_until = UTCDateTimeField(null=True)
+
+    @property
+    def account_code(self) -> str:
+        return f"campaign-{self.id}"
+
+    @property
+    def retry_outcomes(self) -> frozenset[str]:
+        return frozenset(o.strip() for o in self.retry_on.split(",") if o.strip())
+
+    def __str__(self):
+        return self.name
+
+
+class CampaignOption(BaseModel):
+    campaign = ForeignKeyField(Campaign, backref="options", on_delete="CASCADE", index=False)
+    digit = CharField(max_length=1)
+    label = CharField(max_length=100)
+    action = CharField(max_length=16, default="record")
+    target = CharField(max_length=100, default="")  # dial target for "transfer"
+
+    class Meta:
+        indexes = ((("campaign", "digit"), True),)
+
+
+class CallWindow(BaseModel):
+    """A span of local time on one weekday (0 = Monday) when calls may start."""
+
+    campaign = ForeignKeyField(Campaign, backref="windows", on_delete="CASCADE", index=False)
+    weekday = SmallIntegerField()
+    starts = TimeField(formats=["%H:%M:%S", "%H:%M"])
+    ends = TimeField(formats=["%H:%M:%S", "%H:%M"])
+
+    class Meta:
+        indexes = ((("campaign", "weekday"), False),)
+
+
+# --- working tables (purged at close) ----------------------------------------
+
+PENDING, CALLING, FINAL = "pending", "calling", "final"
+
+
+class CampaignContact(BaseModel):
+    """A contact's dialing state inside one campaign."""
+
+    campaign = ForeignKeyField(Campaign, on_delete="CASCADE", index=False)
+    contact = ForeignKeyField(Contact, on_delete="CASCADE")
+    state = CharField(max_length=16, default=PENDING)
+    attempts = IntegerField(default=0)
+    next_attempt_at = UTCDateTimeField()  # due when state is pending and this has passed
+    last_outcome = CharField(max_length=32, default="")
+    updated_at = UTCDateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = (
+            (("campaign", "contact"), True),
+            # the dialer's "next due contacts" query
+            (("campaign", "state", "next_attempt_at"), False),
+        )
+
+
+ORIGINATING, UP, DONE = "originating", "up", "done"
+
+
+class CallAttempt(BaseModel):
+    campaign = ForeignKeyField(Campaign, on_delete="CASCADE", index=False)
+    contact = ForeignKeyField(Contact, on_delete="CASCADE")
+    number = IntegerField()  # 1 for the first call of that contact
+    state = CharField(max_length=16, default=ORIGINATING)
+    channel_id = CharField(max_length=64, unique=True)
+    originated_at = UTCDateTimeField()
+    answered_at = UTCDateTimeField(null=True)
+    finished_at = UTCDateTimeField(null=True)
+    outcome = CharField(max_length=32, default="")
+    digit = CharField(max_length=1, default="")
+    hangup_cause = CharField(max_length=8, default="")
+
+    class Meta:
+        indexes = (
+            (("campaign", "contact", "number"), True),
+            (("campaign", "state"), False),
+        )
+
+    @staticmethod
+    def make_channel_id(campaign_id: int, contact_id: int, number: int) -> str:
+        return f"cc-{campaign_id}-{contact_id}-{number}"
+
+
+class CallEvent(BaseModel):
+    """One report from the dialplan; append-only, the single source of truth.
+
+    campaign_id and contact_id are plain integers on purpose: an event Asterisk
+    handed over is never refused by a constraint other than its own uniqueness.
+    """
+
+    campaign_id = IntegerField()
+    contact_id = IntegerField()
+    attempt = IntegerField()
+    name = CharField(max_length=32)
+    received_at = UTCDateTimeField(default=utcnow)
+    uniqueid = CharField(max_length=64, default="")
+    channel = CharField(max_length=128, default="")
+    source = CharField(max_length=16, default="agi")  # agi | fallback | ami
+    data = JSONField(default=dict)
+
+    class Meta:
+        indexes = ((("campaign_id", "contact_id", "attempt", "name"), True),)
+
+
+# --- results (kept after close) ---------------------------------------------
+
+
+class ContactResult(BaseModel):
+    campaign = ForeignKeyField(Campaign, backref="results", on_delete="CASCADE", index=False)
+    contact_id = IntegerField()
+    phone = CharField(max_length=32)
+    outcome = CharField(max_length=32)
+    attempts = IntegerField(default=0)
+    digit = CharField(max_length=1, default="")
+    digit_label = CharField(max_length=100, default="")
+    answered_at = UTCDateTimeField(null=True)
+    talk_seconds = IntegerField(null=True)
+    last_attempt_at = UTCDateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("campaign", "contact_id"), True), (("campaign", "outcome"), False))
+
+
+class CampaignReport(BaseModel):
+    campaign = ForeignKeyField(Campaign, backref="reports", unique=True, on_delete="CASCADE")
+    step = CharField(max_length=32, default="")  # last finalization step done
+    data = JSONField(default=dict)
+    csv_path = CharField(max_length=500, default="")
+    archive_path = CharField(max_length=500, default="")
+    charts = JSONField(default=dict)  # chart name -> image path
+    created_at = UTCDateTimeField(default=utcnow)
+    updated_at = UTCDateTimeField(default=utcnow)
+
+
+# --- processes ----------------------------------------------------------------
+
+
+class Heartbeat(BaseModel):
+    """The last sign of life of one process (name like ``agi@host:pid``)."""
+
+    name = CharField(max_length=128, primary_key=True)
+    kind = CharField(max_length=32, index=True)  # web, dialer, lifecycle, scheduler, agi
+    host = CharField(max_length=128, default="")
+    pid = IntegerField(default=0)
+    seen_at = UTCDateTimeField(default=utcnow)
+    info = JSONField(default=dict)
+
+
+MODELS = [
+    User,
+    LoginFailure,
+    ContactList,
+    Contact,
+    DoNotCall,
+    Campaign,
+    CampaignOption,
+    CallWindow,
+    CampaignContact,
+    CallAttempt,
+    CallEvent,
+    ContactResult,
+    CampaignReport,
+    Heartbeat,
+]

@@ -1,0 +1,81 @@
+"""The web process: Flask app, per-request database connection, /health, /metrics."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from flask import Blueprint, Flask, Response, current_app, jsonify
+from peewee import fn
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+
+from app.config import get_settings
+from app.db import database, init_database
+from app.health import run_checks
+from app.models import STATES, Campaign
+
+bp = Blueprint("core", __name__)
+
+
+@bp.get("/health")
+def health():
+    ok, checks = run_checks(current_app.config["SETTINGS"], datetime.now(timezone.utc))
+    body = {"status": "ok" if ok else "degraded", "checks": checks}
+    if not ok:
+        body["failing"] = sorted(name for name, r in checks.items() if not r["ok"])
+    return jsonify(body), 200 if ok else 503
+
+
+class CampaignCollector:
+    """Campaigns per state, read at scrape time."""
+
+    def collect(self):
+        gauge = GaugeMetricFamily("callcast_campaigns", "Campaigns by state", labels=["state"])
+        counts = dict.fromkeys(STATES, 0)
+        with database.connection_context():
+            rows = Campaign.select(Campaign.state, fn.COUNT(Campaign.id)).group_by(Campaign.state)
+            for state, count in rows.tuples():
+                counts[state] = count
+        for state, count in counts.items():
+            gauge.add_metric([state], count)
+        yield gauge
+
+
+@bp.get("/metrics")
+def metrics():
+    return Response(generate_latest(current_app.extensions["metrics"]), content_type=CONTENT_TYPE_LATEST)
+
+
+def build_app(test_config=None) -> Flask:
+    settings = get_settings()
+    app = Flask(__name__)
+    app.config.update(
+        SETTINGS=settings,
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.session_cookie_secure,
+        MAX_CONTENT_LENGTH=512 * 1024 * 1024,
+    )
+    if test_config:
+        app.config.update(test_config)
+    init_database(app.config.get("DATABASE_URL"))
+
+    @app.before_request
+    def _open_db():
+        database.connect(reuse_if_open=True)
+
+    @app.teardown_request
+    def _close_db(exc):
+        if not database.is_closed():
+            database.close()
+
+    registry = CollectorRegistry()
+    registry.register(CampaignCollector())
+    app.extensions["metrics"] = registry
+    app.register_blueprint(bp)
+
+    from app.cli import register_cli
+
+    register_cli(app)
+    return app

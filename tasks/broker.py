@@ -1,0 +1,19 @@
+"""The one place that builds the broker. Actor modules import this first."""
+
+from __future__ import annotations
+
+import dramatiq
+from dramatiq.brokers.rabbitmq import RabbitmqBroker
+from periodiq import PeriodiqMiddleware
+
+from app.config import get_settings
+
+DIALING = "dialing"
+DRAIN = "drain"
+FINALIZE = "finalize"
+DEFAULT = "default"
+QUEUES = (DIALING, DRAIN, FINALIZE, DEFAULT)
+
+broker = RabbitmqBroker(url=get_settings().broker_url)
+broker.add_middleware(PeriodiqMiddleware(skip_delay=30))
+dramatiq.set_broker(broker)
