@@ -1,0 +1,74 @@
+"""The fixed vocabulary of call events, shared by the dialplan, the AGI daemon,
+the dialer's fold and the reports.
+
+Failure reasons come from Asterisk's ``${REASON}`` / OriginateResponse ``Reason``
+(the AST_CONTROL_* code the originate ended with): 0 no such number or other
+failure, 1 hung up before answer, 3 rang until the originate timeout, 5 busy,
+8 congestion. 4 is "answered" and never a failure.
+"""
+
+from __future__ import annotations
+
+import re
+
+ANSWERED = "answered"
+HANGUP = "hangup"
+TIMEOUT = "timeout"  # the message played to the end and no digit came
+INVALID = "invalid"  # a digit that is not one of the campaign's options
+DTMF_PREFIX = "dtmf-"
+FAILED_PREFIX = "failed-"
+
+DIGITS = tuple("0123456789*#")
+FAILURE_REASONS = ("busy", "noanswer", "congestion", "unavailable", "failed")
+
+REASON_CODES = {
+    "0": "unavailable",
+    "1": "noanswer",
+    "3": "noanswer",
+    "5": "busy",
+    "8": "congestion",
+}
+
+EVENT_NAMES = frozenset(
+    [ANSWERED, HANGUP, TIMEOUT, INVALID]
+    + [DTMF_PREFIX + d for d in DIGITS]
+    + [FAILED_PREFIX + r for r in FAILURE_REASONS]
+)
+EVENT_RE = re.compile(r"^(answered|hangup|timeout|invalid|dtmf-[0-9*#]|failed-[a-z]+)$")
+
+# outcomes an attempt or contact can end with
+ANSWERED_OUTCOME = "answered"
+LOST = "lost"  # no terminal event and the PBX no longer has the channel
+DNC = "dnc"  # on the do-not-call list at dial time
+OUTCOMES = (ANSWERED_OUTCOME, *FAILURE_REASONS, LOST, DNC)
+
+
+def is_event(name: str) -> bool:
+    return name in EVENT_NAMES
+
+
+def reason_name(code: str) -> str:
+    """Asterisk's numeric REASON (or a name already) to our failure reason."""
+    code = (code or "").strip()
+    if code in FAILURE_REASONS:
+        return code
+    return REASON_CODES.get(code, "failed")
+
+
+def failure_reason(name: str) -> str | None:
+    """'busy' for 'failed-busy'; None for an event that is not a failure."""
+    if name.startswith(FAILED_PREFIX):
+        return name[len(FAILED_PREFIX):]
+    return None
+
+
+def digit_of(name: str) -> str | None:
+    """'3' for 'dtmf-3'; None otherwise."""
+    if name.startswith(DTMF_PREFIX):
+        return name[len(DTMF_PREFIX):]
+    return None
+
+
+def is_terminal(name: str) -> bool:
+    """A hangup or a failure ends an attempt."""
+    return name == HANGUP or name.startswith(FAILED_PREFIX)
