@@ -1,0 +1,112 @@
+# Shared helpers for the scripts in this folder. Source it; do not run it.
+# Every step is idempotent, non-interactive and works with no stdin.
+
+set -euo pipefail
+
+export DEBIAN_FRONTEND=noninteractive
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/.venv"
+PYTHON="${PYTHON:-python3}"
+APT_UPDATED=""
+
+say() { printf '==> %s\n' "$*"; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# port_open HOST PORT: true when something accepts a TCP connection there.
+port_open() {
+    timeout 2 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null
+}
+
+# wait_port HOST PORT SECONDS WHAT: poll until the port answers or fail.
+wait_port() {
+    local deadline=$((SECONDS + $3))
+    until port_open "$1" "$2"; do
+        ((SECONDS < deadline)) || die "$4 did not answer on $1:$2 within $3 s"
+        sleep 0.5
+    done
+}
+
+apt_install() {
+    command -v apt-get >/dev/null || die "apt-get not found: install $* by hand"
+    [[ $(id -u) == 0 ]] || die "installing $* needs root (run as root or install it first)"
+    if [[ -z $APT_UPDATED ]]; then
+        say "apt-get update"
+        apt-get -o DPkg::Lock::Timeout=600 update -q </dev/null
+        APT_UPDATED=1
+    fi
+    say "apt-get install $*"
+    apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends "$@" </dev/null
+}
+
+# ensure_venv: .venv exists and has requirements.txt installed. The install is
+# skipped when requirements.txt has not changed since the last one (stamp file).
+ensure_venv() {
+    command -v "$PYTHON" >/dev/null || apt_install python3 python3-venv
+    if [[ ! -x $VENV/bin/pip ]]; then
+        rm -rf "$VENV"
+        say "creating $VENV"
+        if ! "$PYTHON" -m venv "$VENV" 2>/dev/null; then
+            # Debian ships venv/ensurepip separately.
+            rm -rf "$VENV"
+            apt_install python3-venv
+            "$PYTHON" -m venv "$VENV"
+        fi
+    fi
+    local stamp="$VENV/.requirements.sha256" want
+    want="$(sha256sum "$ROOT/requirements.txt" | cut -d' ' -f1)"
+    if [[ -f $stamp && $(cat "$stamp") == "$want" ]]; then
+        say "requirements.txt unchanged since last install"
+        return
+    fi
+    say "pip install -r requirements.txt"
+    "$VENV/bin/pip" install -q -r "$ROOT/requirements.txt" </dev/null
+    echo "$want" >"$stamp"
+}
+
+# ensure_rabbitmq: installed, running on 127.0.0.1:5672, management UI on :15672.
+ensure_rabbitmq() {
+    if ! command -v rabbitmq-server >/dev/null && [[ ! -x /usr/sbin/rabbitmq-server ]]; then
+        apt_install rabbitmq-server
+    fi
+    export PATH="$PATH:/usr/sbin:/sbin"
+    if port_open 127.0.0.1 5672; then
+        say "RabbitMQ answers on 127.0.0.1:5672"
+    else
+        say "starting RabbitMQ (rabbitmq-server -detached)"
+        rabbitmq-server -detached </dev/null || true  # fails harmlessly if a node is already booting
+        local deadline=$((SECONDS + 180))
+        # await_startup needs the node's distribution port up; retry until it is.
+        until rabbitmqctl -q await_startup --timeout 60 </dev/null >/dev/null 2>&1; do
+            ((SECONDS < deadline)) || die "RabbitMQ did not start within 180 s (see /var/log/rabbitmq/)"
+            sleep 1
+        done
+        wait_port 127.0.0.1 5672 60 "RabbitMQ"
+        say "RabbitMQ started"
+    fi
+    if port_open 127.0.0.1 15672; then
+        say "RabbitMQ management UI answers on :15672"
+    else
+        say "enabling rabbitmq_management"
+        rabbitmq-plugins -q enable rabbitmq_management </dev/null >/dev/null
+        wait_port 127.0.0.1 15672 60 "RabbitMQ management UI"
+        say "RabbitMQ management UI on http://127.0.0.1:15672 (guest/guest)"
+    fi
+}
+
+# ensure_chromium: Debian's chromium, for the browser tests.
+ensure_chromium() {
+    if command -v chromium >/dev/null; then
+        say "chromium present"
+    else
+        apt_install chromium
+    fi
+}
+
+# postgres_note: one line saying whether PostgreSQL answers (pytest decides for itself).
+postgres_note() {
+    if port_open 127.0.0.1 5432; then
+        say "PostgreSQL answers on 127.0.0.1:5432: database tests also run on it"
+    else
+        say "PostgreSQL not answering on 127.0.0.1:5432: database tests run on SQLite only"
+    fi
+}
