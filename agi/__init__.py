@@ -1,0 +1,1 @@
+"""Standalone FastAGI daemon: sans-I/O parser, asyncio server, batched event writer."""

@@ -1,0 +1,140 @@
+"""Wiring of the AGI daemon: journal, writer thread, server, metrics, heartbeat."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+
+from agi.journal import Journal
+from agi.metrics import Metrics
+from agi.server import AgiServer
+from agi.writer import EventWriter
+from app import heartbeats
+from app.db import init_database
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_KIND = "agi"
+SOURCES = ("agi", "fallback")
+
+
+@dataclass
+class Options:
+    database_url: str
+    journal_path: Path
+    bind: str = "127.0.0.1"
+    port: int = 4573
+    metrics_port: int | None = 9101  # None: no metrics endpoint
+    batch_max: int = 500
+    batch_wait_ms: int = 2
+    read_timeout: float = 5.0
+    max_connections: int = 2000
+    source: str = "agi"
+    heartbeat_interval: float = 10.0
+    stop_timeout: float = 8.0
+
+    @classmethod
+    def from_settings(cls, settings, **overrides):
+        values = dict(
+            database_url=settings.database_url,
+            journal_path=settings.agi_journal_path,
+            bind=settings.agi_bind,
+            port=settings.agi_port,
+            metrics_port=settings.agi_metrics_port,
+            batch_max=settings.agi_batch_max,
+            batch_wait_ms=settings.agi_batch_wait_ms,
+            read_timeout=settings.agi_read_timeout,
+            max_connections=settings.agi_max_connections,
+        )
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+class Daemon:
+    """One FastAGI daemon in the running event loop."""
+
+    def __init__(self, options):
+        self.options = options
+        self.metrics = Metrics()
+        self.journal = None
+        self.writer = None
+        self.server = None
+        self.db = None
+        self.metrics_port = None
+        self.heartbeat_name = heartbeats.process_name(HEARTBEAT_KIND)
+
+    async def start(self):
+        """Open the journal, start the writer (replaying the journal first) and listen.
+
+        Raises:
+            JournalError: the journal is unusable or held by another daemon.
+        """
+        opts = self.options
+        self.journal = Journal(opts.journal_path).open()
+        self.db = init_database(opts.database_url)
+        self.server = AgiServer(
+            None, self.metrics, bind=opts.bind, port=opts.port,
+            read_timeout=opts.read_timeout, max_connections=opts.max_connections,
+            source=opts.source,
+        )
+        self.writer = EventWriter(
+            self.db, self.journal, self.metrics, self.server.notify,
+            batch_max=opts.batch_max, batch_wait=opts.batch_wait_ms / 1000.0,
+            heartbeat_interval=opts.heartbeat_interval, heartbeat=self._beat,
+        )
+        self.server.writer = self.writer
+        self.metrics.journal_depth.set(self.journal.depth)
+        self.writer.start()
+        port = await self.server.start()
+        if opts.metrics_port is not None:
+            self.metrics_port = self.metrics.serve(opts.metrics_port, addr=opts.bind)
+        log.info("agi daemon up port=%s metrics=%s journal=%s depth=%d source=%s",
+                 port, self.metrics_port, opts.journal_path, self.journal.depth, opts.source)
+        return port
+
+    @property
+    def port(self):
+        return self.server.port
+
+    def _beat(self, now):
+        heartbeats.beat(HEARTBEAT_KIND, now, info={
+            "port": self.server.port,
+            "source": self.options.source,
+            "journal_depth": self.journal.depth,
+            "connections": self.server.active,
+        }, name=self.heartbeat_name)
+
+    async def stop(self):
+        """Stop accepting, finish open connections, flush the writer; True if clean."""
+        timeout = self.options.stop_timeout
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        await self.server.stop_accepting()
+        drained = await self.server.drain(max(deadline - loop.time(), 0.1))
+        stopped = await asyncio.to_thread(self.writer.stop, max(deadline - loop.time(), 0.5))
+        # Let the last notify callbacks close their connections.
+        await asyncio.sleep(0)
+        if stopped:
+            self.journal.close()
+        log.info("agi daemon stopped drained=%s writer_stopped=%s journal_depth=%d",
+                 drained, stopped, self.journal.depth)
+        return drained and stopped
+
+
+async def serve(options, started=None):
+    """Run a daemon until SIGTERM or SIGINT; return the exit status."""
+    daemon = Daemon(options)
+    await daemon.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    if started is not None:
+        started(daemon)
+    await stop.wait()
+    log.info("signal received; stopping")
+    clean = await daemon.stop()
+    return 0 if clean else 1

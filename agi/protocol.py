@@ -1,0 +1,278 @@
+"""Sans-I/O FastAGI request parsing: bytes in, an ``AgiRequest`` and an ``Event`` out.
+
+Asterisk (``res_agi.c``: ``launch_netscript`` then ``setup_env``) opens the TCP
+connection and writes ``agi_network: yes``, ``agi_network_script: <path>`` and
+then the ``agi_*: value`` environment, one ``\\n``-terminated line per
+``ast_agi_send`` call, ``agi_arg_N`` lines last, and a blank line. If the channel
+hangs up while the script runs it also writes an unprompted ``HANGUP`` line.
+
+Nothing here touches a socket or a clock: ``RequestParser.feed`` takes whatever
+bytes arrived and says "need more", returns the request, or raises
+``AgiProtocolError`` with a fixed ``reason`` token.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from agi.errors import AgiProtocolError
+from app.events import EVENT_NAMES, HANGUP
+
+# Limits. Asterisk's own lines are short (the longest is agi_request with the
+# URL); a generous bound per line and per block still stops a peer from making
+# the daemon buffer megabytes.
+MAX_LINE_BYTES = 4096
+MAX_LINES = 128
+MAX_BLOCK_BYTES = 32 * 1024
+
+# The vocabulary is app.events' (shared with the dialplan generator and the fold).
+EVENTS = EVENT_NAMES
+
+# Column widths of call_event; longer values are cut, not refused: an event
+# Asterisk handed over is never dropped for an over-long channel name.
+UNIQUEID_MAX = 64
+CHANNEL_MAX = 128
+HANGUPCAUSE_MAX = 16
+
+_KEY_RE = re.compile(r"agi_[a-z0-9_]{1,60}\Z")
+_ARG_RE = re.compile(r"agi_arg_([1-9][0-9]{0,2})\Z")
+_ID = r"[1-9][0-9]{0,17}"
+_SCRIPT_RE = re.compile(
+    rf"({_ID})/({_ID})/(0|[1-9][0-9]{{0,8}})/([a-z0-9*#-]{{1,32}})\Z"
+)
+_REQUEST_RE = re.compile(r"agi://[^/]*/(.*)\Z", re.S)
+
+
+@dataclass(frozen=True, slots=True)
+class AgiRequest:
+    """One FastAGI environment block: ``agi_*`` headers and ``agi_arg_N`` args."""
+
+    env: dict
+    args: tuple = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One row of ``call_event`` as the daemon stores it."""
+
+    campaign_id: int
+    contact_id: int
+    attempt: int
+    name: str
+    received_at: datetime | None = None
+    uniqueid: str = ""
+    channel: str = ""
+    source: str = "agi"
+    data: dict = field(default_factory=dict)
+
+    @property
+    def key(self):
+        return (self.campaign_id, self.contact_id, self.attempt, self.name)
+
+
+class RequestParser:
+    """Incremental parser of one FastAGI environment block.
+
+    Feed it the bytes as they arrive; ``feed`` returns ``None`` until the blank
+    line, then the ``AgiRequest``. Bytes after the blank line are ignored (an
+    unprompted ``HANGUP``, for instance).
+
+    Raises (from ``feed``):
+        AgiProtocolError: the block breaks a limit or the line format.
+    """
+
+    __slots__ = ("_buf", "_consumed", "_env", "_lines", "_result", "max_line", "max_lines",
+                 "max_bytes")
+
+    def __init__(self, max_line=MAX_LINE_BYTES, max_lines=MAX_LINES, max_bytes=MAX_BLOCK_BYTES):
+        self.max_line, self.max_lines, self.max_bytes = max_line, max_lines, max_bytes
+        self._buf = bytearray()
+        self._consumed = 0
+        self._env = {}
+        self._lines = 0
+        self._result = None
+
+    @property
+    def done(self):
+        return self._result is not None
+
+    @property
+    def started(self):
+        """True once any byte arrived (an idle connect is not a truncated request)."""
+        return bool(self._buf) or self._consumed > 0
+
+    def feed(self, data):
+        """Consume ``data``; return the ``AgiRequest`` once the block is complete."""
+        if self._result is not None:
+            return self._result
+        buf = self._buf
+        buf += data
+        last = buf.rfind(b"\n")
+        if last == -1:
+            self._check_partial(len(buf))
+            return None
+        chunk = bytes(buf[:last])
+        del buf[: last + 1]
+        env = self._env
+        max_line = self.max_line
+        for line in chunk.split(b"\n"):
+            if len(line) > max_line:
+                raise AgiProtocolError("line_too_long", f"more than {max_line} bytes")
+            self._consumed += len(line) + 1
+            if line[-1:] == b"\r":
+                line = line[:-1]
+            if not line:
+                self._result = _finish(env)
+                self._buf = bytearray()
+                return self._result
+            if line == b"HANGUP":
+                # Asterisk tells a running script its channel hung up; the block
+                # that carries the event is still complete and worth storing.
+                continue
+            self._lines += 1
+            if self._lines > self.max_lines:
+                raise AgiProtocolError("too_many_lines", f"more than {self.max_lines} lines")
+            if self._consumed > self.max_bytes:
+                raise AgiProtocolError("block_too_large", f"more than {self.max_bytes} bytes")
+            raw_key, sep, value = line.partition(b":")
+            if not sep:
+                raise AgiProtocolError("malformed_line", "no ':' in header line")
+            key = _KNOWN_KEYS.get(raw_key) or _check_key(raw_key)
+            if key in env:
+                raise AgiProtocolError("duplicate_header", key)
+            # setup_env writes "%s: %s": exactly one space follows the colon.
+            if value[:1] == b" ":
+                value = value[1:]
+            env[key] = value.decode("utf-8", "replace")
+        self._check_partial(len(buf))
+        return None
+
+    def _check_partial(self, pending):
+        if pending > self.max_line:
+            raise AgiProtocolError("line_too_long", f"more than {self.max_line} bytes")
+        if self._consumed + pending > self.max_bytes:
+            raise AgiProtocolError("block_too_large", f"more than {self.max_bytes} bytes")
+
+
+_KNOWN_KEYS = {
+    k.encode(): k
+    for k in (
+        "agi_network agi_network_script agi_request agi_channel agi_language agi_type "
+        "agi_uniqueid agi_version agi_callerid agi_calleridname agi_callingpres "
+        "agi_callingani2 agi_callington agi_callingtns agi_dnid agi_rdnis agi_context "
+        "agi_extension agi_priority agi_enhanced agi_accountcode agi_threadid "
+        + " ".join(f"agi_arg_{i}" for i in range(1, 10))
+    ).split()
+}
+
+
+def _check_key(raw_key):
+    key = raw_key.decode("ascii", "replace")
+    if not _KEY_RE.match(key):
+        raise AgiProtocolError("bad_header", f"header name {key[:40]!r}")
+    return key
+
+
+def _finish(env):
+    args = {}
+    for key, value in env.items():
+        if key.startswith("agi_arg_"):
+            m = _ARG_RE.match(key)
+            if not m:
+                raise AgiProtocolError("bad_args", f"argument header {key[:40]!r}")
+            args[int(m.group(1))] = value
+    if args and max(args) != len(args):
+        raise AgiProtocolError("bad_args", "agi_arg_N numbers are not 1..n")
+    return AgiRequest(env=env, args=tuple(args[i] for i in sorted(args)))
+
+
+def parse_request(data):
+    """Parse one complete block given as bytes (tests and tools).
+
+    Raises:
+        AgiProtocolError: the block is malformed or truncated.
+    """
+    parser = RequestParser()
+    request = parser.feed(data)
+    if request is None:
+        raise AgiProtocolError("truncated", "no blank line")
+    return request
+
+
+def script_of(request):
+    """The script path of a request: ``agi_network_script``, else from ``agi_request``."""
+    script = request.env.get("agi_network_script")
+    if script is None:
+        m = _REQUEST_RE.match(request.env.get("agi_request", ""))
+        script = m.group(1) if m else None
+    return script
+
+
+def event_from_request(request, received_at=None, source="agi"):
+    """Validate a request's script path and build the ``Event`` to store.
+
+    Raises:
+        AgiProtocolError: no script path, a malformed one, or an unknown event.
+    """
+    script = script_of(request)
+    if not script:
+        raise AgiProtocolError("no_script", "neither agi_network_script nor a path in agi_request")
+    m = _SCRIPT_RE.match(script)
+    if not m:
+        raise AgiProtocolError("bad_script", f"script {script[:80]!r}")
+    name = m.group(4)
+    if name not in EVENTS:
+        raise AgiProtocolError("unknown_event", f"event {name!r}")
+    data = {}
+    if name == HANGUP and request.args and request.args[0] != "":
+        data["hangupcause"] = request.args[0][:HANGUPCAUSE_MAX]
+    env = request.env
+    return Event(
+        campaign_id=int(m.group(1)),
+        contact_id=int(m.group(2)),
+        attempt=int(m.group(3)),
+        name=name,
+        received_at=received_at,
+        uniqueid=env.get("agi_uniqueid", "")[:UNIQUEID_MAX],
+        channel=env.get("agi_channel", "")[:CHANNEL_MAX],
+        source=source,
+        data=data,
+    )
+
+
+def asterisk_block(script, args=(), channel="Local/100@pstn-00000001;2",
+                   uniqueid="1700000000.1", accountcode="", host="127.0.0.1:4573"):
+    """The lines Asterisk 22 sends for ``AGI(agi://host/script,args...)``, in order.
+
+    Used by the load generator, the simulator and the tests, so all of them
+    speak exactly what ``launch_netscript`` and ``setup_env`` write.
+    """
+    lines = ["agi_network: yes"]
+    if script:
+        lines.append(f"agi_network_script: {script}")
+    lines += [
+        f"agi_request: agi://{host}/{script}",
+        f"agi_channel: {channel}",
+        "agi_language: en",
+        "agi_type: Local",
+        f"agi_uniqueid: {uniqueid}",
+        "agi_version: 22.0.0",
+        "agi_callerid: unknown",
+        "agi_calleridname: unknown",
+        "agi_callingpres: 67",
+        "agi_callingani2: 0",
+        "agi_callington: 0",
+        "agi_callingtns: 0",
+        "agi_dnid: unknown",
+        "agi_rdnis: unknown",
+        "agi_context: callcast",
+        "agi_extension: s",
+        "agi_priority: 2",
+        "agi_enhanced: 0.0",
+        f"agi_accountcode: {accountcode}",
+        "agi_threadid: 139872538949184",
+    ]
+    lines += [f"agi_arg_{i}: {a}" for i, a in enumerate(args, 1)]
+    return [(line + "\n").encode() for line in lines] + [b"\n"]

@@ -1,0 +1,264 @@
+"""The writer thread: group-commits queued events, or journals them.
+
+The event loop hands each event over with ``submit`` and goes on accepting;
+this thread takes whatever is queued (up to ``batch_max``), inserts it in one
+transaction with ``ON CONFLICT DO NOTHING`` and then tells the waiting
+connections, all at once, that their events are durable. If the database
+refuses (down, locked, any error), the batch goes to the local journal
+instead, fsync'd, and the connections are released just the same. While the
+journal holds events every new batch is appended behind them, so events reach
+the database in the order they arrived; the journal is replayed in slices
+between batches and truncated once all of it is committed.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from datetime import datetime, timezone
+
+from peewee import PostgresqlDatabase
+
+from agi.errors import JournalError
+from app.models import CallEvent
+
+log = logging.getLogger(__name__)
+
+STORED_DB = "db"
+STORED_JOURNAL = "journal"
+LOST = "lost"
+
+COLUMNS = ("campaign_id", "contact_id", "attempt", "name", "received_at", "uniqueid",
+           "channel", "source", "data")
+REPLAY_CHUNK = 1000
+REPLAY_SLICE_SECONDS = 0.05
+_STOP = object()
+
+
+def _converters():
+    fields = CallEvent._meta.fields
+    return [fields[c].db_value for c in COLUMNS]
+
+
+class EventWriter:
+    """Owns the database connection of the daemon (one thread, one connection).
+
+    ``notify(waiters, stored)`` is called from the writer thread once per batch,
+    with ``stored`` in ``db``, ``journal`` or ``lost``; the server turns it into
+    one ``call_soon_threadsafe`` so a batch costs the event loop one wake-up.
+    """
+
+    def __init__(self, db, journal, metrics, notify, *, batch_max=500, batch_wait=0.002,
+                 busy_timeout_ms=250, statement_timeout_ms=3000, retry_interval=0.5,
+                 heartbeat_interval=10.0, heartbeat=None):
+        self.db = db
+        self.journal = journal
+        self.metrics = metrics
+        self.notify = notify
+        self.batch_max = batch_max
+        self.batch_wait = batch_wait
+        self.busy_timeout_ms = busy_timeout_ms
+        self.statement_timeout_ms = statement_timeout_ms
+        self.retry_interval = retry_interval
+        self.heartbeat_interval = heartbeat_interval
+        self.heartbeat = heartbeat  # callable(now) run in this thread, or None
+        self.is_postgres = isinstance(db, PostgresqlDatabase)
+        self._queue = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="agi-writer", daemon=True)
+        self._convert = _converters()
+        cols = ", ".join(f'"{c}"' for c in COLUMNS)
+        table = CallEvent._meta.table_name
+        if self.is_postgres:
+            self._sql = f'INSERT INTO "{table}" ({cols}) VALUES %s ON CONFLICT DO NOTHING'
+        else:
+            marks = ", ".join("?" for _ in COLUMNS)
+            self._sql = f'INSERT INTO "{table}" ({cols}) VALUES ({marks}) ON CONFLICT DO NOTHING'
+        self._retry_at = 0.0
+        self._next_beat = 0.0
+        self._last_batch = 0
+        self.ready = threading.Event()  # set once the start-up replay was tried
+
+    # -- event loop side ---------------------------------------------------
+
+    def start(self):
+        self._thread.start()
+
+    def submit(self, event, waiter):
+        """Queue ``event``; ``waiter`` comes back through ``notify`` once it is durable."""
+        self._queue.put((event, waiter))
+
+    def stop(self, timeout=None):
+        """Write everything queued so far, then end the thread; True if it ended."""
+        self._queue.put(_STOP)
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    @property
+    def degraded(self):
+        return self.journal.depth > 0
+
+    # -- writer thread -----------------------------------------------------
+
+    def _run(self):
+        try:
+            if self.journal.depth:
+                log.warning("journal holds %d events from a previous run; replaying first",
+                            self.journal.depth)
+                self._replay(deadline=None)
+            self.metrics.journal_depth.set(self.journal.depth)
+        finally:
+            self.ready.set()
+        stopping = False
+        while not stopping:
+            batch, stopping = self._collect()
+            if batch:
+                self._write(batch)
+            now = time.monotonic()
+            if self.journal.depth and now >= self._retry_at:
+                self._replay(deadline=now + REPLAY_SLICE_SECONDS)
+            if self.heartbeat and now >= self._next_beat and not self.journal.depth:
+                self._next_beat = now + self.heartbeat_interval
+                self._beat()
+        if self.journal.depth:
+            self._replay(deadline=time.monotonic() + 1.0)
+        self._close_connection()
+
+    def _collect(self):
+        now = time.monotonic()
+        timeout = max(self._next_beat - now, 0.0) if self.heartbeat else 1.0
+        if self.journal.depth:
+            timeout = min(timeout, max(self._retry_at - now, 0.0))
+        try:
+            item = self._queue.get(timeout=max(timeout, 0.001))
+        except queue.Empty:
+            return [], False
+        if item is _STOP:
+            return [], True
+        batch = [item]
+        get = self._queue.get_nowait
+        # Under load a short wait lets more requests join this commit; with one
+        # request at a time it would only add latency.
+        wait_until = time.monotonic() + self.batch_wait if self._last_batch > 1 else 0.0
+        while len(batch) < self.batch_max:
+            try:
+                item = get()
+            except queue.Empty:
+                remaining = wait_until - time.monotonic()
+                if remaining <= 0:
+                    break
+                try:
+                    item = self._queue.get(timeout=remaining)
+                except queue.Empty:
+                    break
+            if item is _STOP:
+                self._last_batch = len(batch)
+                return batch, True
+            batch.append(item)
+        self._last_batch = len(batch)
+        return batch, False
+
+    def _write(self, batch):
+        events = [e for e, _ in batch]
+        stored = None
+        if not self.journal.depth:
+            try:
+                self._insert(events)
+                stored = STORED_DB
+            except Exception:
+                log.exception("commit of %d events failed; journaling them", len(events))
+                self.metrics.commit_failures.inc()
+                self._close_connection()
+                self._retry_at = time.monotonic() + self.retry_interval
+        if stored is None:
+            try:
+                self.journal.append(events)
+                stored = STORED_JOURNAL
+            except JournalError:
+                log.critical("%d events could not be committed nor journaled", len(events),
+                             exc_info=True)
+                stored = LOST
+            self.metrics.journal_depth.set(self.journal.depth)
+        try:
+            self.notify([w for _, w in batch], stored)
+        except Exception:
+            log.exception("could not release %d waiting connections", len(batch))
+
+    def _replay(self, deadline):
+        """Commit journaled events in order until done, ``deadline`` or a failure."""
+        while self.journal.depth:
+            events, offset, lines = self.journal.pending(REPLAY_CHUNK)
+            if events:
+                try:
+                    self._insert(events)
+                except Exception as exc:
+                    log.warning("journal replay failed (%s); %d events wait, retry in %.1fs",
+                                exc, self.journal.depth, self.retry_interval)
+                    self.metrics.commit_failures.inc()
+                    self._close_connection()
+                    self._retry_at = time.monotonic() + self.retry_interval
+                    return False
+                self.metrics.replayed.inc(len(events))
+            self.journal.replayed(lines, offset)
+            self.metrics.journal_depth.set(self.journal.depth)
+            if not lines and self.journal.depth:
+                log.error("journal depth %d but nothing readable; resetting",
+                          self.journal.depth)
+                self.journal.replayed(self.journal.depth, offset)
+            if deadline is not None and time.monotonic() >= deadline:
+                self._retry_at = 0.0  # more to do: go on after the next batch
+                return False
+        log.info("journal replayed and truncated")
+        return True
+
+    def _insert(self, events):
+        start = time.perf_counter()
+        conv = self._convert
+        rows = [
+            tuple(
+                f(v)
+                for f, v in zip(conv, (e.campaign_id, e.contact_id, e.attempt, e.name,
+                                       e.received_at, e.uniqueid, e.channel, e.source, e.data))
+            )
+            for e in events
+        ]
+        db = self.db
+        if db.is_closed():
+            self._open_connection()
+        with db.atomic():
+            cursor = db.cursor()
+            if self.is_postgres:
+                from psycopg2.extras import execute_values
+
+                execute_values(cursor, self._sql, rows, page_size=max(len(rows), 1))
+            else:
+                cursor.executemany(self._sql, rows)
+        self.metrics.commit_seconds.observe(time.perf_counter() - start)
+        self.metrics.batch_size.observe(len(events))
+
+    def _open_connection(self):
+        db = self.db
+        db.connect(reuse_if_open=True)
+        # Fail fast to the journal rather than keep Asterisk channels waiting on
+        # a lock or a hung server: the journal is durable too.
+        if self.is_postgres:
+            db.execute_sql(f"SET statement_timeout = {int(self.statement_timeout_ms)}")
+        else:
+            db.execute_sql(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
+
+    def _close_connection(self):
+        try:
+            if not self.db.is_closed():
+                self.db.close()
+        except Exception:
+            log.debug("closing a broken connection failed", exc_info=True)
+
+    def _beat(self):
+        try:
+            if self.db.is_closed():
+                self._open_connection()
+            self.heartbeat(datetime.now(timezone.utc))
+        except Exception:
+            log.exception("heartbeat failed")
+            self._close_connection()
