@@ -1,0 +1,160 @@
+"""Configuration: defaults that run with nothing set, typed errors naming the variable."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from app.config import ROOT, Settings, load_settings
+from app.errors import ConfigError
+
+CONFIG_SOURCE = (ROOT / "app" / "config.py").read_text()
+# Every variable config.py reads goes through env_<type>(env, "NAME", ...).
+READ_NAMES = re.findall(r'env_\w+\(\s*env,\s*"([A-Z0-9_]+)"', CONFIG_SOURCE)
+
+
+def parse_env_file(path: Path) -> dict[str, str]:
+    values = {}
+    for line in path.read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            name, _, value = line.partition("=")
+            values[name.strip()] = value
+    return values
+
+
+def test_it_runs_with_nothing_configured():
+    settings = load_settings({})
+
+    assert settings.database_url == f"sqlite:///{ROOT / 'var' / 'callcast.db'}"
+    assert settings.is_sqlite
+    assert settings.broker_url == "amqp://guest:guest@127.0.0.1:5672/%2F"
+    assert (settings.ami_host, settings.ami_port) == ("127.0.0.1", 5038)
+    assert (settings.agi_bind, settings.agi_port) == ("127.0.0.1", 4573)
+    assert settings.log_format == "text"
+    assert settings.session_cookie_secure is False
+    assert settings.log_dir is None
+
+
+def test_it_reads_typed_values_from_the_environment():
+    settings = load_settings(
+        {
+            "DATABASE_URL": "postgresql://callcast:pw@db.example:6543/callcast",
+            "AGI_PORT": "14573",
+            "AMI_TIMEOUT": "2.5",
+            "SESSION_COOKIE_SECURE": "yes",
+            "LOG_FORMAT": "JSON",
+            "MEDIA_DIR": "/srv/media",
+        }
+    )
+
+    assert settings.database_url == "postgresql://callcast:pw@db.example:6543/callcast"
+    assert not settings.is_sqlite
+    assert settings.agi_port == 14573
+    assert settings.ami_timeout == 2.5
+    assert settings.session_cookie_secure is True
+    assert settings.log_format == "json"
+    assert settings.media_dir == Path("/srv/media")
+
+
+def test_it_treats_an_empty_value_as_unset():
+    assert load_settings({"AGI_PORT": "", "LOG_FORMAT": ""}) == load_settings({})
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("DATABASE_URL", "not a url"),
+        ("DATABASE_URL", "mysql://root@127.0.0.1/callcast"),
+        ("DATABASE_URL", "postgresql://postgres@127.0.0.1:notaport/callcast"),
+        ("DATABASE_URL", "postgresql:///callcast"),
+        ("DATABASE_URL", "sqlite://"),
+        ("BROKER_URL", "redis://127.0.0.1:6379/0"),
+        ("BROKER_URL", "amqp://guest:guest@127.0.0.1:five/%2F"),
+        ("AGI_PORT", "4573x"),
+        ("AGI_PORT", "70000"),
+        ("AMI_PORT", "-1"),
+        ("WEB_PORT", "eight thousand"),
+        ("AGI_BATCH_MAX", "0"),
+        ("AMI_TIMEOUT", "soon"),
+        ("SESSION_COOKIE_SECURE", "maybe"),
+        ("LOG_FORMAT", "xml"),
+        ("SQLITE_SYNCHRONOUS", "sometimes"),
+        ("PBXSIM_MODEL", "chaos"),
+    ],
+)
+def test_it_names_the_variable_in_every_typed_error(name, value):
+    with pytest.raises(ConfigError) as caught:
+        load_settings({name: value})
+
+    assert name in str(caught.value)
+
+
+def test_it_documents_every_variable_in_env_example():
+    documented = parse_env_file(ROOT / ".env.example")
+
+    assert sorted(documented) == sorted(READ_NAMES)
+    assert len(READ_NAMES) == len(dataclasses.fields(Settings))
+
+
+def test_it_accepts_the_values_written_in_env_example():
+    documented = parse_env_file(ROOT / ".env.example")
+    from_example = load_settings(documented)
+    defaults = load_settings({})
+
+    # Same settings as the built-in defaults; paths are written relative to the root.
+    for field in dataclasses.fields(Settings):
+        ours, theirs = getattr(from_example, field.name), getattr(defaults, field.name)
+        if isinstance(ours, Path):
+            ours = ROOT / ours
+        if field.name == "database_url":
+            ours = "sqlite:///" + str(ROOT / ours.removeprefix("sqlite:///"))
+        assert ours == theirs, field.name
+
+
+def run_cli(*args, **env):
+    """Run a command from the repository root with extra environment variables."""
+    return subprocess.run(
+        args,
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+FLASK = str(Path(sys.executable).parent / "flask")
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("DATABASE_URL", "mysql://root@127.0.0.1/callcast"),
+        ("AGI_PORT", "not-a-port"),
+        ("SESSION_COOKIE_SECURE", "maybe"),
+    ],
+)
+def test_it_stops_a_process_started_with_a_bad_value(name, value):
+    result = run_cli(FLASK, "--app", "app", "db", "upgrade", **{name: value})
+
+    assert result.returncode != 0
+    assert name in result.stderr + result.stdout
+
+
+def test_it_upgrades_with_the_flask_command_and_a_second_run_changes_nothing(tmp_path):
+    url = f"sqlite:///{tmp_path}/cli.db"
+
+    first = run_cli(FLASK, "db", "upgrade", DATABASE_URL=url)  # FLASK_APP from .flaskenv
+    second = run_cli(FLASK, "--app", "app", "db", "upgrade", DATABASE_URL=url)
+
+    assert first.returncode == 0, first.stderr
+    assert "applied:" in first.stdout
+    assert second.returncode == 0, second.stderr
+    assert "schema is up to date" in second.stdout
