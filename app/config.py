@@ -224,3 +224,12 @@ def load_settings(env=None) -> Settings:
 def get_settings() -> Settings:
     """The process's settings, read once. Tests call ``get_settings.cache_clear()``."""
     return load_settings()
+
+
+def settings_or_exit() -> Settings:
+    """get_settings() for a process entry point: a bad setting ends the process
+    with one line naming the variable instead of a traceback."""
+    try:
+        return get_settings()
+    except ConfigError as exc:
+        raise SystemExit(f"callcast: configuration error: {exc}") from None

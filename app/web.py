@@ -9,7 +9,7 @@ from peewee import fn
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
-from app.config import get_settings
+from app.config import settings_or_exit
 from app.db import database, init_database
 from app.health import run_checks
 from app.models import STATES, Campaign
@@ -47,7 +47,7 @@ def metrics():
 
 
 def build_app(test_config=None) -> Flask:
-    settings = get_settings()
+    settings = settings_or_exit()
     app = Flask(__name__)
     app.config.update(
         SETTINGS=settings,
