@@ -59,7 +59,9 @@ ensure_venv() {
         return
     fi
     say "pip install -r requirements.txt"
-    "$VENV/bin/pip" install -q -r "$ROOT/requirements.txt" </dev/null
+    # pip warns once per package about extra index folders that do not list it: noise.
+    "$VENV/bin/pip" install -q -r "$ROOT/requirements.txt" </dev/null \
+        2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
     echo "$want" >"$stamp"
 }
 

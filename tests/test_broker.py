@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import threading
+import time
 
 import dramatiq
 from periodiq import PeriodiqMiddleware
@@ -69,8 +70,11 @@ def test_it_keeps_a_message_in_rabbitmq_until_a_worker_takes_it(broker):
     token = secrets.token_hex(4)
     echo.send(token, {"n": 1})
 
-    ready, delayed, dead = broker.get_queue_message_counts(TEST_QUEUE)
-    assert (ready, delayed, dead) == (1, 0, 0)
+    # Publishing is asynchronous: poll RabbitMQ's count until it shows the message.
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    while broker.get_queue_message_counts(TEST_QUEUE) != (1, 0, 0):
+        assert time.monotonic() < deadline, broker.get_queue_message_counts(TEST_QUEUE)
+        broker.connection.sleep(0.02)
     assert inbox.wait(token, timeout=0) == []
 
 
