@@ -1,0 +1,141 @@
+"""Actors on the ``dialing`` queue: the per-campaign tick chain and its watchdog.
+
+Run: ``dramatiq tasks.dialing -Q dialing -p 1 -t 8``. The logic lives in
+``app.dialer``; these actors only hold the chain together: acquire the turn
+(a conditional update in the database, never process memory), run one tick,
+send the next tick with a delay.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import datetime, timezone
+
+import dramatiq
+from periodiq import cron
+
+from tasks.broker import DIALING, broker  # noqa: F401  (sets the broker first)
+
+from app import activation
+from app.config import get_settings
+from app.db import database, init_database
+from app.dialer import (
+    acquire_tick,
+    chains_to_restart,
+    end_chain,
+    lease_seconds,
+    new_chain_token,
+    observe_chain,
+    renew_lease,
+    run_tick,
+    set_status,
+)
+from app.heartbeats import beat
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF_S = 30.0
+BEAT_EVERY_S = 10.0
+_beat_lock = threading.Lock()
+_last_beat = 0.0
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _db():
+    if database.obj is None:
+        init_database()
+    return database.connection_context()
+
+
+def _ami():
+    from app.pbx.ami import get_ami
+
+    return get_ami()
+
+
+def _beat(now, info):
+    global _last_beat
+    with _beat_lock:
+        if time.monotonic() - _last_beat < BEAT_EVERY_S:
+            return
+        _last_beat = time.monotonic()
+    try:
+        beat("dialer", now, info)
+    except Exception:  # a heartbeat never fails the tick
+        log.exception("dialer heartbeat failed")
+
+
+@dramatiq.actor(queue_name=DIALING, time_limit=120_000, min_backoff=1_000, max_backoff=30_000)
+def dial_tick(campaign_id: int, token: str, seq: int = 0, seen: str = "", failures: int = 0):
+    """One tick of one campaign's chain, then the next one, delayed."""
+    settings = get_settings()
+    tick_s = settings.dial_tick_ms / 1000.0
+    with _db():
+        now = utcnow()
+        verdict = acquire_tick(campaign_id, token, seq, seen, now, lease_seconds(tick_s, settings))
+        if verdict == "drop":
+            log.debug("tick dropped campaign=%s token=%s seq=%s", campaign_id, token, seq)
+            return
+        if verdict == "wait":
+            # another chain holds the lease: look again once it has run out
+            observed, until = observe_chain(campaign_id)
+            wait_s = max(1.0, (until - now).total_seconds() + 1.0) if until else 1.0
+            dial_tick.send_with_options(
+                args=(campaign_id, token, seq, observed, 0), delay=int(wait_s * 1000)
+            )
+            return
+        _beat(now, {"campaign": campaign_id})
+        result = run_tick(campaign_id, now, _ami(), settings)
+        if result.delay_s is None:
+            end_chain(campaign_id, token, seq + 1)
+            log.info("tick chain ended campaign=%s status=%r", campaign_id, result.status)
+            return
+        delay = result.delay_s
+        if result.pbx_error and result.originated == 0:
+            failures += 1
+            delay = min(MAX_BACKOFF_S, tick_s * 2 ** min(failures, 10))
+            set_status(campaign_id, f"{result.status} (retry in {delay:.0f}s)", now)
+        else:
+            failures = 0
+        renew_lease(campaign_id, token, seq + 1, utcnow(), lease_seconds(delay, settings))
+    dial_tick.send_with_options(
+        args=(campaign_id, token, seq + 1, "", failures), delay=int(delay * 1000)
+    )
+
+
+@dramatiq.actor(queue_name=DIALING, periodic=cron("* * * * *"), max_retries=0)
+def restart_stalled_chains():
+    """Every minute: start a tick chain for each ACTIVE campaign whose chain died."""
+    with _db():
+        ids = chains_to_restart(utcnow())
+    for campaign_id in ids:
+        log.warning("restarting tick chain campaign=%s", campaign_id)
+        start_dialing(campaign_id)
+
+
+def start_dialing(campaign_id: int) -> None:
+    """Start a tick chain (a no-op in effect when one is alive: the new one drops)."""
+    dial_tick.send(campaign_id, new_chain_token(), 0)
+
+
+def activate_campaign(campaign_id: int, user_id: int | None = None, reload: bool = True):
+    """Activate (validate, dialplan, ACTIVE) and start dialing. Raises what activate raises."""
+    with _db():
+        campaign = activation.activate(
+            campaign_id, utcnow(), user_id, ami=_ami() if reload else None
+        )
+    start_dialing(campaign_id)
+    return campaign
+
+
+def resume_campaign(campaign_id: int, user_id: int | None = None):
+    """Resume a paused campaign and restart its tick chain."""
+    with _db():
+        campaign = activation.resume(campaign_id, utcnow(), user_id)
+    start_dialing(campaign_id)
+    return campaign

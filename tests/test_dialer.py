@@ -1,0 +1,251 @@
+"""The dialer's plain functions on the real database (SQLite and PostgreSQL), fixed ``now``."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from app import activation
+from app.dialer import (
+    PbxSnapshot,
+    acquire_tick,
+    budget,
+    claim,
+    due_contacts,
+    fold_events,
+    reconcile,
+    renew_lease,
+)
+from app.errors import ValidationError
+from app.models import (
+    ACTIVE,
+    CALLING,
+    DONE,
+    FINAL,
+    PENDING,
+    CallAttempt,
+    Campaign,
+    CampaignContact,
+    DoNotCall,
+)
+from dialing_support import contact_ids, event, make_campaign
+
+UTC = timezone.utc
+NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+
+
+def activated(phones, **fields):
+    campaign = make_campaign(phones, **fields)
+    activation.activate(campaign.id, NOW, ami=None)
+    return Campaign.get_by_id(campaign.id)
+
+
+def cc(campaign, contact_id) -> CampaignContact:
+    return CampaignContact.get(
+        (CampaignContact.campaign == campaign.id) & (CampaignContact.contact == contact_id)
+    )
+
+
+def claim_all(campaign, now, limit=100):
+    return claim(campaign, due_contacts(campaign.id, now, limit), now)
+
+
+def test_it_activates_with_every_contact_pending(db):
+    campaign = activated(["+15550000001", "+15550000002"])
+    assert campaign.state == ACTIVE
+    states = [(c.state, c.attempts) for c in CampaignContact.select()]
+    assert states == [(PENDING, 0), (PENDING, 0)]
+
+
+def test_it_refuses_to_activate_without_windows_or_message(db):
+    campaign = make_campaign(["+15550000001"], windows=None, message_sound="")
+    with pytest.raises(ValidationError) as info:
+        activation.activate(campaign.id, NOW)
+    assert "no call windows" in str(info.value) and "no message" in str(info.value)
+    assert Campaign.get_by_id(campaign.id).state == "DRAFT"
+    assert CampaignContact.select().count() == 0
+
+
+def test_it_bumps_attempts_when_it_claims_before_any_originate(db):
+    campaign = activated(["+15550000001"])
+    [claimed] = claim_all(campaign, NOW)
+    row = cc(campaign, claimed.contact_id)
+    assert (row.state, row.attempts) == (CALLING, 1)
+    attempt = CallAttempt.get()
+    assert (attempt.number, attempt.channel_id) == (1, f"cc-{campaign.id}-{claimed.contact_id}-1")
+
+
+def test_it_never_claims_a_contact_twice_from_the_same_due_list(db):
+    # two dialers read the same due rows; only one claim wins each contact
+    campaign = activated([f"+1555000000{i}" for i in range(5)])
+    dues = due_contacts(campaign.id, NOW, 10)
+    first = claim(campaign, dues, NOW)
+    second = claim(campaign, dues, NOW)
+    assert len(first) == 5 and second == []
+    assert CallAttempt.select().count() == 5
+
+
+def test_it_folds_an_answer_with_a_digit_into_a_final_contact(db):
+    campaign = activated(["+15550000001"])
+    [c] = claim_all(campaign, NOW)
+    event(campaign.id, c.contact_id, 1, "answered", NOW + timedelta(seconds=2))
+    event(campaign.id, c.contact_id, 1, "dtmf-2", NOW + timedelta(seconds=5))
+    assert fold_events(campaign.id, NOW + timedelta(seconds=6)) == 0
+    assert CallAttempt.get().state == "up"
+    event(campaign.id, c.contact_id, 1, "hangup", NOW + timedelta(seconds=7), hangupcause="16")
+    assert fold_events(campaign.id, NOW + timedelta(seconds=8)) == 1
+    attempt = CallAttempt.get()
+    assert (attempt.state, attempt.outcome, attempt.digit, attempt.hangup_cause) == (
+        DONE, "answered", "2", "16")
+    row = cc(campaign, c.contact_id)
+    assert (row.state, row.last_outcome) == (FINAL, "answered")
+
+
+def test_it_retries_busy_after_its_delay_and_stops_at_max_attempts(db):
+    campaign = activated(["+15550000005"], max_attempts=2, retry_busy_s=120)
+    [c] = claim_all(campaign, NOW)
+    ended = NOW + timedelta(seconds=3)
+    event(campaign.id, c.contact_id, 1, "failed-busy", ended)
+    fold_events(campaign.id, NOW + timedelta(seconds=4))
+    row = cc(campaign, c.contact_id)
+    assert (row.state, row.attempts, row.next_attempt_at) == (
+        PENDING, 1, ended + timedelta(seconds=120))
+    assert due_contacts(campaign.id, ended + timedelta(seconds=119), 10) == []
+    later = ended + timedelta(seconds=120)
+    [again] = claim_all(campaign, later)
+    assert again.number == 2
+    event(campaign.id, c.contact_id, 2, "failed-busy", later + timedelta(seconds=1))
+    fold_events(campaign.id, later + timedelta(seconds=2))
+    row = cc(campaign, c.contact_id)
+    assert (row.state, row.attempts, row.last_outcome) == (FINAL, 2, "busy")
+    assert claim_all(campaign, later + timedelta(days=1)) == []
+
+
+def test_it_does_not_retry_an_outcome_outside_retry_on(db):
+    campaign = activated(["+15550000007"], retry_on="busy")
+    [c] = claim_all(campaign, NOW)
+    event(campaign.id, c.contact_id, 1, "failed-congestion", NOW)
+    fold_events(campaign.id, NOW)
+    assert cc(campaign, c.contact_id).state == FINAL
+
+
+def test_it_prefers_the_failure_over_a_hangup_on_the_failed_channel(db):
+    campaign = activated(["+15550000006"], max_attempts=1)
+    [c] = claim_all(campaign, NOW)
+    event(campaign.id, c.contact_id, 1, "failed-noanswer", NOW)
+    event(campaign.id, c.contact_id, 1, "hangup", NOW, hangupcause="19")
+    fold_events(campaign.id, NOW)
+    assert CallAttempt.get().outcome == "noanswer"
+    assert cc(campaign, c.contact_id).last_outcome == "noanswer"
+
+
+def test_it_skips_a_number_put_on_do_not_call_after_import(db):
+    campaign = activated(["+15550000001", "+15550000002"])
+    DoNotCall.create(phone="+15550000002")
+    dues = due_contacts(campaign.id, NOW, 10)
+    assert [d.dnc for d in dues] == [False, True]
+
+
+def test_it_closes_an_overdue_attempt_the_pbx_no_longer_has_as_lost(db):
+    campaign = activated(["+15550000001", "+15550000002"], ring_timeout_s=10, max_call_s=20,
+                         max_attempts=1)
+    first, second = claim_all(campaign, NOW)
+    later = NOW + timedelta(seconds=31)
+    # the second call is still up on the PBX: a long call is not lost
+    assert reconcile(campaign.id, later, {second.channel_id}) == 1
+    assert cc(campaign, first.contact_id).last_outcome == "lost"
+    assert cc(campaign, second.contact_id).state == CALLING
+    # too early for anything
+    assert reconcile(campaign.id, NOW + timedelta(seconds=29), set()) == 0
+
+
+def test_it_folds_a_late_terminal_event_instead_of_losing_the_attempt(db):
+    campaign = activated(["+15550000001"], ring_timeout_s=10, max_call_s=20)
+    [c] = claim_all(campaign, NOW)
+    event(campaign.id, c.contact_id, 1, "answered", NOW)
+    event(campaign.id, c.contact_id, 1, "hangup", NOW + timedelta(seconds=5))
+    assert reconcile(campaign.id, NOW + timedelta(seconds=60), set()) == 0
+    assert CallAttempt.get().outcome == "answered"
+
+
+def test_it_retries_a_lost_attempt_while_attempts_remain(db):
+    campaign = activated(["+15550000001"], ring_timeout_s=10, max_call_s=20, max_attempts=3,
+                         retry_failed_s=60)
+    [c] = claim_all(campaign, NOW)
+    reconcile(campaign.id, NOW + timedelta(seconds=40), set())
+    row = cc(campaign, c.contact_id)
+    assert (row.state, row.attempts, row.last_outcome) == (PENDING, 1, "lost")
+
+
+def test_it_counts_the_larger_of_pbx_and_db_live_calls(db, monkeypatch):
+    campaign = activated([f"+155500001{i:02d}" for i in range(30)], max_channels=10)
+    claim(campaign, due_contacts(campaign.id, NOW, 4), NOW)  # 4 in flight in the DB
+    from app.config import get_settings
+
+    settings = get_settings()
+    plan = budget(campaign, PbxSnapshot({campaign.account_code: 7}, set()), NOW, settings)
+    assert (plan.live, plan.slots) == (7, 3)
+    plan = budget(campaign, PbxSnapshot({campaign.account_code: 1}, set()), NOW, settings)
+    assert (plan.live, plan.slots) == (4, 6)
+    plan = budget(campaign, PbxSnapshot({campaign.account_code: 12}, set()), NOW, settings)
+    assert plan.slots == 0
+
+
+def test_it_shares_the_global_cap_between_campaigns_by_weight(db, monkeypatch):
+    from app.config import get_settings
+
+    monkeypatch.setenv("GLOBAL_MAX_CHANNELS", "12")
+    get_settings.cache_clear()
+    settings = get_settings()
+    a = activated([f"+155500002{i:02d}" for i in range(30)], max_channels=50, weight=2)
+    b = activated([f"+155500003{i:02d}" for i in range(30)], max_channels=50, weight=1)
+    Campaign.update(dialer_status="dialing 1").execute()
+    snap = PbxSnapshot({}, set())
+    assert budget(Campaign.get_by_id(a.id), snap, NOW, settings).slots == 8
+    assert budget(Campaign.get_by_id(b.id), snap, NOW, settings).slots == 4
+    # b idle: a may use the whole trunk
+    Campaign.update(dialer_status="no due contacts").where(Campaign.id == b.id).execute()
+    assert budget(Campaign.get_by_id(a.id), snap, NOW, settings).slots == 12
+    # calls of b on the trunk count against everyone
+    snap = PbxSnapshot({b.account_code: 10}, set())
+    assert budget(Campaign.get_by_id(a.id), snap, NOW, settings).slots == 2
+    get_settings.cache_clear()
+
+
+def test_it_lets_exactly_one_tick_chain_run(db):
+    campaign = activated(["+15550000001"])
+    lease = 10
+    assert acquire_tick(campaign.id, "aaaa", 0, "", NOW, lease) == "run"
+    # a second start while the first chain's lease is live must wait
+    assert acquire_tick(campaign.id, "bbbb", 0, "", NOW, lease) == "wait"
+    # a redelivered copy of the tick that already ran waits too
+    assert acquire_tick(campaign.id, "aaaa", 0, "", NOW, lease) == "wait"
+    # the chain's next turn runs
+    assert acquire_tick(campaign.id, "aaaa", 1, "", NOW + timedelta(seconds=1), lease) == "run"
+    renew_lease(campaign.id, "aaaa", 2, NOW + timedelta(seconds=1), lease)
+    # the waiter comes back: the chain moved on, so it drops
+    assert acquire_tick(campaign.id, "bbbb", 0, "aaaa:1", NOW + timedelta(seconds=12), lease) == "drop"
+
+
+def test_it_takes_over_a_chain_whose_worker_died(db):
+    campaign = activated(["+15550000001"])
+    assert acquire_tick(campaign.id, "aaaa", 0, "", NOW, 10) == "run"
+    # the worker dies mid-tick; its redelivered message sees the chain's token
+    assert acquire_tick(campaign.id, "aaaa", 0, "", NOW + timedelta(seconds=1), 10) == "wait"
+    # still inside the lease: keep waiting
+    assert acquire_tick(campaign.id, "aaaa", 0, "aaaa:1", NOW + timedelta(seconds=5), 10) == "wait"
+    # lease over and no progress: exactly one waiter takes the chain over
+    later = NOW + timedelta(seconds=11)
+    assert acquire_tick(campaign.id, "cccc", 0, "aaaa:1", later, 10) == "run"
+    assert acquire_tick(campaign.id, "aaaa", 0, "aaaa:1", later, 10) == "drop"
+
+
+def test_it_stops_the_chain_when_the_campaign_is_paused(db):
+    campaign = activated(["+15550000001"])
+    assert acquire_tick(campaign.id, "aaaa", 0, "", NOW, 10) == "run"
+    activation.pause(campaign.id, NOW)
+    assert acquire_tick(campaign.id, "aaaa", 1, "", NOW, 10) == "drop"
+    activation.resume(campaign.id, NOW)
+    assert acquire_tick(campaign.id, "dddd", 0, "", NOW, 10) == "run"
+    assert Campaign.get_by_id(campaign.id).dialer_status == "resumed"
