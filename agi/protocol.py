@@ -83,7 +83,7 @@ class RequestParser:
         AgiProtocolError: the block breaks a limit or the line format.
     """
 
-    __slots__ = ("_buf", "_consumed", "_env", "_lines", "_result", "max_line", "max_lines",
+    __slots__ = ("_buf", "_consumed", "_env", "_lines", "_nargs", "_result", "max_line", "max_lines",
                  "max_bytes")
 
     def __init__(self, max_line=MAX_LINE_BYTES, max_lines=MAX_LINES, max_bytes=MAX_BLOCK_BYTES):
@@ -92,6 +92,7 @@ class RequestParser:
         self._consumed = 0
         self._env = {}
         self._lines = 0
+        self._nargs = 0
         self._result = None
 
     @property
@@ -113,21 +114,24 @@ class RequestParser:
         if last == -1:
             self._check_partial(len(buf))
             return None
-        chunk = bytes(buf[:last])
+        # Decode once per piece, not once per line: the block usually arrives
+        # in one or two pieces of twenty-odd lines.
+        text = buf[:last].decode("utf-8", "replace")
         del buf[: last + 1]
+        if "\r" in text:
+            text = text.replace("\r\n", "\n")
         env = self._env
         max_line = self.max_line
-        for line in chunk.split(b"\n"):
-            if len(line) > max_line:
+        for line in text.split("\n"):
+            size = len(line)
+            if size > max_line:
                 raise AgiProtocolError("line_too_long", f"more than {max_line} bytes")
-            self._consumed += len(line) + 1
-            if line[-1:] == b"\r":
-                line = line[:-1]
-            if not line:
-                self._result = _finish(env)
+            self._consumed += size + 1
+            if not size:
+                self._result = _finish(env, self._nargs)
                 self._buf = bytearray()
                 return self._result
-            if line == b"HANGUP":
+            if line == "HANGUP":
                 # Asterisk tells a running script its channel hung up; the block
                 # that carries the event is still complete and worth storing.
                 continue
@@ -136,16 +140,20 @@ class RequestParser:
                 raise AgiProtocolError("too_many_lines", f"more than {self.max_lines} lines")
             if self._consumed > self.max_bytes:
                 raise AgiProtocolError("block_too_large", f"more than {self.max_bytes} bytes")
-            raw_key, sep, value = line.partition(b":")
+            key, sep, value = line.partition(":")
             if not sep:
                 raise AgiProtocolError("malformed_line", "no ':' in header line")
-            key = _KNOWN_KEYS.get(raw_key) or _check_key(raw_key)
+            if key not in _KNOWN_KEYS:
+                if not _KEY_RE.match(key):
+                    raise AgiProtocolError("bad_header", f"header name {key[:40]!r}")
+                if key.startswith("agi_arg_") and not _ARG_RE.match(key):
+                    raise AgiProtocolError("bad_args", f"argument header {key[:40]!r}")
+            if key[4:8] == "arg_":
+                self._nargs += 1
             if key in env:
                 raise AgiProtocolError("duplicate_header", key)
             # setup_env writes "%s: %s": exactly one space follows the colon.
-            if value[:1] == b" ":
-                value = value[1:]
-            env[key] = value.decode("utf-8", "replace")
+            env[key] = value[1:] if value[:1] == " " else value
         self._check_partial(len(buf))
         return None
 
@@ -156,36 +164,30 @@ class RequestParser:
             raise AgiProtocolError("block_too_large", f"more than {self.max_bytes} bytes")
 
 
-_KNOWN_KEYS = {
-    k.encode(): k
-    for k in (
+_KNOWN_KEYS = frozenset(
+    (
         "agi_network agi_network_script agi_request agi_channel agi_language agi_type "
         "agi_uniqueid agi_version agi_callerid agi_calleridname agi_callingpres "
         "agi_callingani2 agi_callington agi_callingtns agi_dnid agi_rdnis agi_context "
         "agi_extension agi_priority agi_enhanced agi_accountcode agi_threadid "
         + " ".join(f"agi_arg_{i}" for i in range(1, 10))
     ).split()
-}
+)
 
 
-def _check_key(raw_key):
-    key = raw_key.decode("ascii", "replace")
-    if not _KEY_RE.match(key):
-        raise AgiProtocolError("bad_header", f"header name {key[:40]!r}")
-    return key
+_ARG_KEYS = tuple(f"agi_arg_{i}" for i in range(1000))
 
 
-def _finish(env):
-    args = {}
-    for key, value in env.items():
-        if key.startswith("agi_arg_"):
-            m = _ARG_RE.match(key)
-            if not m:
-                raise AgiProtocolError("bad_args", f"argument header {key[:40]!r}")
-            args[int(m.group(1))] = value
-    if args and max(args) != len(args):
-        raise AgiProtocolError("bad_args", "agi_arg_N numbers are not 1..n")
-    return AgiRequest(env=env, args=tuple(args[i] for i in sorted(args)))
+def _finish(env, nargs):
+    if not nargs:
+        return AgiRequest(env, ())
+    args = []
+    for key in _ARG_KEYS[1 : nargs + 1]:
+        value = env.get(key)
+        if value is None:
+            raise AgiProtocolError("bad_args", "agi_arg_N numbers are not 1..n")
+        args.append(value)
+    return AgiRequest(env, tuple(args))
 
 
 def parse_request(data):

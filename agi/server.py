@@ -148,6 +148,7 @@ class AgiServer:
         self._idle = asyncio.Event()
         self._idle.set()
         family = socket.AF_INET6 if ":" in self.bind else socket.AF_INET
+        self._family = family
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.bind, self.port))
@@ -170,7 +171,8 @@ class AgiServer:
                 await self._slot_free.wait()
                 continue
             try:
-                conn, _addr = sock.accept()
+                fd, _addr = sock._accept()
+                conn = socket.socket(self._family, socket.SOCK_STREAM, 0, fileno=fd)
             except BlockingIOError:
                 try:
                     conn, _addr = await loop.sock_accept(sock)

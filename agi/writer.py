@@ -13,8 +13,8 @@ between batches and truncated once all of it is committed.
 
 from __future__ import annotations
 
+import collections
 import logging
-import queue
 import threading
 import time
 from datetime import datetime, timezone
@@ -34,12 +34,19 @@ COLUMNS = ("campaign_id", "contact_id", "attempt", "name", "received_at", "uniqu
            "channel", "source", "data")
 REPLAY_CHUNK = 1000
 REPLAY_SLICE_SECONDS = 0.05
-_STOP = object()
 
 
-def _converters():
+def _row_builder():
+    """A function Event -> row tuple, using the model's own conversions where they matter."""
     fields = CallEvent._meta.fields
-    return [fields[c].db_value for c in COLUMNS]
+    when = fields["received_at"].db_value
+    data = fields["data"].db_value
+
+    def row(e):
+        return (e.campaign_id, e.contact_id, e.attempt, e.name, when(e.received_at),
+                e.uniqueid, e.channel, e.source, data(e.data))
+
+    return row
 
 
 class EventWriter:
@@ -65,9 +72,16 @@ class EventWriter:
         self.heartbeat_interval = heartbeat_interval
         self.heartbeat = heartbeat  # callable(now) run in this thread, or None
         self.is_postgres = isinstance(db, PostgresqlDatabase)
-        self._queue = queue.SimpleQueue()
+        # A deque plus a wake-up event rather than a queue.Queue: putting into a
+        # queue wakes the writer (and hands it the GIL) once per event, which
+        # stalls the event loop; here the loop wakes the writer at most once per
+        # batch, only when it sleeps.
+        self._pending = collections.deque()
+        self._wake = threading.Event()
+        self._sleeping = False
+        self._stop_requested = False
         self._thread = threading.Thread(target=self._run, name="agi-writer", daemon=True)
-        self._convert = _converters()
+        self._row = _row_builder()
         cols = ", ".join(f'"{c}"' for c in COLUMNS)
         table = CallEvent._meta.table_name
         if self.is_postgres:
@@ -87,11 +101,15 @@ class EventWriter:
 
     def submit(self, event, waiter):
         """Queue ``event``; ``waiter`` comes back through ``notify`` once it is durable."""
-        self._queue.put((event, waiter))
+        self._pending.append((event, waiter))
+        if self._sleeping:
+            self._sleeping = False
+            self._wake.set()
 
     def stop(self, timeout=None):
         """Write everything queued so far, then end the thread; True if it ended."""
-        self._queue.put(_STOP)
+        self._stop_requested = True
+        self._wake.set()
         self._thread.join(timeout)
         return not self._thread.is_alive()
 
@@ -126,38 +144,30 @@ class EventWriter:
         self._close_connection()
 
     def _collect(self):
-        now = time.monotonic()
-        timeout = max(self._next_beat - now, 0.0) if self.heartbeat else 1.0
-        if self.journal.depth:
-            timeout = min(timeout, max(self._retry_at - now, 0.0))
-        try:
-            item = self._queue.get(timeout=max(timeout, 0.001))
-        except queue.Empty:
-            return [], False
-        if item is _STOP:
-            return [], True
-        batch = [item]
-        get = self._queue.get_nowait
-        # Under load a short wait lets more requests join this commit; with one
-        # request at a time it would only add latency.
-        wait_until = time.monotonic() + self.batch_wait if self._last_batch > 1 else 0.0
-        while len(batch) < self.batch_max:
-            try:
-                item = get()
-            except queue.Empty:
-                remaining = wait_until - time.monotonic()
-                if remaining <= 0:
-                    break
-                try:
-                    item = self._queue.get(timeout=remaining)
-                except queue.Empty:
-                    break
-            if item is _STOP:
-                self._last_batch = len(batch)
-                return batch, True
-            batch.append(item)
+        """Wait for work; return (batch, stopping)."""
+        pending = self._pending
+        if not pending:
+            now = time.monotonic()
+            timeout = max(self._next_beat - now, 0.0) if self.heartbeat else 1.0
+            if self.journal.depth:
+                timeout = min(timeout, max(self._retry_at - now, 0.0))
+            self._sleeping = True
+            # Checked again after announcing sleep: an event queued in between
+            # saw _sleeping False and did not set the wake-up.
+            if not pending and not self._stop_requested:
+                self._wake.wait(max(timeout, 0.001))
+            self._sleeping = False
+            self._wake.clear()
+        if pending and self._last_batch > 1 and self.batch_wait and len(pending) < self.batch_max:
+            # Under load a short wait lets more requests join this commit; with
+            # one request at a time it would only add latency.
+            time.sleep(self.batch_wait)
+        batch = []
+        popleft = pending.popleft
+        while pending and len(batch) < self.batch_max:
+            batch.append(popleft())
         self._last_batch = len(batch)
-        return batch, False
+        return batch, self._stop_requested and not pending
 
     def _write(self, batch):
         events = [e for e, _ in batch]
@@ -214,15 +224,7 @@ class EventWriter:
 
     def _insert(self, events):
         start = time.perf_counter()
-        conv = self._convert
-        rows = [
-            tuple(
-                f(v)
-                for f, v in zip(conv, (e.campaign_id, e.contact_id, e.attempt, e.name,
-                                       e.received_at, e.uniqueid, e.channel, e.source, e.data))
-            )
-            for e in events
-        ]
+        rows = list(map(self._row, events))
         db = self.db
         if db.is_closed():
             self._open_connection()
