@@ -1,0 +1,398 @@
+"""Per-campaign Asterisk dialplan: a pure renderer and an atomic writer.
+
+The file written to ``DIALPLAN_PATH`` holds one shared subroutine context,
+``[callcast-report]``, and one context per campaign, ``[callcast-campaign-<id>]``.
+``extensions.conf`` pulls it in with one line (see docs/asterisk-dialplan.md)::
+
+    #include "callcast.conf"
+
+Call flow of a campaign context (what pbxsim acts out, see pbxsim/dialplan.py):
+
+* ``s``: report ``answered``; play the message with ``Read()`` so a digit
+  pressed while it plays counts (``Playback()`` would drop it); ``Read`` plays
+  it up to ``message_repeats`` times while nothing is pressed, waiting
+  ``digit_timeout_s`` after each play; no digit at all: report ``timeout`` and
+  hang up; a digit: ``Goto(<digit>,1)``.
+* ``<digit>``: one extension per option: report ``dtmf-<digit>``, then the
+  action: ``record`` hangs up (the digit is the answer), ``repeat`` plays the
+  menu again (at most ``REPEAT_LIMIT`` menu plays), ``transfer`` ``Dial()``s the
+  option's target.
+* ``i``: a digit that is no option lands here (Asterisk jumps to ``i`` with
+  ``INVALID_EXTEN`` when ``Goto`` names a missing extension): report
+  ``invalid`` with the digit, play the menu again while fewer than
+  ``message_repeats`` menu plays happened, else hang up.
+* ``h``: report ``hangup`` with ``${HANGUPCAUSE}`` as the AGI argument —
+  except on the ``failed`` dummy channel, where Asterisk also runs ``h``
+  (``__ast_pbx_run``) after ``failed`` ends.
+* ``failed``: Asterisk runs it on the ``OutgoingSpoolFailed`` dummy channel when
+  the originate never connects, with ``${REASON}`` set; report
+  ``failed-<name>`` (names in ``app.events.REASON_CODES``: 0 unavailable,
+  1 and 3 noanswer, 5 busy, 8 congestion, anything else failed) and the raw
+  code as argument.
+
+Every report is ``Gosub(callcast-report,s,1(<event>[,<arg>]))``, which runs
+``AGI(agi://AGI_HOST:AGI_PORT/${CC_CAMPAIGN}/${CC_CONTACT}/${CC_ATTEMPT}/<event>,<arg>)``;
+when ``AGISTATUS`` is not ``SUCCESS`` it tries ``AGI_FALLBACK_HOST`` (if set)
+and always sends ``UserEvent(CallcastEvent,...)`` with the same facts on AMI.
+The ``CC_*`` variables come from the Originate (``originate_args``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from app.events import REASON_CODES
+from app.pbx.errors import DialplanError
+
+log = logging.getLogger(__name__)
+
+REPORT_CONTEXT = "callcast-report"
+CONTEXT_PREFIX = "callcast-campaign-"
+USER_EVENT = "CallcastEvent"
+REPEAT_LIMIT = 5  # menu plays a caller can ask for with a "repeat" option
+OPTION_DIGITS = tuple("0123456789*#")
+ACTIONS = ("record", "repeat", "transfer")
+
+# what may appear inside an application argument without quoting trouble:
+# no ',', '(', ')', '$', '[', ']', ';', quotes, spaces or line breaks
+_SOUND_RE = re.compile(r"[A-Za-z0-9_./+-]{1,200}\Z")
+_TARGET_RE = re.compile(r"[A-Za-z0-9_./@:+#*-]{1,100}\Z")
+_NUMBER_RE = re.compile(r"\+?[0-9*#]{1,32}\Z")
+_AUDIO_EXTS = (".wav", ".gsm", ".ulaw", ".alaw", ".sln", ".g722", ".mp3", ".WAV")
+
+
+@dataclass
+class CampaignSpec:
+    """What the renderer needs of a campaign (built from the model or a dict)."""
+
+    id: int
+    name: str = ""
+    message_file: str = ""
+    message_sound: str = ""
+    digit_timeout_s: int = 5
+    message_repeats: int = 2
+    ring_timeout_s: int = 30
+    caller_id: str = ""
+    options: list = field(default_factory=list)  # OptionSpec
+
+
+@dataclass
+class OptionSpec:
+    digit: str
+    label: str = ""
+    action: str = "record"
+    target: str = ""
+
+
+def context_name(campaign_id) -> str:
+    return f"{CONTEXT_PREFIX}{int(campaign_id)}"
+
+
+def account_code(campaign_id) -> str:
+    return f"campaign-{int(campaign_id)}"
+
+
+def channel_id(campaign_id, contact_id, attempt) -> str:
+    return f"cc-{int(campaign_id)}-{int(contact_id)}-{int(attempt)}"
+
+
+def _get(obj, name, default=None):
+    if isinstance(obj, dict):
+        return obj.get(name, default)
+    return getattr(obj, name, default)
+
+
+def campaign_spec(campaign, options=None) -> CampaignSpec:
+    """Build a ``CampaignSpec`` from a Campaign model, a dict or a spec.
+
+    ``options`` defaults to ``campaign.options`` (the model backref) or ``campaign["options"]``.
+    """
+    if isinstance(campaign, CampaignSpec):
+        return campaign
+    if options is None:
+        options = _get(campaign, "options", None) or []
+    specs = []
+    for opt in options:
+        if isinstance(opt, OptionSpec):
+            specs.append(opt)
+        else:
+            specs.append(OptionSpec(
+                digit=str(_get(opt, "digit", "")),
+                label=str(_get(opt, "label", "") or ""),
+                action=str(_get(opt, "action", "record") or "record"),
+                target=str(_get(opt, "target", "") or ""),
+            ))
+    return CampaignSpec(
+        id=int(_get(campaign, "id")),
+        name=str(_get(campaign, "name", "") or ""),
+        message_file=str(_get(campaign, "message_file", "") or ""),
+        message_sound=str(_get(campaign, "message_sound", "") or ""),
+        digit_timeout_s=int(_get(campaign, "digit_timeout_s", 5) or 5),
+        message_repeats=int(_get(campaign, "message_repeats", 2) or 1),
+        ring_timeout_s=int(_get(campaign, "ring_timeout_s", 30) or 30),
+        caller_id=str(_get(campaign, "caller_id", "") or ""),
+        options=specs,
+    )
+
+
+def _comment(text) -> str:
+    """Text safe inside a ';' comment: one line, no control characters."""
+    return "".join(c if c.isprintable() else " " for c in str(text))[:200]
+
+
+def prompt_of(spec: CampaignSpec, settings) -> str:
+    """The Read() prompt: the uploaded file (path without extension) or the stock sound.
+
+    Raises:
+        DialplanError: the name has characters that would break the dialplan line.
+    """
+    if spec.message_file:
+        path = Path(spec.message_file)
+        if not path.is_absolute():
+            path = Path(settings.media_dir) / path
+        text = str(path)
+        for ext in _AUDIO_EXTS:
+            if text.endswith(ext):
+                text = text[: -len(ext)]
+                break
+    elif spec.message_sound:
+        text = spec.message_sound
+    else:
+        log.warning("campaign=%s has no message; the dialplan plays 1 s of silence", spec.id)
+        text = "silence/1"
+    if not _SOUND_RE.match(text):
+        raise DialplanError(f"campaign {spec.id}: message {text!r} has characters Asterisk "
+                            "arguments cannot carry (allowed: letters, digits, _ . / + -)")
+    return text
+
+
+def dial_target(target: str, settings) -> str:
+    """An option's transfer target as a Dial() string: a bare number goes through DIAL_TEMPLATE.
+
+    Raises:
+        DialplanError: empty or unsafe target.
+    """
+    target = (target or "").strip()
+    if _NUMBER_RE.match(target):
+        target = settings.dial_template.format(number=target)
+    if "/" not in target or not _TARGET_RE.match(target):
+        raise DialplanError(f"transfer target {target!r} is neither a number nor a "
+                            "TECH/resource dial string")
+    return target
+
+
+def render_report_context(settings) -> str:
+    """The shared ``[callcast-report]`` subroutine: primary AGI, fallback AGI, UserEvent."""
+    path = "${CC_CAMPAIGN}/${CC_CONTACT}/${CC_ATTEMPT}/${ARG1}"
+    primary = f"agi://{settings.agi_host}:{settings.agi_port}/{path}"
+    lines = [
+        f"[{REPORT_CONTEXT}]",
+        "; Gosub(callcast-report,s,1(<event>[,<arg>])) reports one step of a call.",
+        "; AGISTATUS is SUCCESS once the daemon read the request and closed; anything",
+        "; else means the report did not land: try the fallback daemon and tell AMI.",
+        f"exten => s,1,AGI({primary},${{ARG2}})",
+        ' same => n,GotoIf($["${AGISTATUS}" = "SUCCESS"]?done)',
+        " same => n,Set(CC_AGISTATUS=${AGISTATUS})",
+    ]
+    if settings.agi_fallback_host:
+        fallback = f"agi://{settings.agi_fallback_host}:{settings.agi_fallback_port}/{path}"
+        lines.append(f" same => n,AGI({fallback},${{ARG2}})")
+    else:
+        lines.append(" same => n,Set(AGISTATUS=NONE)  ; no AGI_FALLBACK_HOST configured")
+    lines += [
+        f" same => n,UserEvent({USER_EVENT},campaign: ${{CC_CAMPAIGN}},contact: ${{CC_CONTACT}},"
+        "attempt: ${CC_ATTEMPT},event: ${ARG1},arg: ${ARG2},agistatus: ${CC_AGISTATUS},"
+        "fallback: ${AGISTATUS})",
+        " same => n(done),Return()",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _report(event, arg=None) -> str:
+    return f"Gosub({REPORT_CONTEXT},s,1({event}{',' + arg if arg else ''}))"
+
+
+def render_campaign(campaign, options=None, settings=None) -> str:
+    """The dialplan context of one campaign (pure: same input, same text).
+
+    Raises:
+        DialplanError: an option has a bad digit, action or target, or the message name is unsafe.
+    """
+    if settings is None:
+        from app.config import get_settings
+
+        settings = get_settings()
+    spec = campaign_spec(campaign, options)
+    prompt = prompt_of(spec, settings)
+    repeats = max(1, int(spec.message_repeats))
+    timeout = max(1, int(spec.digit_timeout_s))
+    ctx = context_name(spec.id)
+    seen = set()
+    for opt in spec.options:
+        if opt.digit not in OPTION_DIGITS:
+            raise DialplanError(f"campaign {spec.id}: option digit {opt.digit!r} is not 0-9, * or #")
+        if opt.digit in seen:
+            raise DialplanError(f"campaign {spec.id}: digit {opt.digit} has two options")
+        if opt.action not in ACTIONS:
+            raise DialplanError(f"campaign {spec.id}: option {opt.digit} action {opt.action!r} "
+                                f"is not one of {', '.join(ACTIONS)}")
+        seen.add(opt.digit)
+    options_sorted = sorted(spec.options, key=lambda o: OPTION_DIGITS.index(o.digit))
+
+    out = [
+        f"[{ctx}]",
+        f"; campaign {spec.id}: {_comment(spec.name)}",
+        f"; message {prompt}, {repeats} play(s) while no digit, {timeout} s wait after each",
+    ]
+    for opt in options_sorted:
+        what = opt.action + (f" to {_comment(opt.target)}" if opt.action == "transfer" else "")
+        out.append(f";   {opt.digit} = {_comment(opt.label)!r} ({what})")
+    if not options_sorted:
+        out.append(";   no options: every digit is reported as invalid")
+    out += [
+        f"exten => s,1,NoOp(callcast campaign {spec.id} contact ${{CC_CONTACT}} "
+        "attempt ${CC_ATTEMPT})",
+        " same => n,Set(CC_PLAYS=0)",
+        f" same => n,{_report('answered')}",
+        " same => n(menu),Set(CC_PLAYS=$[${CC_PLAYS} + 1])",
+        # 't' with no argument: no terminator, so '#' is read as a digit
+        f" same => n,Read(CC_DIGIT,{prompt},1,t,{repeats},{timeout})",
+        ' same => n,GotoIf($["${CC_DIGIT}" = ""]?noinput)',
+        " same => n,Goto(${CC_DIGIT},1)",
+        f" same => n(noinput),{_report('timeout')}",
+        " same => n,Hangup()",
+        "",
+    ]
+    for opt in options_sorted:
+        out.append(f"exten => {opt.digit},1,{_report('dtmf-' + opt.digit)}")
+        if opt.action == "record":
+            out.append(" same => n,Hangup()")
+        elif opt.action == "repeat":
+            out.append(f" same => n,GotoIf($[${{CC_PLAYS}} < {REPEAT_LIMIT}]?s,menu)")
+            out.append(" same => n,Hangup()")
+        else:
+            target = dial_target(opt.target, settings)
+            out.append(f" same => n,Dial({target},{max(1, int(spec.ring_timeout_s))})")
+            out.append(" same => n,Hangup()")
+        out.append("")
+    out += [
+        f"exten => i,1,{_report('invalid', '${INVALID_EXTEN}')}",
+        f" same => n,GotoIf($[${{CC_PLAYS}} < {repeats}]?s,menu)",
+        " same => n,Hangup()",
+        "",
+        # main/pbx.c runs h after the failed extension too: that dummy channel's
+        # end is no call's hangup, so h stays quiet once failed reported
+        'exten => h,1,GotoIf($["${CC_FAILED}" != ""]?end)',
+        f" same => n,{_report('hangup', '${HANGUPCAUSE}')}",
+        " same => n(end),NoOp()",
+        "",
+        "exten => failed,1,Set(CC_FAILED=failed)",
+    ]
+    for code, name in sorted(REASON_CODES.items(), key=lambda kv: int(kv[0])):
+        out.append(f' same => n,ExecIf($["${{REASON}}" = "{code}"]?Set(CC_FAILED={name}))')
+    out.append(f" same => n,{_report('failed-${CC_FAILED}', '${REASON}')}")
+    return "\n".join(out) + "\n"
+
+
+def render_dialplan(campaigns, settings=None, now=None) -> str:
+    """The whole file: header, the report subroutine and every campaign's context."""
+    if settings is None:
+        from app.config import get_settings
+
+        settings = get_settings()
+    stamp = (now or datetime.now(timezone.utc)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    parts = [
+        "; Callcast campaign dialplan, generated by app/pbx/dialplan.py at " + stamp + ".\n"
+        "; Do not edit: rewritten whenever a campaign enters or leaves ACTIVE, PAUSED,\n"
+        "; FINISHED or DRAINING. extensions.conf includes it with one line:\n"
+        f';   #include "{Path(settings.dialplan_path).name}"\n',
+        render_report_context(settings),
+    ]
+    for campaign in sorted(campaigns, key=lambda c: int(_get(c, "id"))):
+        parts.append(render_campaign(campaign, None, settings))
+    return "\n".join(parts)
+
+
+def write_dialplan(campaigns, path=None, ami=None, settings=None, now=None) -> Path:
+    """Write every campaign's dialplan atomically (temp file + rename), then ``dialplan reload``.
+
+    ``ami=None`` skips the reload (e.g. a first write before Asterisk starts).
+
+    Raises:
+        DialplanError: a campaign cannot be rendered (nothing is written).
+        AmiError subclasses: the reload failed (the file is written).
+    """
+    if settings is None:
+        from app.config import get_settings
+
+        settings = get_settings()
+    path = Path(path or settings.dialplan_path)
+    text = render_dialplan(campaigns, settings, now)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)  # Asterisk runs as another user and must read it
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    log.info("dialplan written path=%s campaigns=%d", path, len(list(campaigns)))
+    if ami is not None:
+        ami.command("dialplan reload")
+    return path
+
+
+def write_campaign_dialplans(ami=None, settings=None, now=None) -> Path:
+    """Load every campaign whose calls may still be up and ``write_dialplan`` them."""
+    from app.models import DIALPLAN_STATES, Campaign, CampaignOption
+
+    campaigns = list(Campaign.select().where(Campaign.state.in_(DIALPLAN_STATES)))
+    by_campaign = {}
+    if campaigns:
+        for opt in CampaignOption.select().where(
+            CampaignOption.campaign.in_([c.id for c in campaigns])
+        ):
+            by_campaign.setdefault(opt.campaign_id, []).append(opt)
+    specs = [campaign_spec(c, by_campaign.get(c.id, [])) for c in campaigns]
+    return write_dialplan(specs, ami=ami, settings=settings, now=now)
+
+
+def originate_args(campaign, contact_id, attempt, number, settings=None) -> dict:
+    """Keyword arguments for ``AmiClient.originate`` of one attempt.
+
+    Channel from ``DIAL_TEMPLATE``, the campaign's context, ``Account`` =
+    ``campaign-<id>``, ``ChannelId`` = ``cc-<campaign>-<contact>-<attempt>``
+    and the ``CC_*`` variables the dialplan's reports need.
+    """
+    if settings is None:
+        from app.config import get_settings
+
+        settings = get_settings()
+    cid = int(_get(campaign, "id"))
+    number = str(number)
+    if not _NUMBER_RE.match(number):
+        raise DialplanError(f"number {number!r} is not dialable (digits, optional leading +)")
+    return dict(
+        channel=settings.dial_template.format(number=number),
+        context=context_name(cid),
+        exten="s",
+        priority=1,
+        account=account_code(cid),
+        channel_id=channel_id(cid, contact_id, attempt),
+        variables={"CC_CAMPAIGN": cid, "CC_CONTACT": int(contact_id), "CC_ATTEMPT": int(attempt)},
+        caller_id=str(_get(campaign, "caller_id", "") or "") or None,
+        ring_timeout_s=int(_get(campaign, "ring_timeout_s", 30) or 30),
+    )

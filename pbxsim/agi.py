@@ -1,0 +1,120 @@
+"""The FastAGI client side of pbxsim: what Asterisk sends for ``AGI(agi://...)``.
+
+Asterisk 22 ``res/res_agi.c``:
+
+* ``launch_netscript``: ``agi://host[:port][/script]``, port 4573 by default;
+  connect (non-blocking connect, failure → ``AGI_RESULT_FAILURE`` →
+  ``AGISTATUS=FAILURE``); send ``agi_network: yes`` and, when a script part
+  exists, ``agi_network_script: <script>``.
+* ``setup_env``: ``agi_request`` (the whole URL), ``agi_channel``,
+  ``agi_language``, ``agi_type``, ``agi_uniqueid``, ``agi_version``,
+  ``agi_callerid``, ``agi_calleridname``, ``agi_callingpres``,
+  ``agi_callingani2``, ``agi_callington``, ``agi_callingtns``, ``agi_dnid``,
+  ``agi_rdnis``, ``agi_context``, ``agi_extension``, ``agi_priority``,
+  ``agi_enhanced``, ``agi_accountcode``, ``agi_threadid``, then
+  ``agi_arg_1..n`` (every argument after the URL, empty ones included), then a
+  blank line. Every line ends in a bare ``\\n``.
+* ``run_agi``: reads commands until the server closes; EOF with nothing read
+  ends the script and ``AGISTATUS`` is ``SUCCESS``. There is no timeout: a
+  server that never closes pins the channel (pbxsim gives up after
+  ``pin_limit`` seconds and records it). A command line gets an answer; pbxsim
+  answers ``510 Invalid or unknown command`` to anything (Callcast's daemon
+  sends none).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from urllib.parse import urlsplit
+
+AGI_PORT = 4573
+VERSION = "22.5.2"
+
+
+def parse_url(url):
+    """``agi://host[:port]/script`` → (host, port, script)."""
+    rest = url[len("agi://"):]
+    hostport, _, script = rest.partition("/")
+    parts = urlsplit("//" + hostport)
+    return parts.hostname or "", parts.port or AGI_PORT, script
+
+
+def env_block(chan, url, args, context, exten, priority, threadid) -> bytes:
+    """The exact bytes Asterisk writes on a fresh FastAGI connection."""
+    _host, _port, script = parse_url(url)
+    lines = ["agi_network: yes"]
+    if script:
+        lines.append(f"agi_network_script: {script}")
+    cid_num = chan.cid_num or "unknown"
+    cid_name = chan.cid_name or "unknown"
+    # ast_party_id_presentation: 0 (allowed) when a number is set, else 67
+    # (AST_PRES_NUMBER_NOT_AVAILABLE)
+    pres = 0 if chan.cid_num else 67
+    lines += [
+        f"agi_request: {url}",
+        f"agi_channel: {chan.name}",
+        f"agi_language: {chan.language}",
+        f"agi_type: {chan.tech}",
+        f"agi_uniqueid: {chan.uniqueid}",
+        f"agi_version: {VERSION}",
+        f"agi_callerid: {cid_num}",
+        f"agi_calleridname: {cid_name}",
+        f"agi_callingpres: {pres}",
+        "agi_callingani2: 0",
+        "agi_callington: 0",
+        "agi_callingtns: 0",
+        "agi_dnid: unknown",
+        "agi_rdnis: unknown",
+        f"agi_context: {context}",
+        f"agi_extension: {exten}",
+        f"agi_priority: {priority}",
+        "agi_enhanced: 0.0",
+        f"agi_accountcode: {chan.accountcode}",
+        f"agi_threadid: {threadid}",
+    ]
+    lines += [f"agi_arg_{i}: {a}" for i, a in enumerate(args, 1)]
+    return ("\n".join(lines) + "\n\n").encode("utf-8")
+
+
+async def run_fastagi(url, block, connect_timeout=2.0, pin_limit=30.0):
+    """Connect, send ``block``, wait for the server to close.
+
+    Returns ``(status, detail)``: ``SUCCESS`` when the server closed,
+    ``FAILURE`` when it could not be reached, ``PINNED`` when it kept the
+    connection past ``pin_limit`` (real Asterisk would wait forever).
+    """
+    host, port, _script = parse_url(url)
+    started = time.monotonic()
+    try:
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(host, port), connect_timeout
+        )
+    except (OSError, asyncio.TimeoutError) as exc:
+        return "FAILURE", f"connect: {exc or type(exc).__name__}"
+    try:
+        writer.write(block)
+        try:
+            await writer.drain()
+        except OSError as exc:
+            return "FAILURE", f"send: {exc}"
+        deadline = started + pin_limit
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return "PINNED", f"server kept the connection {pin_limit:.0f}s"
+            try:
+                line = await asyncio.wait_for(reader.readline(), remaining)
+            except asyncio.TimeoutError:
+                return "PINNED", f"server kept the connection {pin_limit:.0f}s"
+            except OSError:
+                return "SUCCESS", "reset by server"
+            if not line:
+                return "SUCCESS", "closed by server"
+            writer.write(b"510 Invalid or unknown command\n")
+    finally:
+        writer.close()
+        try:
+            await writer.wait_closed()
+        except OSError:
+            pass

@@ -1,0 +1,312 @@
+"""A small extensions.conf reader and interpreter: enough of Asterisk's PBX core
+to run the dialplan Callcast generates, and to refuse text Asterisk would refuse.
+
+Supported: ``[context]``, ``exten => name,prio[(label)],App(data)``,
+``same => n[(label)],App(data)``, ``;`` comments, ``${VAR}``/``${ARGn}``
+substitution, ``$[...]`` expressions (``= != < > <= >= + - & |``, quoted
+strings), and the applications in ``APPS``. Pattern extensions (``_X.``) are
+kept but never match: Callcast's generated dialplan uses none.
+
+Semantics taken from Asterisk 22 ``main/pbx.c`` ``__ast_pbx_run``: after every
+application the channel is checked for hangup and, if hung up, the loop ends;
+a ``Goto`` to an extension that does not exist jumps to ``i`` with
+``INVALID_EXTEN``; when the loop ends (hangup or falling off the end) the ``h``
+extension runs once on the hung-up channel.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+APPS = frozenset({
+    "AGI", "Answer", "Dial", "ExecIf", "Gosub", "GotoIf", "Goto", "Hangup", "NoOp",
+    "Playback", "Read", "Return", "Set", "UserEvent", "Wait",
+})
+MAX_STEPS = 2000  # priorities one channel may run before we call it a loop
+
+
+class DialplanSyntaxError(ValueError):
+    """Text Asterisk's pbx_config would reject (or that pbxsim cannot run)."""
+
+
+@dataclass
+class Priority:
+    number: int
+    label: str | None
+    app: str
+    data: str
+    line: int
+
+
+@dataclass
+class Dialplan:
+    contexts: dict = field(default_factory=dict)  # name -> {exten: [Priority]}
+    path: str = ""
+
+    def has_context(self, ctx):
+        return ctx in self.contexts
+
+    def exists(self, ctx, exten, priority=1):
+        return self.find(ctx, exten, priority) is not None
+
+    def find(self, ctx, exten, priority):
+        for p in self.contexts.get(ctx, {}).get(exten, ()):
+            if p.number == priority:
+                return p
+        return None
+
+    def label(self, ctx, exten, label):
+        for p in self.contexts.get(ctx, {}).get(exten, ()):
+            if p.label == label:
+                return p.number
+        return None
+
+
+_EXTEN_RE = re.compile(r"^exten\s*=>?\s*([^,]+?)\s*,\s*([0-9]+|n|hint)(?:\(([A-Za-z0-9_-]+)\))?\s*,\s*(.*)$")
+_SAME_RE = re.compile(r"^same\s*=>?\s*(n|[0-9]+)(?:\(([A-Za-z0-9_-]+)\))?\s*,\s*(.*)$")
+_APP_RE = re.compile(r"^([A-Za-z][A-Za-z0-9_]*)\s*(?:\((.*)\))?\s*$", re.S)
+
+
+def _strip_comment(line):
+    out = []
+    i = 0
+    while i < len(line):
+        c = line[i]
+        if c == "\\" and i + 1 < len(line):
+            out.append(line[i + 1])
+            i += 2
+            continue
+        if c == ";":
+            break
+        out.append(c)
+        i += 1
+    return "".join(out).strip()
+
+
+def _check_balance(text, lineno):
+    depth = {"(": 0, "[": 0, "{": 0}
+    pairs = {")": "(", "]": "[", "}": "{"}
+    in_quote = False
+    for c in text:
+        if c == '"':
+            in_quote = not in_quote
+        elif c in depth:
+            depth[c] += 1
+        elif c in pairs:
+            depth[pairs[c]] -= 1
+            if depth[pairs[c]] < 0:
+                raise DialplanSyntaxError(f"line {lineno}: unbalanced {c!r}")
+    if any(depth.values()):
+        raise DialplanSyntaxError(f"line {lineno}: unbalanced brackets in {text!r}")
+    if in_quote:
+        raise DialplanSyntaxError(f"line {lineno}: unterminated quote")
+
+
+def parse(text, path="") -> Dialplan:
+    """Parse extensions.conf text.
+
+    Raises:
+        DialplanSyntaxError: a line Asterisk would not load, or an unknown application.
+    """
+    dp = Dialplan(path=str(path))
+    ctx = None
+    last = None  # (exten, number)
+    for lineno, raw in enumerate(text.splitlines(), 1):
+        line = _strip_comment(raw)
+        if not line:
+            continue
+        if line.startswith("#include"):
+            continue  # pbxsim loads DIALPLAN_PATH itself
+        if line.startswith("["):
+            m = re.match(r"^\[([A-Za-z0-9_.+-]+)\](\(.*\))?$", line)
+            if not m:
+                raise DialplanSyntaxError(f"line {lineno}: bad context header {line!r}")
+            ctx = m.group(1)
+            if ctx in dp.contexts:
+                raise DialplanSyntaxError(f"line {lineno}: context [{ctx}] defined twice")
+            dp.contexts[ctx] = {}
+            last = None
+            continue
+        if ctx is None:
+            raise DialplanSyntaxError(f"line {lineno}: {line!r} outside any [context]")
+        m = _EXTEN_RE.match(line)
+        if m:
+            exten, prio, label, appdata = m.groups()
+            if prio == "hint":
+                continue
+            if prio == "n":
+                if last is None or last[0] != exten:
+                    raise DialplanSyntaxError(f"line {lineno}: priority 'n' with no previous priority")
+                number = last[1] + 1
+            else:
+                number = int(prio)
+        else:
+            m = _SAME_RE.match(line)
+            if not m:
+                raise DialplanSyntaxError(f"line {lineno}: not an exten/same line: {line!r}")
+            if last is None:
+                raise DialplanSyntaxError(f"line {lineno}: 'same =>' before any 'exten =>'")
+            prio, label, appdata = m.groups()
+            exten = last[0]
+            number = last[1] + 1 if prio == "n" else int(prio)
+        _check_balance(appdata, lineno)
+        am = _APP_RE.match(appdata)
+        if not am:
+            raise DialplanSyntaxError(f"line {lineno}: bad application call {appdata!r}")
+        app, data = am.group(1), am.group(2) or ""
+        if app not in APPS:
+            raise DialplanSyntaxError(f"line {lineno}: application {app} is not known to pbxsim")
+        prios = dp.contexts[ctx].setdefault(exten, [])
+        if any(p.number == number for p in prios):
+            raise DialplanSyntaxError(f"line {lineno}: {ctx},{exten},{number} defined twice")
+        if label and any(p.label == label for p in prios):
+            raise DialplanSyntaxError(f"line {lineno}: label {label} defined twice in {ctx},{exten}")
+        prios.append(Priority(number, label, app, data, lineno))
+        last = (exten, number)
+    for ctx_name, extens in dp.contexts.items():
+        for exten, prios in extens.items():
+            if not any(p.number == 1 for p in prios):
+                raise DialplanSyntaxError(f"{ctx_name},{exten} has no priority 1")
+    return dp
+
+
+def load(path) -> Dialplan:
+    return parse(Path(path).read_text(encoding="utf-8"), path)
+
+
+# -- substitution and expressions --------------------------------------------------
+
+_VAR_RE = re.compile(r"\$\{([^${}\[\]]*)\}")
+_EXPR_RE = re.compile(r"\$\[([^\[\]]*)\]")
+
+
+def substitute(text, lookup):
+    """Expand ``${VAR}`` and ``$[expr]`` innermost first, like pbx_substitute_variables."""
+    for _ in range(100):
+        m_var = _VAR_RE.search(text)
+        m_expr = _EXPR_RE.search(text)
+        # an expression whose body still holds ${...} must wait for the variable
+        if m_expr and "${" in m_expr.group(1):
+            m_expr = None
+        if m_var:
+            name = m_var.group(1)
+            value = lookup(name)
+            text = text[: m_var.start()] + ("" if value is None else str(value)) + text[m_var.end():]
+        elif m_expr:
+            text = text[: m_expr.start()] + evaluate(m_expr.group(1)) + text[m_expr.end():]
+        else:
+            return text
+    raise DialplanSyntaxError(f"substitution does not converge: {text!r}")
+
+
+_TOKEN_RE = re.compile(r'\s*("(?:[^"]*)"|<=|>=|!=|=|<|>|\+|-|&|\||[^\s"<>=!+&|-]+)')
+
+
+def _num(v):
+    try:
+        return int(v)
+    except ValueError:
+        try:
+            return float(v)
+        except ValueError:
+            return None
+
+
+def evaluate(expr) -> str:
+    """Evaluate an Asterisk ``$[...]`` expression (the subset the generator uses)."""
+    tokens = []
+    pos = 0
+    expr = expr.strip()
+    while pos < len(expr):
+        m = _TOKEN_RE.match(expr, pos)
+        if not m:
+            raise DialplanSyntaxError(f"cannot read expression {expr!r}")
+        tokens.append(m.group(1))
+        pos = m.end()
+        while pos < len(expr) and expr[pos].isspace():
+            pos += 1
+
+    def atom(i):
+        if i >= len(tokens):
+            return "", i
+        tok = tokens[i]
+        if tok.startswith('"') and tok.endswith('"'):
+            return tok[1:-1], i + 1
+        return tok, i + 1
+
+    def additive(i):
+        left, i = atom(i)
+        while i < len(tokens) and tokens[i] in ("+", "-"):
+            op = tokens[i]
+            right, i = atom(i + 1)
+            a, b = _num(left), _num(right)
+            if a is None or b is None:
+                raise DialplanSyntaxError(f"non-numeric operand in {expr!r}")
+            left = str(a + b if op == "+" else a - b)
+        return left, i
+
+    def comparison(i):
+        left, i = additive(i)
+        while i < len(tokens) and tokens[i] in ("=", "!=", "<", ">", "<=", ">="):
+            op = tokens[i]
+            right, i = additive(i + 1)
+            a, b = _num(left), _num(right)
+            if a is None or b is None:
+                a, b = left, right
+            result = {"=": a == b, "!=": a != b, "<": a < b, ">": a > b,
+                      "<=": a <= b, ">=": a >= b}[op]
+            left = "1" if result else "0"
+        return left, i
+
+    def conj(i):
+        left, i = comparison(i)
+        while i < len(tokens) and tokens[i] == "&":
+            right, i = comparison(i + 1)
+            left = "1" if _truthy(left) and _truthy(right) else "0"
+        return left, i
+
+    def disj(i):
+        left, i = conj(i)
+        while i < len(tokens) and tokens[i] == "|":
+            right, i = conj(i + 1)
+            left = "1" if _truthy(left) or _truthy(right) else "0"
+        return left, i
+
+    value, i = disj(0)
+    if i != len(tokens):
+        raise DialplanSyntaxError(f"trailing tokens in expression {expr!r}")
+    return value
+
+
+def _truthy(v):
+    v = (v or "").strip()
+    return v not in ("", "0")
+
+
+def split_args(data):
+    """Split application data on top-level commas (quotes and brackets nest), like
+    ``ast_app_separate_args``."""
+    args, cur, depth, quote = [], [], 0, False
+    for c in data:
+        if c == '"':
+            quote = not quote
+        elif not quote and c in "([{":
+            depth += 1
+        elif not quote and c in ")]}":
+            depth -= 1
+        if c == "," and depth == 0 and not quote:
+            args.append("".join(cur))
+            cur = []
+        else:
+            cur.append(c)
+    args.append("".join(cur))
+    return [a.strip() for a in args]
+
+
+def split_condition(data):
+    """``cond?iftrue:iffalse`` as used by GotoIf/ExecIf."""
+    cond, _, branches = data.partition("?")
+    iftrue, _, iffalse = branches.partition(":")
+    return cond, iftrue, iffalse
