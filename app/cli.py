@@ -33,3 +33,5 @@ def db_version():
 
 def register_cli(app) -> None:
     app.cli.add_command(db_cli)
+    from app.cli_user import user_cli; app.cli.add_command(user_cli)  # noqa: E702
+    from app.cli_campaign import campaign_cli; app.cli.add_command(campaign_cli)  # noqa: E702

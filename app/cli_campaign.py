@@ -1,0 +1,245 @@
+"""``flask --app app campaign ...``: create, activate, pause, resume, finish, show."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import click
+from flask.cli import AppGroup
+
+from app import activation
+from app.campaigns import get_campaign
+from app.db import database
+from app.errors import CallcastError, ValidationError
+from app.models import (
+    OPTION_ACTIONS,
+    CallWindow,
+    Campaign,
+    CampaignOption,
+    ContactList,
+)
+from app.windows import WEEKDAYS, parse_windows, zone
+
+campaign_cli = AppGroup("campaign", help="Campaigns: create, activate, pause, resume, finish, show.")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _fail(exc):
+    raise click.ClickException(str(exc))
+
+
+def parse_option(text: str) -> dict:
+    """'1=Confirm', '2=Cancel:record', '0=Agent:transfer:100' -> option fields.
+
+    Raises:
+        ValidationError: malformed.
+    """
+    digit, sep, rest = text.partition("=")
+    digit = digit.strip()
+    if not sep or len(digit) != 1:
+        raise ValidationError(f"option {text!r}: expected DIGIT=LABEL[:ACTION[:TARGET]]")
+    label, _, tail = rest.partition(":")
+    action, _, target = tail.partition(":")
+    action = action.strip() or "record"
+    if action not in OPTION_ACTIONS:
+        raise ValidationError(f"option {text!r}: action must be one of {', '.join(OPTION_ACTIONS)}")
+    if action == "transfer" and not target.strip():
+        raise ValidationError(f"option {text!r}: transfer needs a target (0=Agent:transfer:100)")
+    return {"digit": digit, "label": label.strip() or digit, "action": action,
+            "target": target.strip()}
+
+
+def parse_when(text: str | None, tz_name: str):
+    """An ISO date or datetime in the campaign's zone (or with its own offset) -> UTC."""
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValidationError(f"not an ISO date/time: {text!r}") from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=zone(tz_name))
+    return value.astimezone(timezone.utc)
+
+
+@campaign_cli.command("create")
+@click.option("--name", required=True)
+@click.option("--csv", "csv_path", type=click.Path(exists=True, dir_okay=False),
+              help="contacts file to import into a new list")
+@click.option("--list-id", type=int, help="use an existing contact list instead of --csv")
+@click.option("--phone-column", default=None, help="CSV column with the numbers (default: guessed)")
+@click.option("--country", default="US", show_default=True, help="default country for national numbers")
+@click.option("--message-file", default="", help="audio file (under MEDIA_DIR or absolute)")
+@click.option("--message-sound", default="", help="stock Asterisk sound name instead of a file")
+@click.option("--option", "options", multiple=True,
+              help="DIGIT=LABEL[:record|repeat|transfer[:TARGET]], repeatable")
+@click.option("--windows", default="mon-fri 09:00-18:00", show_default=True,
+              help="'mon-fri 09:00-12:00,14:00-18:00; sat 10:00-13:00'")
+@click.option("--timezone", "tz_name", default="UTC", show_default=True)
+@click.option("--starts", default=None, help="start date/time (ISO, campaign zone)")
+@click.option("--ends", default=None, help="end date/time (ISO, campaign zone)")
+@click.option("--max-channels", type=click.IntRange(1), default=10, show_default=True)
+@click.option("--attempts", type=click.IntRange(1, 20), default=3, show_default=True)
+@click.option("--retry-busy", type=click.IntRange(0), default=300, show_default=True, help="seconds")
+@click.option("--retry-noanswer", type=click.IntRange(0), default=600, show_default=True, help="seconds")
+@click.option("--retry-failed", type=click.IntRange(0), default=900, show_default=True,
+              help="seconds after congestion/unavailable/failed/lost")
+@click.option("--ring-timeout", type=click.IntRange(1), default=30, show_default=True)
+@click.option("--max-call", type=click.IntRange(1), default=300, show_default=True)
+@click.option("--weight", type=click.IntRange(1), default=1, show_default=True)
+@click.option("--caller-id", default="")
+def create(name, csv_path, list_id, phone_column, country, message_file, message_sound, options,
+           windows, tz_name, starts, ends, max_channels, attempts, retry_busy, retry_noanswer,
+           retry_failed, ring_timeout, max_call, weight, caller_id):
+    """Create a DRAFT campaign (and import its contacts from --csv)."""
+    if bool(csv_path) == bool(list_id):
+        raise click.UsageError("give exactly one of --csv or --list-id")
+    try:
+        zone(tz_name)
+        spans = parse_windows(windows)
+        option_rows = [parse_option(o) for o in options]
+        digits = [o["digit"] for o in option_rows]
+        if len(set(digits)) != len(digits):
+            raise ValidationError("two options share a digit")
+        starts_at, ends_at = parse_when(starts, tz_name), parse_when(ends, tz_name)
+    except ValidationError as exc:
+        _fail(exc)
+    with database.connection_context():
+        if csv_path:
+            contact_list = _import(csv_path, name, phone_column, country)
+        else:
+            contact_list = ContactList.get_or_none(ContactList.id == list_id)
+            if contact_list is None:
+                _fail(f"contact list {list_id} does not exist")
+        now = utcnow()
+        with database.atomic():
+            campaign = Campaign.create(
+                name=name, timezone=tz_name, starts_at=starts_at, ends_at=ends_at,
+                max_channels=max_channels, max_attempts=attempts, weight=weight,
+                retry_busy_s=retry_busy, retry_noanswer_s=retry_noanswer,
+                retry_failed_s=retry_failed, ring_timeout_s=ring_timeout, max_call_s=max_call,
+                caller_id=caller_id, message_file=message_file, message_sound=message_sound,
+                contact_list=contact_list.id, created_at=now, updated_at=now,
+            )
+            for s in spans:
+                CallWindow.create(campaign=campaign.id, weekday=s.weekday, starts=s.starts,
+                                  ends=s.ends)
+            for o in option_rows:
+                CampaignOption.create(campaign=campaign.id, **o)
+        found = activation.problems(campaign.id, now)
+    click.echo(f"created campaign {campaign.id} ({name}) with list {contact_list.id}: "
+               f"{contact_list.rows_imported} contacts")
+    if found:
+        click.echo("not ready to activate yet: " + "; ".join(found))
+
+
+def _import(csv_path, name, phone_column, country):
+    try:
+        from app.contacts_import import create_contact_list, import_contact_list
+    except ImportError:
+        _fail("contact import (app.contacts_import) is not available in this build; "
+              "import the list in the back office and use --list-id")
+    try:
+        contact_list, _plan = create_contact_list(name, csv_path, country, phone_column or None)
+        contact_list = import_contact_list(contact_list.id, csv_path)
+    except CallcastError as exc:
+        _fail(exc)
+    click.echo(f"imported {contact_list.rows_imported} of {contact_list.rows_total} rows "
+               f"({contact_list.rows_rejected} rejected, {contact_list.rows_duplicate} duplicate)")
+    return contact_list
+
+
+@campaign_cli.command("activate")
+@click.argument("campaign_id", type=int)
+@click.option("--no-reload", is_flag=True, help="write the dialplan but do not reload Asterisk")
+def activate_cmd(campaign_id, no_reload):
+    """Validate, write the dialplan, go ACTIVE and start dialing."""
+    from tasks.dialing import activate_campaign
+
+    try:
+        activate_campaign(campaign_id, reload=not no_reload)
+    except CallcastError as exc:
+        _fail(exc)
+    click.echo(f"campaign {campaign_id} is ACTIVE; dialing starts")
+
+
+@campaign_cli.command("pause")
+@click.argument("campaign_id", type=int)
+def pause_cmd(campaign_id):
+    """Stop new calls at once; calls already up finish."""
+    _simple(activation.pause, campaign_id, "PAUSED")
+
+
+@campaign_cli.command("resume")
+@click.argument("campaign_id", type=int)
+def resume_cmd(campaign_id):
+    """Continue a paused campaign."""
+    from tasks.dialing import resume_campaign
+
+    try:
+        resume_campaign(campaign_id)
+    except CallcastError as exc:
+        _fail(exc)
+    click.echo(f"campaign {campaign_id} is ACTIVE again")
+
+
+@campaign_cli.command("finish")
+@click.argument("campaign_id", type=int)
+def finish_cmd(campaign_id):
+    """Finish now: no new calls; the lifecycle drains and closes it."""
+    _simple(activation.finish, campaign_id, "FINISHED")
+
+
+def _simple(fn, campaign_id, state):
+    try:
+        with database.connection_context():
+            fn(campaign_id, utcnow())
+    except CallcastError as exc:
+        _fail(exc)
+    click.echo(f"campaign {campaign_id} is {state}")
+
+
+@campaign_cli.command("show")
+@click.argument("campaign_id", type=int)
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--no-pbx", is_flag=True, help="do not ask the PBX for live calls")
+def show_cmd(campaign_id, as_json, no_pbx):
+    """State, dialer status, counts by outcome and live calls."""
+    from app.dialer import status
+
+    ami = None
+    if not no_pbx:
+        from app.pbx.ami import get_ami
+
+        ami = get_ami()
+    try:
+        with database.connection_context():
+            info = status(campaign_id, ami)
+            campaign = get_campaign(campaign_id)
+            info["timezone"] = campaign.timezone
+            info["windows"] = activation.describe_windows(campaign_id)
+    except CallcastError as exc:
+        _fail(exc)
+    if as_json:
+        click.echo(json.dumps(info, indent=2, sort_keys=True))
+        return
+    live_pbx = "?" if info["live_calls_pbx"] is None else info["live_calls_pbx"]
+    click.echo(f"campaign {info['id']}: {info['name']}")
+    click.echo(f"  state:    {info['state']}")
+    click.echo(f"  dialer:   {info['dialer_status'] or '-'} (at {info['dialer_status_at'] or '-'})")
+    click.echo(f"  live:     {info['live_calls_db']} in flight (DB), {live_pbx} on the PBX, "
+               f"max {info['max_channels']}")
+    click.echo(f"  windows:  {', '.join(info['windows']) or '-'} ({info['timezone']})")
+    click.echo("  contacts: " + _pairs(info["contacts"]))
+    click.echo("  attempts: " + _pairs(info["attempts"]))
+
+
+def _pairs(counts: dict) -> str:
+    return ", ".join(f"{k or '-'} {v}" for k, v in sorted(counts.items())) or "-"
+
+
+__all__ = ["campaign_cli", "WEEKDAYS"]
