@@ -118,11 +118,12 @@ class RequestParser:
         # in one or two pieces of twenty-odd lines.
         text = buf[:last].decode("utf-8", "replace")
         del buf[: last + 1]
-        if "\r" in text:
-            text = text.replace("\r\n", "\n")
+        crlf = "\r" in text
         env = self._env
         max_line = self.max_line
         for line in text.split("\n"):
+            if crlf and line[-1:] == "\r":
+                line = line[:-1]
             size = len(line)
             if size > max_line:
                 raise AgiProtocolError("line_too_long", f"more than {max_line} bytes")
