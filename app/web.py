@@ -75,6 +75,10 @@ def build_app(test_config=None) -> Flask:
     app.extensions["metrics"] = registry
     app.register_blueprint(bp)
 
+    from app.admin import init_admin
+
+    init_admin(app)
+
     from app.cli import register_cli
 
     register_cli(app)

@@ -1,0 +1,35 @@
+"""The back office: Flask-Admin views behind sign-in, roles and CSRF."""
+
+from __future__ import annotations
+
+from flask_admin import Admin
+from flask_admin.theme import Bootstrap4Theme
+
+from app.admin.base import HomeView
+from app.admin.campaigns import CampaignView
+from app.admin.contacts import ContactListView, ContactView
+from app.admin.dnc import DoNotCallView
+from app.admin.operations import OperationsView
+from app.admin.records import AttemptView, EventView, UserView
+from app.auth import init_auth
+from app.models import CallAttempt, CallEvent, Campaign, Contact, ContactList, DoNotCall, User
+
+
+def init_admin(app) -> Admin:
+    """Sign-in, CSRF and every back-office view on ``app``."""
+    init_auth(app)
+    admin = Admin(
+        app,
+        name="Callcast",
+        index_view=HomeView(name="Home", url="/admin"),
+        theme=Bootstrap4Theme(base_template="callcast/master.html", fluid=True),
+    )
+    admin.add_view(CampaignView(Campaign, name="Campaigns", endpoint="campaign"))
+    admin.add_view(ContactListView(ContactList, name="Contact lists", endpoint="contactlist"))
+    admin.add_view(ContactView(Contact, name="Contacts", endpoint="contact"))
+    admin.add_view(DoNotCallView(DoNotCall, name="Do not call", endpoint="dnc"))
+    admin.add_view(AttemptView(CallAttempt, name="Attempts", endpoint="attempt", category="Calls"))
+    admin.add_view(EventView(CallEvent, name="Events", endpoint="event", category="Calls"))
+    admin.add_view(OperationsView(name="Operations", endpoint="operations"))
+    admin.add_view(UserView(User, name="Users", endpoint="user"))
+    return admin

@@ -1,0 +1,183 @@
+"""What the campaign pages show: progress, live calls, outcomes, digits.
+
+Working tables feed a running campaign; once it is closed they are purged and
+the kept ContactResult rows answer the same questions.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from peewee import fn
+
+from app.models import (
+    CLOSED,
+    DRAFT,
+    FINAL,
+    ORIGINATING,
+    UP,
+    CallAttempt,
+    Campaign,
+    CampaignContact,
+    CampaignOption,
+    CampaignReport,
+    ContactList,
+    ContactResult,
+)
+
+# the campaign list shows progress at most this stale, so a page of campaigns
+# with a million contacts each never counts them on every load
+PROGRESS_TTL = 5.0
+_progress_cache: dict[int, tuple[float, tuple[int, int]]] = {}
+_cache_lock = threading.Lock()
+
+
+def list_total(contact_list_id: int | None) -> int:
+    if contact_list_id is None:
+        return 0
+    value = (
+        ContactList.select(ContactList.rows_imported)
+        .where(ContactList.id == contact_list_id)
+        .scalar()
+    )
+    return value or 0
+
+
+def contact_states(campaign_id: int) -> dict[str, int]:
+    """Contacts of a running campaign per dialing state (pending, calling, final)."""
+    rows = (
+        CampaignContact.select(CampaignContact.state, fn.COUNT(CampaignContact.id))
+        .where(CampaignContact.campaign == campaign_id)
+        .group_by(CampaignContact.state)
+        .tuples()
+    )
+    return {state: count for state, count in rows}
+
+
+def progress(campaign: Campaign) -> tuple[int, int]:
+    """(contacts final, contacts total) for one campaign, computed now."""
+    if campaign.state == DRAFT:
+        return 0, list_total(campaign.contact_list_id)
+    states = contact_states(campaign.id)
+    if states:
+        return states.get(FINAL, 0), sum(states.values())
+    # closed (working rows purged) or activated before seeding: use the results
+    done = (
+        ContactResult.select(fn.COUNT(ContactResult.id))
+        .where(ContactResult.campaign == campaign.id)
+        .scalar()
+    ) or 0
+    total = list_total(campaign.contact_list_id)
+    if campaign.state == CLOSED:
+        return done, done or total
+    return done, max(done, total)
+
+
+def cached_progress(campaign: Campaign, now: float | None = None) -> tuple[int, int]:
+    """progress(), reused for PROGRESS_TTL seconds per campaign."""
+    now = time.monotonic() if now is None else now
+    with _cache_lock:
+        hit = _progress_cache.get(campaign.id)
+    if hit and now - hit[0] < PROGRESS_TTL and campaign.state != DRAFT:
+        return hit[1]
+    value = progress(campaign)
+    with _cache_lock:
+        _progress_cache[campaign.id] = (now, value)
+    return value
+
+
+def live_calls(campaign_id: int) -> int:
+    """Attempts with no terminal event yet: calls up or being set up."""
+    return (
+        CallAttempt.select(fn.COUNT(CallAttempt.id))
+        .where((CallAttempt.campaign == campaign_id) & CallAttempt.state.in_([ORIGINATING, UP]))
+        .scalar()
+    ) or 0
+
+
+def attempt_count(campaign_id: int) -> int:
+    return (
+        CallAttempt.select(fn.COUNT(CallAttempt.id))
+        .where(CallAttempt.campaign == campaign_id)
+        .scalar()
+    ) or 0
+
+
+def outcome_counts(campaign_id: int, closed: bool) -> dict[str, int]:
+    """Final contacts per outcome (answered, busy, noanswer, ...)."""
+    if closed:
+        rows = (
+            ContactResult.select(ContactResult.outcome, fn.COUNT(ContactResult.id))
+            .where(ContactResult.campaign == campaign_id)
+            .group_by(ContactResult.outcome)
+        )
+    else:
+        rows = (
+            CampaignContact.select(CampaignContact.last_outcome, fn.COUNT(CampaignContact.id))
+            .where((CampaignContact.campaign == campaign_id) & (CampaignContact.state == FINAL))
+            .group_by(CampaignContact.last_outcome)
+        )
+    return {outcome or "unknown": count for outcome, count in rows.tuples()}
+
+
+def digit_counts(campaign_id: int, closed: bool) -> dict[str, int]:
+    """How many answered calls pressed each digit."""
+    if closed:
+        rows = (
+            ContactResult.select(ContactResult.digit, fn.COUNT(ContactResult.id))
+            .where((ContactResult.campaign == campaign_id) & (ContactResult.digit != ""))
+            .group_by(ContactResult.digit)
+        )
+    else:
+        rows = (
+            CallAttempt.select(CallAttempt.digit, fn.COUNT(CallAttempt.id))
+            .where((CallAttempt.campaign == campaign_id) & (CallAttempt.digit != ""))
+            .group_by(CallAttempt.digit)
+        )
+    return dict(rows.tuples())
+
+
+def closed_attempts(campaign_id: int) -> int:
+    return (
+        ContactResult.select(fn.SUM(ContactResult.attempts))
+        .where(ContactResult.campaign == campaign_id)
+        .scalar()
+    ) or 0
+
+
+def live_view(campaign_id: int) -> dict:
+    """Everything the live campaign page shows, as JSON-ready values."""
+    campaign = Campaign.get_by_id(campaign_id)
+    closed = campaign.state == CLOSED
+    done, total = progress(campaign)
+    with _cache_lock:
+        _progress_cache[campaign.id] = (time.monotonic(), (done, total))
+    labels = dict(
+        CampaignOption.select(CampaignOption.digit, CampaignOption.label)
+        .where(CampaignOption.campaign == campaign_id)
+        .tuples()
+    )
+    digits = digit_counts(campaign_id, closed)
+    report = CampaignReport.get_or_none(CampaignReport.campaign == campaign_id)
+    return {
+        "id": campaign.id,
+        "name": campaign.name,
+        "state": campaign.state,
+        "dialer_status": campaign.dialer_status,
+        "dialer_status_at": campaign.dialer_status_at.isoformat()
+        if campaign.dialer_status_at
+        else None,
+        "contacts_final": done,
+        "contacts_total": total,
+        "percent": round(100.0 * done / total, 1) if total else 0.0,
+        "calls_up": 0 if closed else live_calls(campaign_id),
+        "max_channels": campaign.max_channels,
+        "attempts": closed_attempts(campaign_id) if closed else attempt_count(campaign_id),
+        "outcomes": outcome_counts(campaign_id, closed),
+        "digits": [
+            {"digit": d, "label": labels.get(d, ""), "count": digits.get(d, 0)}
+            for d in sorted(set(labels) | set(digits))
+        ],
+        "report": bool(report and report.csv_path),
+    }
