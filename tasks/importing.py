@@ -1,0 +1,34 @@
+"""Actors on the ``default`` queue for contact lists.
+
+Run: ``dramatiq tasks.importing -Q default``. The work is in
+``app.contacts_import``; a bad file is a permanent error (no retry).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import dramatiq
+
+from tasks.broker import DEFAULT, broker  # noqa: F401  (sets the broker first)
+
+from app import contacts_import
+from app.db import database, init_database
+from app.errors import NotFoundError, ValidationError
+
+log = logging.getLogger(__name__)
+
+
+@dramatiq.actor(
+    queue_name=DEFAULT,
+    throws=(ValidationError, NotFoundError),
+    max_retries=3,
+    time_limit=2 * 3600 * 1000,
+)
+def import_contact_list(list_id: int, path: str, options: dict | None = None):
+    """Import an uploaded CSV into contact list ``list_id`` (idempotent)."""
+    if database.obj is None:
+        init_database()
+    with database.connection_context():
+        result = contacts_import.import_contact_list(list_id, path, **(options or {}))
+    log.info("import done list=%s status=%s", list_id, result.status)
