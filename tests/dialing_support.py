@@ -59,3 +59,28 @@ def event(campaign_id, contact_id, attempt, name, at: datetime, **data):
         campaign_id=campaign_id, contact_id=contact_id, attempt=attempt, name=name,
         received_at=at, uniqueid=f"cc-{campaign_id}-{contact_id}-{attempt}", data=data,
     )
+
+
+class SimPbx:
+    """pbxsim on a thread (real TCP) plus an AMI client logged in to it."""
+
+    def __init__(self, **pbx_kwargs):
+        from app.config import get_settings
+        from app.pbx.ami import AmiClient
+        from pbxsim.server import PbxsimThread
+
+        settings = get_settings()
+        pbx_kwargs.setdefault("dialplan_path", str(settings.dialplan_path))
+        pbx_kwargs.setdefault("speed", 50.0)
+        pbx_kwargs.setdefault("max_channels", 1000)
+        self.thread = PbxsimThread(**pbx_kwargs)
+        self.port = self.thread.start()
+        self.ami = AmiClient("127.0.0.1", self.port, settings.ami_user, settings.ami_secret,
+                             timeout=3.0, name="test")
+
+    def stats(self):
+        return self.thread.stats()
+
+    def close(self):
+        self.ami.close()
+        self.thread.stop()

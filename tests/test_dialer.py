@@ -249,3 +249,117 @@ def test_it_stops_the_chain_when_the_campaign_is_paused(db):
     activation.resume(campaign.id, NOW)
     assert acquire_tick(campaign.id, "dddd", 0, "", NOW, 10) == "run"
     assert Campaign.get_by_id(campaign.id).dialer_status == "resumed"
+
+
+# --- whole ticks against pbxsim over real TCP -------------------------------------------
+
+
+@pytest.fixture
+def pbx(db):
+    from dialing_support import SimPbx
+
+    sim = SimPbx()
+    yield sim
+    sim.close()
+
+
+def run(campaign_id, now, pbx):
+    from app.config import get_settings
+    from app.dialer import run_tick
+
+    return run_tick(campaign_id, now, pbx.ami, get_settings())
+
+
+def activated_on(pbx, phones, **fields):
+    campaign = make_campaign(phones, **fields)
+    activation.activate(campaign.id, NOW, ami=pbx.ami)
+    return Campaign.get_by_id(campaign.id)
+
+
+def test_it_originates_no_more_than_max_channels(pbx):
+    campaign = activated_on(pbx, [f"+1202555{i:04d}" for i in range(30)], max_channels=7)
+    result = run(campaign.id, NOW, pbx)
+    assert result.originated == 7
+    assert result.status == "dialing 7 (7/7 live)"
+    again = run(campaign.id, NOW, pbx)
+    assert again.originated == 0 and again.status.startswith("channel cap reached")
+    calls = pbx.stats()["calls"]
+    assert len(calls) == 7
+    assert {c["account"] for c in calls} == {campaign.account_code}
+    assert Campaign.get_by_id(campaign.id).dialer_status.startswith("channel cap reached")
+
+
+def test_it_dials_nothing_outside_the_window_across_dst(pbx):
+    from app.windows import Span
+    from datetime import time as tod
+
+    spans = [Span(d, tod(9), tod(17)) for d in range(5)]
+    campaign = activated_on(pbx, ["+12025550001"], windows=spans, timezone="America/New_York")
+    # Monday 2026-03-09 08:30 EDT = 12:30 UTC: the first weekday after the change
+    result = run(campaign.id, datetime(2026, 3, 9, 12, 30, tzinfo=UTC), pbx)
+    assert result.originated == 0
+    assert result.status == "outside window until 2026-03-09 13:00:00Z"
+    assert pbx.stats()["originates"] == 0
+    assert run(campaign.id, datetime(2026, 3, 9, 13, 0, tzinfo=UTC), pbx).originated == 1
+
+
+def test_it_records_a_number_added_to_do_not_call_after_import_as_dnc(pbx):
+    campaign = activated_on(pbx, ["+12025550001", "+12025550002", "+12025550003"])
+    DoNotCall.create(phone="+12025550002")
+    result = run(campaign.id, NOW, pbx)
+    assert (result.originated, result.dnc) == (2, 1)
+    called = {c["number"] for c in pbx.stats()["calls"]}
+    assert called == {"+12025550001", "+12025550003"}
+    dnc_row = cc(campaign, contact_ids(campaign)[1])
+    assert (dnc_row.state, dnc_row.last_outcome, dnc_row.attempts) == (FINAL, "dnc", 0)
+
+
+def test_it_claims_nothing_while_the_pbx_is_unreachable(pbx):
+    from app.pbx.ami import AmiClient
+    from app.config import get_settings
+
+    campaign = activated_on(pbx, ["+12025550001", "+12025550002"])
+    port = pbx.port
+    pbx.close()
+    dead = AmiClient("127.0.0.1", port, "callcast", "callcast", timeout=0.5, backoff_max=0.2)
+    try:
+        result = run_tick_with(campaign.id, NOW, dead)
+    finally:
+        dead.close()
+    assert result.originated == 0 and result.delay_s is not None
+    assert result.status.startswith("PBX unreachable")
+    assert Campaign.get_by_id(campaign.id).state == ACTIVE
+    assert CallAttempt.select().count() == 0
+    assert [(c.state, c.attempts) for c in CampaignContact.select()] == [(PENDING, 0)] * 2
+    assert Campaign.get_by_id(campaign.id).dialer_status.startswith("PBX unreachable")
+
+
+def run_tick_with(campaign_id, now, ami):
+    from app.config import get_settings
+    from app.dialer import run_tick
+
+    return run_tick(campaign_id, now, ami, get_settings())
+
+
+def test_it_gives_back_claims_the_pbx_refuses(pbx, tmp_path):
+    campaign = activated_on(pbx, ["+12025550001", "+12025550002"])
+    # the PBX loads an empty dialplan: every Originate gets "Extension does not exist."
+    empty = tmp_path / "empty.conf"
+    empty.write_text("[other]\nexten => s,1,NoOp()\n")
+    pbx.thread.call(lambda p: setattr(p, "dialplan_path", str(empty)))
+    pbx.thread.reload_dialplan()
+    result = run(campaign.id, NOW, pbx)
+    assert result.originated == 0
+    assert "Extension does not exist" in result.status
+    assert CallAttempt.select().count() == 0
+    assert [(c.state, c.attempts) for c in CampaignContact.select()] == [(PENDING, 0)] * 2
+
+
+def test_it_finishes_the_campaign_when_every_contact_is_done(pbx):
+    campaign = activated_on(pbx, ["+12025550001"])
+    [c] = claim_all(Campaign.get_by_id(campaign.id), NOW)
+    event(campaign.id, c.contact_id, 1, "answered", NOW)
+    event(campaign.id, c.contact_id, 1, "hangup", NOW)
+    result = run(campaign.id, NOW + timedelta(seconds=1), pbx)
+    assert result.delay_s is None
+    assert Campaign.get_by_id(campaign.id).state == "FINISHED"
