@@ -188,7 +188,9 @@ class AgiServer:
                 log.exception("accept failed")
                 await asyncio.sleep(0.05)
                 continue
-            await self._connect(conn, self._adopt())
+            # Shielded: a stop that cancels this loop must not abandon a socket
+            # halfway through becoming a connection.
+            await asyncio.shield(self._connect(conn, self._adopt()))
 
     def _adopt(self):
         proto = _Connection(self)
@@ -201,8 +203,13 @@ class AgiServer:
             conn.setblocking(False)
             await self.loop.connect_accepted_socket(lambda: proto, conn)
         except OSError:
+            # The caller reset before we set the socket up: nothing was received.
             self._released(proto)
             conn.close()
+        except BaseException:
+            self._released(proto)
+            conn.close()
+            raise
 
     def _released(self, proto):
         self._active.discard(proto)
