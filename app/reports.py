@@ -1,0 +1,386 @@
+"""Campaign reports: the figures, the per-contact CSV and the charts.
+
+Everything here reads ``contact_result`` (built by finalization's results step)
+plus, for the report, the campaign's events while they are still in the
+working table. Queries aggregate in the database or page through an index, so
+memory stays bounded whatever the campaign's size.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import os
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+from app.db import database, is_postgres
+from app.events import ANSWERED, FAILED_PREFIX, OUTCOMES
+from app.models import Campaign, CampaignOption, ContactList
+from app.windows import zone
+
+log = logging.getLogger(__name__)
+
+UTC = timezone.utc
+NOT_CALLED = "not_called"  # the campaign ended before this contact was dialed
+REPORT_OUTCOMES = (*OUTCOMES, NOT_CALLED)
+PAGE = 20_000  # rows per keyset page when streaming
+CSV_RESULT_COLUMNS = (
+    "outcome",
+    "attempts",
+    "digit",
+    "digit_label",
+    "answered_at",
+    "talk_seconds",
+    "last_attempt_at",
+)
+CHARTS = ("outcomes", "digits", "answered_per_attempt")
+
+
+# --- small helpers --------------------------------------------------------------
+
+
+def sql(text: str) -> str:
+    """Our SQL uses ``?`` placeholders; psycopg2 wants ``%s`` (and ``%%`` for a literal %)."""
+    return text.replace("%", "%%").replace("?", "%s") if is_postgres() else text
+
+
+def rows(query: str, params=()):
+    """Run ``query`` and return all rows (only for small, aggregated results)."""
+    return database.execute_sql(sql(query), params).fetchall()
+
+
+def as_utc(value):
+    """A DB datetime value (text on SQLite, naive datetime on PostgreSQL) as aware UTC."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def local_text(value, tz) -> str:
+    """A DB datetime as ``YYYY-MM-DD HH:MM:SS+HH:MM`` in ``tz``; '' for none."""
+    moment = as_utc(value)
+    if moment is None:
+        return ""
+    return moment.astimezone(tz).isoformat(sep=" ", timespec="seconds")
+
+
+def write_atomically(path: Path, write) -> Path:
+    """Call ``write(binary_file)`` on a temporary file, fsync it, rename it to ``path``.
+
+    A crash leaves either the old file or the new one, never half of one; two
+    processes writing the same content both end with that content.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".tmp-{path.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    try:
+        with open(tmp, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def export_folder(export_dir: Path, campaign_id: int) -> Path:
+    return Path(export_dir) / f"campaign-{campaign_id}"
+
+
+# --- the report -----------------------------------------------------------------
+
+
+def _hour_bucket_sql() -> str:
+    if is_postgres():
+        return "to_char(received_at, 'YYYY-MM-DD HH24')"
+    return "substr(received_at, 1, 13)"
+
+
+def build_report(campaign_id: int) -> dict:
+    """The campaign's figures from its results (and its events, still in the working table)."""
+    campaign = Campaign.get_by_id(campaign_id)
+    tz = zone(campaign.timezone)
+
+    outcomes = dict.fromkeys(REPORT_OUTCOMES, 0)
+    for outcome, count in rows(
+        "SELECT outcome, COUNT(*) FROM contact_result WHERE campaign_id = ? GROUP BY outcome",
+        (campaign_id,),
+    ):
+        outcomes[outcome] = outcomes.get(outcome, 0) + count
+
+    (contacts, attempted, attempts_total, talk_total, talked) = rows(
+        "SELECT COUNT(*), SUM(CASE WHEN attempts > 0 THEN 1 ELSE 0 END), SUM(attempts), "
+        "SUM(talk_seconds), COUNT(talk_seconds) FROM contact_result WHERE campaign_id = ?",
+        (campaign_id,),
+    )[0]
+    contacts, attempted = contacts or 0, attempted or 0
+    answered = outcomes.get(ANSWERED, 0)
+
+    labels = {o.digit: o.label for o in CampaignOption.select().where(CampaignOption.campaign == campaign_id)}
+    pressed = dict(
+        rows(
+            "SELECT digit, COUNT(*) FROM contact_result WHERE campaign_id = ? AND digit <> '' "
+            "GROUP BY digit",
+            (campaign_id,),
+        )
+    )
+    digits = [
+        {"digit": d, "label": labels.get(d, ""), "count": pressed.get(d, 0)}
+        for d in sorted(set(labels) | set(pressed), key=_digit_order)
+    ]
+    no_digit = answered - sum(
+        count
+        for (count,) in rows(
+            "SELECT COUNT(*) FROM contact_result WHERE campaign_id = ? AND outcome = ? "
+            "AND digit <> ''",
+            (campaign_id, ANSWERED),
+        )
+    )
+
+    histogram = {
+        str(n): count
+        for n, count in rows(
+            "SELECT attempts, COUNT(*) FROM contact_result WHERE campaign_id = ? "
+            "GROUP BY attempts ORDER BY attempts",
+            (campaign_id,),
+        )
+    }
+    # an answered contact is never called again, so its attempts are the answering one
+    answered_per_attempt = {
+        str(n): count
+        for n, count in rows(
+            "SELECT attempts, COUNT(*) FROM contact_result WHERE campaign_id = ? AND outcome = ? "
+            "GROUP BY attempts ORDER BY attempts",
+            (campaign_id, ANSWERED),
+        )
+    }
+
+    events = {
+        name: count
+        for name, count in rows(
+            "SELECT name, COUNT(*) FROM call_event WHERE campaign_id = ? GROUP BY name "
+            "ORDER BY name",
+            (campaign_id,),
+        )
+    }
+    # every call that reached the PBX ends in exactly one 'answered' or 'failed-*'
+    per_hour = rows(
+        f"SELECT {_hour_bucket_sql()} AS hour, COUNT(*), "
+        "SUM(CASE WHEN name = 'answered' THEN 1 ELSE 0 END) FROM call_event "
+        "WHERE campaign_id = ? AND (name = 'answered' OR name LIKE ?) "
+        "GROUP BY hour ORDER BY hour",
+        (campaign_id, FAILED_PREFIX + "%"),
+    )
+    calls_per_hour = [
+        {
+            "hour": datetime.strptime(hour, "%Y-%m-%d %H")
+            .replace(tzinfo=UTC)
+            .astimezone(tz)
+            .isoformat(timespec="minutes"),
+            "calls": calls,
+            "answered": answered_calls or 0,
+        }
+        for hour, calls, answered_calls in per_hour
+    ]
+
+    return {
+        "campaign": {
+            "id": campaign.id,
+            "name": campaign.name,
+            "timezone": campaign.timezone,
+            "starts_at": _iso(campaign.starts_at),
+            "ends_at": _iso(campaign.ends_at),
+            "activated_at": _iso(campaign.activated_at),
+            "finished_at": _iso(campaign.finished_at),
+            "drain_started_at": _iso(campaign.drain_started_at),
+        },
+        "contacts": contacts,
+        "attempted": attempted,
+        "answered": answered,
+        "answer_rate": round(answered / attempted, 4) if attempted else 0.0,
+        "attempts_total": attempts_total or 0,
+        "talk_seconds_total": talk_total or 0,
+        "talk_seconds_average": round((talk_total or 0) / talked, 1) if talked else None,
+        "outcomes": outcomes,
+        "digits": digits,
+        "answered_without_digit": no_digit,
+        "attempts_histogram": histogram,
+        "answered_per_attempt": answered_per_attempt,
+        "calls_per_hour": calls_per_hour,
+        "events": events,
+        "events_total": sum(events.values()),
+    }
+
+
+def _iso(value):
+    return value.isoformat() if value is not None else None
+
+
+def _digit_order(digit: str):
+    return "0123456789*#".find(digit) if digit in "0123456789*#" else 99
+
+
+def format_report(data: dict) -> str:
+    """The report as text for a terminal."""
+    c = data.get("campaign", {})
+    lines = [
+        f"Campaign {c.get('id')}: {c.get('name')} ({c.get('timezone')})",
+        f"  contacts   {data['contacts']}",
+        f"  attempted  {data['attempted']}  ({data['attempts_total']} calls)",
+        f"  answered   {data['answered']}  (answer rate {data['answer_rate'] * 100:.1f}%)",
+        "  outcomes",
+    ]
+    lines += [f"    {k:<12} {v}" for k, v in data["outcomes"].items() if v]
+    if data["digits"]:
+        lines.append("  digits")
+        lines += [f"    {d['digit']}  {d['label'] or '-':<20} {d['count']}" for d in data["digits"]]
+        lines.append(f"    no digit                {data.get('answered_without_digit', 0)}")
+    lines.append("  attempts per contact")
+    lines += [f"    {k:>3}  {v}" for k, v in data["attempts_histogram"].items()]
+    if data["calls_per_hour"]:
+        lines.append("  calls per hour (campaign time)")
+        lines += [f"    {h['hour']}  {h['calls']:>6}  answered {h['answered']}" for h in data["calls_per_hour"]]
+    still_up = data.get("still_up") or []
+    if still_up:
+        lines.append(f"  calls still up when finalized after the maximum drain time: {len(still_up)}")
+        lines += [f"    {s.get('channel', '')} contact={s.get('contact_id')} attempt={s.get('attempt')}" for s in still_up]
+    return "\n".join(lines)
+
+
+# --- CSV -------------------------------------------------------------------------
+
+
+def csv_header(contact_list: ContactList | None) -> tuple[list[str], list[str]]:
+    """(header row, the contact field names in file order)."""
+    fields = list(contact_list.columns or []) if contact_list else []
+    phone = (contact_list.phone_column if contact_list else "") or "phone"
+    return [phone, *fields, *CSV_RESULT_COLUMNS], fields
+
+
+def iter_result_rows(campaign_id: int, contact_list_id: int | None):
+    """Every result with its contact, in the order of the uploaded file, page by page."""
+    columns = (
+        "SELECT c.position, c.id, c.phone, c.fields, r.outcome, r.attempts, r.digit, "
+        "r.digit_label, r.answered_at, r.talk_seconds, r.last_attempt_at "
+    )
+    if contact_list_id is None:
+        # results without a list: the file order is unknown, contact ids stand in
+        query = sql(
+            columns + "FROM contact_result r JOIN contact c ON c.id = r.contact_id "
+            "WHERE r.campaign_id = ? AND r.contact_id > ? ORDER BY r.contact_id LIMIT ?"
+        )
+        params, after = (campaign_id,), (-1,)
+    else:
+        query = sql(
+            columns + "FROM contact c "
+            "JOIN contact_result r ON r.campaign_id = ? AND r.contact_id = c.id "
+            "WHERE c.contact_list_id = ? AND (c.position, c.id) > (?, ?) "
+            "ORDER BY c.position, c.id LIMIT ?"
+        )
+        params, after = (campaign_id, contact_list_id), (-(2**31), -1)
+    while True:
+        page = database.execute_sql(query, (*params, *after, PAGE)).fetchall()
+        if not page:
+            return
+        yield from page
+        last = page[-1]
+        after = (last[1],) if contact_list_id is None else (last[0], last[1])
+
+
+def write_csv(campaign_id: int, out) -> int:
+    """Write the per-contact CSV (UTF-8, times in the campaign's zone) to binary ``out``.
+
+    Returns the number of contact rows written.
+    """
+    campaign = Campaign.get_by_id(campaign_id)
+    tz = zone(campaign.timezone)
+    contact_list = ContactList.get_or_none(ContactList.id == campaign.contact_list_id)
+    header, fields = csv_header(contact_list)
+    text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=False)
+    writer = csv.writer(text)
+    writer.writerow(header)
+    count = 0
+    loads = json.loads
+    for (_pos, _id, phone, raw_fields, outcome, attempts, digit, label, answered_at,
+         talk, last_at) in iter_result_rows(campaign_id, campaign.contact_list_id):
+        values = loads(raw_fields) if raw_fields else {}
+        writer.writerow(
+            [
+                phone,
+                *(values.get(name, "") for name in fields),
+                outcome,
+                attempts,
+                digit,
+                label,
+                local_text(answered_at, tz),
+                "" if talk is None else talk,
+                local_text(last_at, tz),
+            ]
+        )
+        count += 1
+    text.flush()
+    text.detach()
+    return count
+
+
+# --- charts ----------------------------------------------------------------------
+
+
+def _figure():
+    # Figure + Agg canvas, not pyplot: no global state, safe in worker threads.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7, 4), dpi=100)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _bar_png(title, labels, values, xlabel, ylabel) -> bytes:
+    fig = _figure()
+    ax = fig.add_subplot()
+    ax.bar(range(len(values)), values, color="#3b75af")
+    ax.set_xticks(range(len(labels)), labels, rotation=30 if len(labels) > 6 else 0, ha="right" if len(labels) > 6 else "center")
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    for i, v in enumerate(values):
+        ax.annotate(str(v), (i, v), ha="center", va="bottom", fontsize=8)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    # no timestamp in the metadata: the same report gives the same bytes
+    fig.savefig(buffer, format="png", metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def chart_images(data: dict) -> dict[str, bytes]:
+    """PNG bytes of each chart (outcomes, digits, answered per attempt) of a report."""
+    outcomes = [(k, v) for k, v in data["outcomes"].items() if v] or [("none", 0)]
+    digits = [(f"{d['digit']} {d['label']}".strip(), d["count"]) for d in data["digits"]]
+    digits.append(("no digit", data.get("answered_without_digit", 0)))
+    per_attempt = list(data["answered_per_attempt"].items()) or [("-", 0)]
+    name = data.get("campaign", {}).get("name", "")
+    return {
+        "outcomes": _bar_png(f"Outcomes — {name}", *zip(*outcomes), "outcome", "contacts"),
+        "digits": _bar_png(f"Digits pressed — {name}", *zip(*digits), "option", "contacts"),
+        "answered_per_attempt": _bar_png(
+            f"Answered per attempt — {name}", *zip(*per_attempt), "attempt", "answered contacts"
+        ),
+    }
+
+
+def stored_report(campaign_id: int):
+    """The CampaignReport row of a campaign, or None."""
+    from app.models import CampaignReport
+
+    return CampaignReport.get_or_none(CampaignReport.campaign == campaign_id)
+

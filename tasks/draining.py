@@ -1,0 +1,88 @@
+"""Actors on the ``drain`` queue: wait until a finished campaign has no calls left.
+
+``poll_drain`` is one poll of one campaign's drain chain (``app.draining.poll``).
+Calls still up, or the PBX unreachable: ``dramatiq.Retry``, so the Retries
+middleware puts the same message back with exponential backoff (visible in
+RabbitMQ's ``drain.DQ`` delay queue) and never gives up on those two. When
+nothing is up any more, or the maximum drain time has passed, the campaign is
+FINALIZING and a ``finalize`` message is sent.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+
+import dramatiq
+from peewee import InterfaceError, OperationalError
+
+from tasks.broker import DRAIN, broker  # noqa: F401  (sets the broker first)
+
+from app.db import database, init_database
+from app.draining import FINALIZE, WAIT, poll
+from app.heartbeats import beat
+from app.pbx.errors import PbxError
+
+log = logging.getLogger(__name__)
+
+# Backoff of the drain polls: 1 s, 2 s, 4 s ... capped at 30 s (well inside the
+# chain's lease, app.lifecycle.LEASE_SECONDS).
+DRAIN_MIN_BACKOFF_MS = 1_000
+DRAIN_MAX_BACKOFF_MS = 30_000
+# failures that are not "wait" or "PBX/database down" (bugs, bad data) stop after this
+OTHER_ERRORS_MAX = 10
+TRANSIENT = (dramatiq.Retry, PbxError, OperationalError, InterfaceError)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def db_session():
+    """A database connection for one message (the proxy is bound on first use)."""
+    if database.obj is None:
+        init_database()
+    return database.connection_context()
+
+
+def keep_draining(retries: int, exc: BaseException) -> bool:
+    """Retry forever while waiting for calls or for the PBX/database; a bug gives up."""
+    return isinstance(exc, TRANSIENT) or retries < OTHER_ERRORS_MAX
+
+
+def lifecycle_beat(now, info) -> None:
+    try:
+        beat("lifecycle", now, info)
+    except Exception:  # a heartbeat never fails the main path
+        log.exception("lifecycle heartbeat failed")
+
+
+@dramatiq.actor(
+    queue_name=DRAIN,
+    retry_when=keep_draining,
+    min_backoff=DRAIN_MIN_BACKOFF_MS,
+    max_backoff=DRAIN_MAX_BACKOFF_MS,
+    time_limit=120_000,
+)
+def poll_drain(campaign_id: int, token: str):
+    """Poll one DRAINING campaign: retry while calls are up, else enqueue finalization."""
+    from app.pbx.ami import get_ami
+    from tasks.finalizing import finalize_campaign
+
+    with db_session():
+        now = utcnow()
+        lifecycle_beat(now, {"draining": campaign_id})
+        try:
+            result = poll(campaign_id, token, now, get_ami())
+        except PbxError as exc:
+            # never finalize blind: without the PBX's word we wait
+            log.warning("campaign=%s drain: PBX unreachable (%s); retrying", campaign_id, exc)
+            raise dramatiq.Retry(f"PBX unreachable: {exc}") from None
+    if result.action == WAIT:
+        log.info(
+            "campaign=%s drain: %d calls up after %.0fs; retrying",
+            campaign_id, result.live, result.waited_s,
+        )
+        raise dramatiq.Retry(f"{result.live} calls still up")
+    if result.action == FINALIZE:
+        finalize_campaign.send(campaign_id, result.token)

@@ -1,0 +1,35 @@
+"""Actor on the ``finalize`` queue: results, report, CSV, charts, archive, purge, CLOSED.
+
+The steps and their idempotence live in ``app.finalization``; a redelivered
+message (worker killed, broker connection lost) resumes from the last step
+committed.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import dramatiq
+
+from tasks.broker import FINALIZE, broker  # noqa: F401  (sets the broker first)
+from tasks.draining import db_session, keep_draining, lifecycle_beat, utcnow
+
+from app.finalization import finalize
+
+log = logging.getLogger(__name__)
+
+
+@dramatiq.actor(
+    queue_name=FINALIZE,
+    retry_when=keep_draining,
+    min_backoff=5_000,
+    max_backoff=300_000,
+    time_limit=3_600_000,
+)
+def finalize_campaign(campaign_id: int, token: str | None = None):
+    """Finalize one FINALIZING campaign, from its last committed step to CLOSED."""
+    with db_session():
+        now = utcnow()
+        lifecycle_beat(now, {"finalizing": campaign_id})
+        done = finalize(campaign_id, now, token)
+    log.info("campaign=%s finalize run ended at step %r", campaign_id, done)

@@ -1,0 +1,49 @@
+"""Periodic actors (``periodiq tasks tasks.schedules`` sends them; the lifecycle worker runs them).
+
+They sit on the ``drain`` queue so the lifecycle process (``-Q drain -Q finalize``)
+runs them; periodiq itself only sends messages.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import dramatiq
+from periodiq import cron
+
+from tasks.broker import DRAIN, broker  # noqa: F401  (sets the broker first)
+from tasks.draining import db_session, lifecycle_beat, poll_drain, utcnow
+from tasks.finalizing import finalize_campaign
+
+from app.config import get_settings
+from app.lifecycle import clean_up, expiry_scan
+
+log = logging.getLogger(__name__)
+
+
+@dramatiq.actor(queue_name=DRAIN, periodic=cron("* * * * *"), max_retries=0)
+def expire_campaigns():
+    """Every minute: finish what is over, start draining, rescue silent chains."""
+    with db_session():
+        now = utcnow()
+        lifecycle_beat(now, {"scan": now.isoformat()})
+        result = expiry_scan(now)
+    # sent after the scan committed; a send lost here is rescued by a later scan
+    for campaign_id, token in result.drain:
+        poll_drain.send(campaign_id, token)
+    for campaign_id, token in result.finalize:
+        finalize_campaign.send(campaign_id, token)
+    if result.finished or result.drain or result.finalize:
+        log.info(
+            "expiry scan: finished=%s drain=%s finalize=%s",
+            [c for c, _ in result.finished], [c for c, _ in result.drain],
+            [c for c, _ in result.finalize],
+        )
+
+
+@dramatiq.actor(queue_name=DRAIN, periodic=cron("7 * * * *"), max_retries=0)
+def hourly_clean_up():
+    """Every hour: delete export files past retention and long-stale heartbeats."""
+    with db_session():
+        done = clean_up(utcnow(), get_settings())
+    log.info("clean-up: %s", done)
