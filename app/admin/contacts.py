@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import re
+import secrets
 from pathlib import Path
 
 from flask import abort, current_app, flash, jsonify, redirect, request, send_file, url_for
@@ -11,22 +13,72 @@ from flask_admin.contrib.peewee.filters import BasePeeweeFilter
 from flask_login import current_user
 from markupsafe import Markup
 
+from app import contacts_import
 from app.admin.base import SecureModelView, can_act
+from app.db import database
+from app.errors import CallcastError, ValidationError
 from app.models import Contact, ContactList
 
 log = logging.getLogger(__name__)
 
+# files up to this size import inside the request (rejects show at once);
+# larger ones go to the ``default`` queue with a progress bar
+INLINE_IMPORT_BYTES = 512 * 1024
+UPLOAD_TOKEN = re.compile(r"^[0-9a-f]{32}$")
+DELIMITER_CHOICES = [("", "detect")] + [
+    (d, contacts_import.DELIMITER_NAMES[d]) for d in contacts_import.DELIMITERS
+]
+
+
+def upload_dir() -> Path:
+    path = current_app.config["SETTINGS"].media_dir / "uploads"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def save_upload(storage) -> tuple[str, Path]:
+    """Stream an uploaded file to disk; return (token, path)."""
+    token = secrets.token_hex(16)
+    path = upload_dir() / f"{token}.csv"
+    storage.save(path)
+    return token, path
+
+
+def upload_path(token: str) -> Path:
+    """The stored upload named by ``token``.
+
+    Raises:
+        ValidationError: a malformed token or a file that is gone.
+    """
+    if not UPLOAD_TOKEN.match(token or ""):
+        raise ValidationError("the upload is unknown: upload the file again")
+    path = upload_dir() / f"{token}.csv"
+    if not path.is_file():
+        raise ValidationError("the upload has expired: upload the file again")
+    return path
+
+
+def overrides_from(form) -> dict:
+    """Delimiter / header choices the operator made on the preview."""
+    found = {}
+    delimiter = form.get("delimiter", "")
+    if delimiter:
+        found["delimiter"] = delimiter
+    header = form.get("has_header", "")
+    if header in ("yes", "no"):
+        found["has_header"] = header == "yes"
+    return found
+
 
 def render_import_progress(contact_list: ContactList) -> Markup:
-    done = contact_list.rows_imported + contact_list.rows_rejected + contact_list.rows_duplicate
-    total = contact_list.rows_total
+    """The status; while importing, how many rows are read so far (the total is unknown until the end)."""
     if contact_list.status != "importing":
         return Markup("{}").format(contact_list.status)
-    percent = round(100.0 * done / total, 1) if total else 0.0
+    done = contact_list.rows_imported + contact_list.rows_rejected + contact_list.rows_duplicate
     return Markup(
         '<div class="progress" style="min-width:8em"><div class="progress-bar progress-bar-striped '
-        'progress-bar-animated" style="width:{p}%">{p}%</div></div>'
-    ).format(p=percent)
+        'progress-bar-animated" style="width:100%">{} rows</div></div>'
+    ).format(done)
 
 
 def list_json(contact_list: ContactList) -> dict:
@@ -40,7 +92,6 @@ def list_json(contact_list: ContactList) -> dict:
         "rows_imported": contact_list.rows_imported,
         "rows_rejected": contact_list.rows_rejected,
         "rows_duplicate": contact_list.rows_duplicate,
-        "percent": round(100.0 * done / contact_list.rows_total, 1) if contact_list.rows_total else 0.0,
         "error": contact_list.error,
         "rejects": bool(contact_list.rejects_path),
     }
@@ -50,6 +101,7 @@ class ContactListView(SecureModelView):
     """Lists show counters stored by the import: no row is counted on a page load."""
 
     details_template = "callcast/contact_list_details.html"
+    list_template = "callcast/contact_list_list.html"
     can_edit = False  # a list is what was imported; upload a new one instead
     column_list = (
         "id", "name", "status", "rows_imported", "rows_rejected", "rows_duplicate",
@@ -76,6 +128,73 @@ class ContactListView(SecureModelView):
     def can_create(self):
         return False  # lists are created by the upload page, not a bare form
 
+    @expose("/upload/", methods=["GET", "POST"])
+    def upload_view(self):
+        """Step 1: the file, a name and a default country; step 2: what was detected."""
+        if not can_act():
+            abort(403)
+        values = {"name": "", "country": "US", "delimiter": "", "has_header": "", "phone_column": ""}
+        if request.method == "GET":
+            return self.render("callcast/contact_list_upload.html", values=values, plan=None,
+                               token="", delimiters=DELIMITER_CHOICES)
+        values.update({k: request.form.get(k, v) for k, v in values.items()})
+        token = request.form.get("token", "")
+        storage = request.files.get("file")
+        plan, error = None, ""
+        try:
+            if storage and storage.filename:
+                token, path = save_upload(storage)
+                values["filename"] = storage.filename
+            else:
+                path = upload_path(token)
+                values["filename"] = request.form.get("filename", "")
+            plan = contacts_import.preview(
+                path,
+                values["country"] or "US",
+                phone_column=values["phone_column"] or None,
+                **overrides_from(request.form),
+            )
+        except CallcastError as exc:
+            error = str(exc)
+        status = 200 if plan else 400
+        return self.render("callcast/contact_list_upload.html", values=values, plan=plan,
+                           token=token, error=error, delimiters=DELIMITER_CHOICES), status
+
+    @expose("/upload/confirm/", methods=["POST"])
+    def confirm_view(self):
+        """Step 3: create the list and import it (here when small, in the background when large)."""
+        if not can_act():
+            abort(403)
+        form = request.form
+        try:
+            path = upload_path(form.get("token", ""))
+            with database.atomic():
+                contact_list, plan = contacts_import.create_contact_list(
+                    form.get("name", ""),
+                    path,
+                    form.get("country", "US") or "US",
+                    phone_column=form.get("phone_column") or None,
+                    source_filename=form.get("filename", "") or path.name,
+                    created_by=current_user.user_id,
+                    **overrides_from(form),
+                )
+        except CallcastError as exc:
+            flash(str(exc), "error")
+            return redirect(url_for(".upload_view"))
+        options = overrides_from(form)
+        if path.stat().st_size <= INLINE_IMPORT_BYTES:
+            try:
+                contacts_import.import_contact_list(contact_list.id, str(path), workers=0, **options)
+            except CallcastError as exc:
+                flash(f"Import failed: {exc}", "error")
+        else:
+            from tasks.importing import import_contact_list
+
+            import_contact_list.send(contact_list.id, str(path), options)
+        log.info("contact list upload list=%s user=%s bytes=%s", contact_list.id,
+                 current_user.username, path.stat().st_size)
+        return redirect(url_for(".details_view", id=contact_list.id))
+
     @expose("/details/")
     def details_view(self):
         list_id = request.args.get("id", type=int)
@@ -101,10 +220,7 @@ class ContactListView(SecureModelView):
 
     @expose("/rejects/<int:list_id>.csv")
     def rejects_csv(self, list_id):
-        contact_list = ContactList.get_or_none(ContactList.id == list_id)
-        if contact_list is None or not contact_list.rejects_path:
-            abort(404)
-        path = stored_path(contact_list.rejects_path)
+        path = contacts_import.rejects_file(list_id)
         if path is None:
             abort(404)
         log.info("rejects downloaded list=%s user=%s", list_id, current_user.username)
@@ -117,29 +233,14 @@ class ContactListView(SecureModelView):
         return super().delete_model(model)
 
 
-def stored_path(path_text: str) -> Path | None:
-    """A file the import wrote, only from the media or export folders."""
-    settings = current_app.config["SETTINGS"]
-    path = Path(path_text)
-    if not path.is_absolute():
-        path = settings.media_dir / path
-    path = path.resolve()
-    roots = [settings.media_dir.resolve(), settings.export_dir.resolve()]
-    if not any(path.is_relative_to(root) for root in roots) or not path.is_file():
-        return None
-    return path
-
-
 def read_rejects(contact_list: ContactList, limit: int):
     """The first ``limit`` rows of the rejects CSV: (header, rows)."""
     import csv
 
-    if not contact_list.rejects_path:
-        return None
-    path = stored_path(contact_list.rejects_path)
+    path = contacts_import.rejects_file(contact_list.id)
     if path is None:
         return None
-    with path.open(newline="", encoding="utf-8") as handle:
+    with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.reader(handle)
         header = next(reader, [])
         rows = []

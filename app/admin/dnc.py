@@ -1,42 +1,32 @@
-"""The do-not-call list: add, remove, search, upload."""
+"""The do-not-call list: add, remove, search, upload (the work is app.dnc's)."""
 
 from __future__ import annotations
 
 import logging
 
-import phonenumbers
+from flask import abort, flash, redirect, request, url_for
+from flask_admin import expose
 from flask_login import current_user
 from wtforms import fields, validators
 
-from app.admin.base import SecureModelView
-from app.errors import ValidationError
-from app.models import DoNotCall, utcnow
+from app import dnc
+from app.admin.base import SecureModelView, can_act
+from app.admin.contacts import save_upload
+from app.errors import CallcastError
 
 log = logging.getLogger(__name__)
 
-
-def normalize_dnc_phone(raw: str, country: str) -> str:
-    """E.164 for a number typed by an operator.
-
-    Raises:
-        ValidationError: it is not a valid phone number for ``country``.
-    """
-    try:
-        parsed = phonenumbers.parse((raw or "").strip(), (country or "US").upper())
-    except phonenumbers.NumberParseException as exc:
-        raise ValidationError(f"{raw!r} is not a phone number: {exc}") from None
-    if not phonenumbers.is_valid_number(parsed):
-        raise ValidationError(f"{raw!r} is not a valid number for {country.upper()}")
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+SHOWN_REJECTS = 200
 
 
 class DoNotCallView(SecureModelView):
+    list_template = "callcast/dnc_list.html"
     can_edit = False  # remove and add again: a number is the whole record
     column_list = ("phone", "source", "note", "created_at")
     column_default_sort = ("id", True)
     column_sortable_list = ("phone", "created_at")
-    column_searchable_list = ("phone", "note")
-    column_filters = ("source", "created_at")
+    column_filters = ("source",)
+    column_searchable_list = ("phone", "note")  # shows the box; get_list searches
     form_columns = ("phone", "note")
     form_extra_fields = {
         "country": fields.StringField(
@@ -46,16 +36,68 @@ class DoNotCallView(SecureModelView):
             description="For numbers typed without +country code.",
         )
     }
-    form_args = {"phone": {"validators": [validators.DataRequired(), validators.Length(max=40)]}}
+    form_args = {
+        "phone": {"validators": [validators.DataRequired(), validators.Length(max=40)]},
+        "note": {"validators": [validators.Length(max=255)]},
+    }
 
-    def on_model_change(self, form, model, is_created):
-        model.phone = normalize_dnc_phone(model.phone, form.country.data)
-        if is_created:
-            model.source = "manual"
-            model.created_at = utcnow()
-            if DoNotCall.select().where(DoNotCall.phone == model.phone).exists():
-                raise ValidationError(f"{model.phone} is already on the do-not-call list")
-        log.info("do-not-call add phone=%s by=%s", model.phone, current_user.username)
+    def get_list(self, page, sort_column, sort_desc, search, filters, execute=True, page_size=None):
+        # search by the digits of a number (any format) or by words of the note/source
+        if search:
+            query = dnc.search_query(search)
+            for flt, _name, value in filters or ():
+                f = self._filters[flt]
+                query = f.apply(query, f.clean(value))
+            page_size = page_size or self.page_size
+            query = query.limit(page_size).offset((page or 0) * page_size)
+            return None, list(query) if execute else query
+        return super().get_list(page, sort_column, sort_desc, search, filters, execute, page_size)
 
-    def on_model_delete(self, model):
+    def create_model(self, form):
+        try:
+            entry, created = dnc.add_number(
+                form.phone.data, form.country.data, source="manual", note=form.note.data or ""
+            )
+        except CallcastError as exc:
+            flash(str(exc), "error")
+            return False
+        if not created:
+            flash(f"{entry.phone} was already on the do-not-call list.", "info")
+        log.info("do-not-call add phone=%s by=%s", entry.phone, current_user.username)
+        return entry
+
+    def delete_model(self, model):
+        if not can_act():
+            abort(403)
+        try:
+            dnc.remove_entry(model.id)
+        except CallcastError as exc:
+            flash(str(exc), "error")
+            return False
         log.info("do-not-call remove phone=%s by=%s", model.phone, current_user.username)
+        return True
+
+    @expose("/upload/", methods=["POST"])
+    def upload_view(self):
+        """Add every number of a CSV file; show what was rejected and why."""
+        if not can_act():
+            abort(403)
+        storage = request.files.get("file")
+        if not storage or not storage.filename:
+            flash("Choose a CSV file to upload.", "error")
+            return redirect(url_for(".index_view"))
+        _, path = save_upload(storage)
+        try:
+            result = dnc.upload(path, request.form.get("country", "US") or "US", source="upload")
+        except CallcastError as exc:
+            flash(f"Upload refused: {exc}", "error")
+            return redirect(url_for(".index_view"))
+        finally:
+            path.unlink(missing_ok=True)
+        log.info("do-not-call upload by=%s added=%s", current_user.username, result.added)
+        return self.render(
+            "callcast/dnc_upload.html",
+            result=result,
+            rejects=result.rejects[:SHOWN_REJECTS],
+            filename=storage.filename,
+        )
