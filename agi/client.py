@@ -3,7 +3,9 @@
 It writes the environment block in ``res_agi.c`` order one line per write (so
 it reaches the server in pieces, as ``ast_agi_send`` does), answers
 ``200 result=1`` to any command line the server sends, and waits for the
-server to close. Used by the load benchmark and the tests.
+server to close. It reports whether the server set ``CALLCAST_AGI_STATUS`` to
+``STORED`` first: that, not the close, is what the dialplan trusts. Used by the
+load benchmark and the tests.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import socket
 
-from agi.protocol import asterisk_block
+from agi.protocol import CONFIRM_COMMAND, asterisk_block
 
 REPLY = b"200 result=1\n"
 
@@ -21,13 +23,14 @@ class AgiCallError(ConnectionError):
 
 
 class _Call(asyncio.Protocol):
-    __slots__ = ("lines", "done", "transport", "pending")
+    __slots__ = ("lines", "done", "transport", "pending", "confirmed")
 
     def __init__(self, lines, done):
         self.lines = lines
         self.done = done
         self.transport = None
         self.pending = b""
+        self.confirmed = False
 
     def connection_made(self, transport):
         self.transport = transport
@@ -42,7 +45,9 @@ class _Call(asyncio.Protocol):
     def data_received(self, data):
         self.pending += data
         while b"\n" in self.pending:
-            _line, _, self.pending = self.pending.partition(b"\n")
+            line, _, self.pending = self.pending.partition(b"\n")
+            if line + b"\n" == CONFIRM_COMMAND:
+                self.confirmed = True
             self.transport.write(REPLY)
 
     def eof_received(self):
@@ -51,7 +56,7 @@ class _Call(asyncio.Protocol):
     def connection_lost(self, exc):
         if not self.done.done():
             if exc is None:
-                self.done.set_result(None)
+                self.done.set_result(self.confirmed)
             else:
                 self.done.set_exception(AgiCallError(str(exc)))
 
@@ -59,6 +64,9 @@ class _Call(asyncio.Protocol):
 async def agi_call(host, port, script, args=(), *, uniqueid="1700000000.1",
                    channel="Local/100@pstn-00000001;2", timeout=10.0, lines=None):
     """Run one FastAGI request against ``host:port``; return when the server closed.
+
+    Returns True when the server confirmed the event (``CALLCAST_AGI_STATUS``
+    set to ``STORED``), False when it closed without confirming.
 
     Raises:
         OSError: the connection was refused or reset (``AgiCallError``).
@@ -71,6 +79,6 @@ async def agi_call(host, port, script, args=(), *, uniqueid="1700000000.1",
                                host=f"{host}:{port}")
     transport, _ = await loop.create_connection(lambda: _Call(lines, done), host, port)
     try:
-        await asyncio.wait_for(done, timeout)
+        return await asyncio.wait_for(done, timeout)
     finally:
         transport.abort()

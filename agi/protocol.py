@@ -30,6 +30,15 @@ MAX_BLOCK_BYTES = 32 * 1024
 # The vocabulary is app.events' (shared with the dialplan generator and the fold).
 EVENTS = EVENT_NAMES
 
+# The one command the daemon sends, once the event is durable. Asterisk runs it
+# (allowed on dead channels too) and answers "200 result=1". A daemon killed
+# before this point still looks to Asterisk like a normal end of script
+# (AGISTATUS=SUCCESS, for a FIN and a RST alike), so the dialplan must treat
+# "variable not STORED" as "not recorded" and take its fallback path.
+CONFIRM_VARIABLE = "CALLCAST_AGI_STATUS"
+CONFIRM_VALUE = "STORED"
+CONFIRM_COMMAND = f"SET VARIABLE {CONFIRM_VARIABLE} {CONFIRM_VALUE}\n".encode()
+
 # Column widths of call_event; longer values are cut, not refused: an event
 # Asterisk handed over is never dropped for an over-long channel name.
 UNIQUEID_MAX = 64

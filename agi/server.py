@@ -1,9 +1,12 @@
 """The asyncio FastAGI server: the only code of the daemon that touches sockets.
 
 Each connection feeds a ``RequestParser``; a complete block becomes an
-``Event`` handed to the writer thread, and the connection is closed only when
-the writer reports the event durable (committed or journaled). The server sends
-nothing: Asterisk reads EOF, sets ``AGISTATUS=SUCCESS`` and the dialplan goes on.
+``Event`` handed to the writer thread. Only when the writer reports the event
+durable (committed or journaled) does the server send its one command,
+``SET VARIABLE CALLCAST_AGI_STATUS STORED``, wait for Asterisk's ``200`` reply
+and close. Asterisk reads EOF, sets ``AGISTATUS=SUCCESS`` and the dialplan goes
+on; it reads the same EOF when the daemon is killed mid-request, which is why
+the confirmation, not the close, is what tells the dialplan the event is safe.
 
 Connections are accepted by our own loop rather than ``create_server`` so that
 at ``max_connections`` the daemon simply stops accepting and lets the kernel
@@ -20,7 +23,7 @@ import socket
 from datetime import datetime, timezone
 
 from agi.errors import AgiProtocolError
-from agi.protocol import RequestParser, event_from_request
+from agi.protocol import CONFIRM_COMMAND, RequestParser, event_from_request
 from agi.writer import LOST
 
 log = logging.getLogger(__name__)
@@ -29,7 +32,7 @@ BACKLOG = 4096
 
 
 class _Connection(asyncio.Protocol):
-    __slots__ = ("server", "transport", "parser", "event", "timer", "peer", "state")
+    __slots__ = ("server", "transport", "parser", "event", "timer", "peer", "state", "reply")
 
     def __init__(self, server):
         self.server = server
@@ -38,7 +41,8 @@ class _Connection(asyncio.Protocol):
         self.event = None
         self.timer = None
         self.peer = None
-        self.state = "reading"  # reading -> writing -> closed
+        self.state = "reading"  # reading -> writing -> confirming -> closed
+        self.reply = b""
 
     def connection_made(self, transport):
         self.transport = transport
@@ -49,7 +53,9 @@ class _Connection(asyncio.Protocol):
 
     def data_received(self, data):
         if self.state != "reading":
-            return  # an unprompted HANGUP after the block, or junk: not our business
+            if self.state == "confirming":
+                self._confirm_reply(data)
+            return  # while writing: an unprompted HANGUP or junk, not our business
         try:
             request = self.parser.feed(data)
             if request is None:
@@ -76,10 +82,36 @@ class _Connection(asyncio.Protocol):
             log.critical("event lost campaign=%s contact=%s attempt=%s event=%s uniqueid=%s",
                          self.event.campaign_id, self.event.contact_id, self.event.attempt,
                          self.event.name, self.event.uniqueid)
-        else:
-            server.metrics.event(self.event.name, stored)
-        self.state = "closed"
-        self.transport.close()
+            # No confirmation: the dialplan sees no STORED and takes its fallback.
+            self.state = "closed"
+            self.transport.close()
+            return
+        server.metrics.event(self.event.name, stored)
+        if self.transport.is_closing():
+            self.state = "closed"
+            return
+        self.state = "confirming"
+        self.transport.write(CONFIRM_COMMAND)
+        self.transport.resume_reading()
+        self.timer = server.loop.call_at(server.loop.time() + server.read_timeout, self._close)
+
+    def _confirm_reply(self, data):
+        # Wait for Asterisk's answer line ("200 result=1") before closing: closing
+        # with its reply unread would reset the connection and could drop the
+        # command from Asterisk's receive buffer.
+        self.reply += data
+        for line in self.reply.split(b"\n")[:-1]:
+            if line.strip() and line.strip() != b"HANGUP":
+                self._close()
+                return
+        if len(self.reply) > 4096:
+            self._close()
+
+    def _close(self):
+        if self.state != "closed":
+            self.state = "closed"
+            self.timer.cancel()
+            self.transport.close()
 
     def _reject(self, reason, detail=""):
         self.state = "closed"
@@ -103,7 +135,10 @@ class _Connection(asyncio.Protocol):
     def connection_lost(self, exc):
         server = self.server
         server.metrics.connections.dec()
-        if self.state == "reading":
+        if self.state == "confirming":
+            self.timer.cancel()
+            self.state = "closed"
+        elif self.state == "reading":
             # The peer left before the blank line: nothing to record.
             self.timer.cancel()
             self.state = "closed"

@@ -60,8 +60,13 @@ class Run:
         return ordered[min(int(len(ordered) * p / 100), len(ordered) - 1)] * 1000
 
 
-async def load(port, concurrency, duration, campaign):
-    """Keep ``concurrency`` requests in flight for ``duration`` seconds."""
+async def load(port, concurrency, duration, campaign, confirm=True):
+    """Keep ``concurrency`` requests in flight for ``duration`` seconds.
+
+    A request counts as completed when the server confirmed it (STORED) before
+    closing; the baselines do not confirm, so for them (``confirm=False``) a
+    normal close counts.
+    """
     run = Run("", concurrency)
     counter = iter(range(1, 10**9))
     stop_at = time.perf_counter() + duration
@@ -71,9 +76,12 @@ async def load(port, concurrency, duration, campaign):
             contact = next(counter)
             start = time.perf_counter()
             try:
-                await agi_call("127.0.0.1", port, f"{campaign}/{contact}/1/answered",
-                               uniqueid=f"{campaign}.{contact}", timeout=30)
+                confirmed = await agi_call("127.0.0.1", port, f"{campaign}/{contact}/1/answered",
+                                           uniqueid=f"{campaign}.{contact}", timeout=30)
             except (OSError, asyncio.TimeoutError):
+                run.errors += 1
+                continue
+            if confirm and not confirmed:
                 run.errors += 1
                 continue
             run.latencies.append(time.perf_counter() - start)
@@ -208,7 +216,8 @@ def main():
             with Server(name, commands[name], env, workdir) as server:
                 for conc in args.concurrency:
                     campaign += 1
-                    run = uvloop.run(load(server.port, conc, args.duration, campaign))
+                    run = uvloop.run(load(server.port, conc, args.duration, campaign,
+                                          confirm=(name == "agi")))
                     run.server = name
                     if name != "nodb":
                         verify(run, url, campaign)

@@ -154,8 +154,8 @@ class DaemonProcess:
         self.journal = tmp_path / "agi-journal.jsonl"
         self.port_file = tmp_path / "agi.port"
         self.log = tmp_path / "agi.log"
-        self.env = dict(os.environ, DATABASE_URL=url, PYTHONPATH=str(ROOT), LOG_LEVEL="INFO",
-                        AGI_READ_TIMEOUT="2", **(extra_env or {}))
+        self.env = {**os.environ, "DATABASE_URL": url, "PYTHONPATH": str(ROOT),
+                    "LOG_LEVEL": "INFO", "AGI_READ_TIMEOUT": "2", **(extra_env or {})}
         self.args = list(args)
         self.proc = None
 
@@ -209,13 +209,18 @@ class DaemonProcess:
 
 
 @pytest.fixture
-def agi_process(agi_db, tmp_path):
-    """Factory: a real daemon process on the test database (stopped at the end)."""
-    _db, url = agi_db
+def sqlite_url(sqlite_db):
+    """An upgraded SQLite database for tests whose subject does not depend on the engine."""
+    return get_settings().database_url
+
+
+@pytest.fixture
+def agi_process(tmp_path):
+    """Factory: a real daemon process on ``url`` (stopped at the end)."""
     procs = []
 
-    def make(extra_env=None, args=(), url_override=None):
-        proc = DaemonProcess(tmp_path, url_override or url, extra_env, args)
+    def make(url, extra_env=None, args=()):
+        proc = DaemonProcess(tmp_path, url, extra_env, args)
         procs.append(proc)
         return proc
 
@@ -230,8 +235,9 @@ def agi_process(agi_db, tmp_path):
 class Load:
     """Asterisk-like requests kept in flight from a thread until ``stop``.
 
-    ``completed`` holds the contact ids whose connection the daemon closed
-    normally (the ones that must be stored); ``failed`` those refused or reset.
+    ``completed`` holds the contact ids the daemon confirmed (``STORED``, the
+    ones that must be in the database); ``failed`` those refused, reset or
+    closed without confirmation (the dialplan's fallback path takes those).
     """
 
     def __init__(self, port, campaign_id, concurrency=10):
@@ -258,9 +264,12 @@ class Load:
             contact = self._contact()
             start = time.perf_counter()
             try:
-                await agi_call("127.0.0.1", self.port, f"{self.campaign_id}/{contact}/1/answered",
-                               uniqueid=f"{self.campaign_id}.{contact}", timeout=20)
+                confirmed = await agi_call(
+                    "127.0.0.1", self.port, f"{self.campaign_id}/{contact}/1/answered",
+                    uniqueid=f"{self.campaign_id}.{contact}", timeout=20)
             except (OSError, asyncio.TimeoutError):
+                confirmed = False
+            if not confirmed:
                 self.failed.add(contact)
                 await asyncio.sleep(0.005)  # pacing while the daemon is away
                 continue

@@ -20,8 +20,9 @@ def test_it_stores_one_row_per_request_before_closing(agi_daemon, agi_db):
     _db, url = agi_db
     daemon = agi_daemon()
     before = datetime.now(timezone.utc)
-    call(daemon.port, "41/7/2/hangup", ["16"], uniqueid="1700000000.42",
-         channel="Local/100@pstn-0000002a;2")
+    confirmed = call(daemon.port, "41/7/2/hangup", ["16"], uniqueid="1700000000.42",
+                     channel="Local/100@pstn-0000002a;2")
+    assert confirmed is True  # CALLCAST_AGI_STATUS=STORED came before the close
     # The close came after the commit: the row is there without waiting.
     row = CallEvent.get((CallEvent.campaign_id == 41) & (CallEvent.contact_id == 7))
     assert (row.attempt, row.name, row.source) == (2, "hangup", "agi")
@@ -66,7 +67,8 @@ def test_it_refuses_unknown_events_without_storing_them(agi_daemon, agi_db):
     started = time.monotonic()
     for script in ("44/1/1/lost", "44/1/1/failed-bogus", "44/x/1/answered"):
         try:
-            call(daemon.port, script)  # closed at once (Asterisk carries on either way)
+            # Closed at once, never confirmed: the dialplan sees no STORED.
+            assert call(daemon.port, script) is False
         except ConnectionError:
             pass
     assert time.monotonic() - started < 1.5, "rejects must close promptly"
