@@ -54,6 +54,14 @@ class Message:
         self.events = events  # list actions: the events that came with the response
 
     def get(self, key, default=None):
+        """First value of ``key``: an exact-case match wins, else any case.
+
+        Exact first because a UserEvent body may carry ``event: ...`` next to the
+        ``Event: UserEvent`` header.
+        """
+        for k, v in self.items:
+            if k == key:
+                return v
         lowered = key.lower()
         for k, v in self.items:
             if k.lower() == lowered:

@@ -1,0 +1,223 @@
+"""pbxsim's calls: fallback path, ordering, trunk limit, channel naming, pinning, subprocess."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import queue
+import socket
+import threading
+import time
+
+import pytest
+
+from app.config import load_settings
+from app.pbx.ami import AmiClient
+from app.pbx.dialplan import originate_args, write_dialplan
+from pbxsim.callee import LastDigit, RandomModel
+from pbxsim.server import PbxsimThread
+from tests.pbx.conftest import AgiListener, sample_campaign
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_sim(settings, **kwargs):
+    options = dict(dialplan_path=settings.dialplan_path, speed=20.0)
+    options.update(kwargs)
+    sim = PbxsimThread(**options)
+    sim.start()
+    return sim
+
+
+def listen(ami):
+    events = queue.Queue()
+    ami.add_listener(lambda m: events.put((time.monotonic(), m)))
+    return events
+
+
+def drain(events):
+    out = []
+    while not events.empty():
+        out.append(events.get())
+    return out
+
+
+def test_it_takes_the_fallback_path_and_sends_a_user_event_when_the_agi_port_refuses(tmp_path):
+    fallback = AgiListener().start()
+    try:
+        settings = load_settings({
+            "AGI_PORT": str(free_port()),  # nothing listens: AGISTATUS=FAILURE
+            "AGI_FALLBACK_HOST": "127.0.0.1", "AGI_FALLBACK_PORT": str(fallback.port),
+            "DIALPLAN_PATH": str(tmp_path / "callcast.conf"),
+        })
+        write_dialplan([sample_campaign(7)], settings=settings)
+        sim = start_sim(settings)
+        with AmiClient("127.0.0.1", sim.port, "callcast", "callcast", events="user") as ami:
+            events = listen(ami)
+            ami.originate(**originate_args(sample_campaign(7), 3, 1, "5550000", settings))
+            call = sim.wait_idle()["calls"][0]
+        sim.stop()
+        primary = [a for a in call["agi"] if a["port"] != fallback.port]
+        assert [(a["event"], a["status"]) for a in primary] == [
+            ("answered", "FAILURE"), ("dtmf-1", "FAILURE"), ("hangup", "FAILURE")]
+        got = fallback.wait_for(3)
+        assert [r["env"]["agi_network_script"] for r in got] == [
+            "7/3/1/answered", "7/3/1/dtmf-1", "7/3/1/hangup"]
+        assert got[2]["env"]["agi_arg_1"] == "16"
+        user_events = [m for _, m in drain(events) if m.event == "UserEvent"]
+        assert [m["event"] for m in user_events] == ["answered", "dtmf-1", "hangup"]
+        last = user_events[-1]
+        assert (last["UserEvent"], last["campaign"], last["contact"], last["attempt"],
+                last["arg"], last["agistatus"], last["fallback"]) == (
+            "CallcastEvent", "7", "3", "1", "16", "FAILURE", "SUCCESS")
+        assert last["AccountCode"] == "campaign-7" and last["Uniqueid"] == "cc-7-3-1"
+    finally:
+        fallback.stop()
+
+
+def test_it_sends_only_the_user_event_when_no_fallback_is_configured(tmp_path):
+    settings = load_settings({"AGI_PORT": str(free_port()),
+                              "DIALPLAN_PATH": str(tmp_path / "callcast.conf")})
+    write_dialplan([sample_campaign(7)], settings=settings)
+    sim = start_sim(settings)
+    with AmiClient("127.0.0.1", sim.port, "callcast", "callcast", events="user") as ami:
+        events = listen(ami)
+        ami.originate(**originate_args(sample_campaign(7), 3, 1, "5550007", settings))
+        call = sim.wait_idle()["calls"][0]
+    sim.stop()
+    assert [(a["event"], a["status"]) for a in call["agi"]] == [("failed-congestion", "FAILURE")]
+    [(_, ev)] = [(t, m) for t, m in drain(events) if m.event == "UserEvent"]
+    assert (ev["event"], ev["arg"], ev["agistatus"], ev["fallback"]) == (
+        "failed-congestion", "8", "FAILURE", "NONE")
+    assert ev["Channel"] == "OutgoingSpoolFailed"
+    # h ran after failed on the dummy channel and stayed quiet
+    assert [u["event"] for u in call["user_events"]] == ["failed-congestion"]
+
+
+def test_it_runs_the_failed_extension_before_originate_response(pbxsim, agi_listener,
+                                                                pbx_settings):
+    with AmiClient("127.0.0.1", pbxsim.port, "callcast", "callcast", events="call") as ami:
+        events = listen(ami)
+        ami.originate(**originate_args(sample_campaign(7), 4, 1, "5550005", pbx_settings))
+        pbxsim.wait_idle()
+        [request] = agi_listener.wait_for(1)
+        [(at, response)] = [(t, m) for t, m in drain(events) if m.event == "OriginateResponse"]
+    assert request["env"]["agi_network_script"] == "7/4/1/failed-busy"
+    assert request["at"] < at  # the AGI connection closed before the event was read
+    assert (response["Response"], response["Reason"], response["Channel"]) == (
+        "Failure", "5", "Local/5550005@pstn")
+
+
+def test_it_answers_congestion_beyond_the_trunk_limit_and_counts_the_peak(pbxsim, pbx_settings):
+    sim = pbxsim.restart(max_channels=3)
+    with AmiClient("127.0.0.1", sim.port, "callcast", "callcast") as ami:
+        for contact in range(5):  # all answer and listen to the whole message
+            ami.originate(**originate_args(sample_campaign(7), contact, 1, f"55500{contact}4",
+                                           pbx_settings))
+        st = sim.wait_idle()
+    results = sorted((c["result"], c["reason"]) for c in st["calls"])
+    assert results == [("answered", 4)] * 3 + [("congestion", 8)] * 2
+    assert st["peak_calls"] == {"campaign-7": 5}  # the refused ones were live briefly
+    # 3 Local calls with 2 channels each, plus the 2 refused calls' OutgoingSpoolFailed
+    # channels running the failed extension at the same time
+    assert st["peak_channels"] == {"campaign-7": 8}
+
+
+def test_it_fails_an_originate_whose_channel_id_is_in_use(pbxsim, pbx_settings):
+    with AmiClient("127.0.0.1", pbxsim.port, "callcast", "callcast", events="call") as ami:
+        events = listen(ami)
+        args = originate_args(sample_campaign(7), 1, 1, "5550004", pbx_settings)
+        ami.originate(**args)
+        ami.originate(**args)
+        pbxsim.wait_idle()
+        responses = [m for _, m in drain(events) if m.event == "OriginateResponse"]
+    assert sorted((m["Response"], m["Reason"]) for m in responses) == [
+        ("Failure", "0"), ("Success", "4")]
+
+
+def test_it_counts_calls_and_channels_exactly_while_they_are_up(pbxsim, pbx_settings, tmp_path):
+    pj = load_settings({"AGI_PORT": str(pbx_settings.agi_port),
+                        "DIAL_TEMPLATE": "PJSIP/{number}@trunk",
+                        "DIALPLAN_PATH": str(pbx_settings.dialplan_path)})
+    sim = pbxsim.restart(speed=10.0)  # digit-4 calls stay up ~2.3 s
+    with AmiClient("127.0.0.1", sim.port, "callcast", "callcast") as ami:
+        for contact in range(3):
+            ami.originate(**originate_args(sample_campaign(7), contact, 1, "5550004",
+                                           pbx_settings))
+        for contact in range(2):
+            ami.originate(**originate_args(sample_campaign(8), contact, 1, "5550014", pj))
+
+        def all_up():
+            st = sim.stats()
+            return all(c["result"] == "answered" for c in st["calls"])
+
+        deadline = time.monotonic() + 5
+        while not all_up():
+            assert time.monotonic() < deadline
+            threading.Event().wait(0.01)
+        assert ami.count_calls_by_account() == {"campaign-7": 3, "campaign-8": 2}
+        assert ami.count_channels_by_account() == {"campaign-7": 6, "campaign-8": 2}
+        names = sorted(ev["Channel"] for ev in ami.core_show_channels())
+        assert [n.split("-")[0] for n in names] == ["Local/5550004@pstn"] * 6 + ["PJSIP/trunk"] * 2
+        sim.wait_idle()
+        assert ami.count_calls_by_account() == {}
+
+
+def test_it_holds_the_channel_while_the_agi_server_keeps_the_connection(pbxsim, pbx_settings):
+    # a FastAGI server that reads and never closes pins the channel (res_agi.c run_agi)
+    held = []
+    loop = asyncio.new_event_loop()
+
+    async def hold(reader, writer):
+        held.append(writer)
+
+    server = loop.run_until_complete(asyncio.start_server(hold, "127.0.0.1", 0))
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        settings = load_settings({"AGI_PORT": str(server.sockets[0].getsockname()[1]),
+                                  "DIALPLAN_PATH": str(pbx_settings.dialplan_path)})
+        write_dialplan([sample_campaign(7)], settings=settings)
+        sim = pbxsim.restart(pin_limit=0.5)
+        with AmiClient("127.0.0.1", sim.port, "callcast", "callcast") as ami:
+            ami.originate(**originate_args(sample_campaign(7), 1, 1, "5550007", settings))
+            threading.Event().wait(0.2)
+            assert ami.count_calls_by_account() == {"campaign-7": 1}  # still in AGI()
+            call = sim.wait_idle(timeout=5)["calls"][0]
+        assert call["agi"][0]["status"] == "PINNED"
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+
+
+def test_it_runs_as_a_process_and_reports_over_ami(pbxsim_process, pbx_settings, agi_listener):
+    write_dialplan([sample_campaign(7)], settings=pbx_settings)
+    proc = pbxsim_process("--dialplan", str(pbx_settings.dialplan_path), "--speed", "50",
+                          "--user", "u1", "--secret", "s1")
+    with AmiClient("127.0.0.1", proc.port, "u1", "s1") as ami:
+        ami.originate(**originate_args(sample_campaign(7), 1, 1, "5550001", pbx_settings))
+        deadline = time.monotonic() + 10
+        while True:
+            stats = json.loads(ami.action("PbxsimStats")["JSON"])
+            if stats["calls"] and stats["calls"][0]["done"]:
+                break
+            assert time.monotonic() < deadline
+            threading.Event().wait(0.02)
+    assert [a["event"] for a in stats["calls"][0]["agi"]] == ["answered", "dtmf-2", "hangup"]
+    assert [r["env"]["agi_network_script"] for r in agi_listener.wait_for(3)] == [
+        "7/1/1/answered", "7/1/1/dtmf-2", "7/1/1/hangup"]
+    assert proc.stop() == 0  # SIGTERM: clean exit
+
+
+def test_it_draws_random_outcomes_reproducibly():
+    model1, model2 = RandomModel(seed=3), RandomModel(seed=3)
+    assert [model1.behaviour("1") for _ in range(50)] == [model2.behaviour("1") for _ in range(50)]
+    results = {RandomModel(seed=s).behaviour("1").result for s in range(200)}
+    assert results == {"answer", "busy", "noanswer", "congestion", "unavailable"}
+    with pytest.raises(ValueError):
+        RandomModel(p_answer=0.9, p_busy=0.2)
+    assert LastDigit().behaviour("5550003").digit == "4"
