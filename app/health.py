@@ -10,9 +10,14 @@ from urllib.parse import urlparse
 
 import pika
 
+from app import heartbeats
 from app.db import database
+from app.models import Heartbeat
 
 log = logging.getLogger(__name__)
+
+# Most seconds one /health spends on the PBX: a hung AMI must not hang /health.
+PBX_TIMEOUT = 3.0
 
 
 def check_database(settings, now):
@@ -37,9 +42,77 @@ def check_broker(settings, now):
         return False, f"cannot connect to {where.hostname}:{where.port or 5672}: {type(exc).__name__}"
 
 
+def check_pbx(settings, now):
+    """Log in to the Asterisk manager interface and send a Ping."""
+    from app.pbx.ami import AmiClient
+
+    timeout = min(settings.ami_timeout, PBX_TIMEOUT)
+    client = AmiClient(
+        settings.ami_host, settings.ami_port, settings.ami_user, settings.ami_secret,
+        timeout=timeout, events="off", backoff_min=timeout, name="health",
+    )
+    try:
+        client.connect(timeout)
+        client.ping(timeout)
+        return True, "ok"
+    except Exception as exc:
+        return False, (
+            f"AMI {settings.ami_host}:{settings.ami_port} as {settings.ami_user}: "
+            f"{type(exc).__name__}: {exc}"
+        )
+    finally:
+        client.close()
+
+
+def _describe(beat, now):
+    age = (now - beat.seen_at).total_seconds()
+    return f"{beat.name} {age:.0f}s ago"
+
+
+def heartbeat_check(kind, source=None):
+    """A check that passes while a ``kind`` process (AGI: of ``source``) beat recently."""
+
+    def matches(beat):
+        return source is None or (beat.info or {}).get("source", "agi") == source
+
+    def check(settings, now):
+        stale = settings.heartbeat_stale_seconds
+        try:
+            seen = [b for b in heartbeats.alive(kind, now, stale) if matches(b)]
+            if seen:
+                return True, f"{len(seen)} alive: " + ", ".join(_describe(b, now) for b in seen)
+            rows = Heartbeat.select().where(Heartbeat.kind == kind).order_by(Heartbeat.seen_at.desc())
+            last = next((b for b in rows if matches(b)), None)
+        except Exception as exc:
+            return False, f"cannot read heartbeats: {type(exc).__name__}: {exc}"
+        label = kind if source is None or source == kind else f"{kind} ({source})"
+        if last is None:
+            return False, f"no {label} process has ever beaten"
+        return False, f"no {label} heartbeat within {stale}s (last: {_describe(last, now)})"
+
+    check.__name__ = f"check_{kind}" + (f"_{source}" if source else "")
+    return check
+
+
+_agi_fallback_beat = heartbeat_check("agi", source="fallback")
+
+
+def check_agi_fallback(settings, now):
+    """The second FastAGI instance, when the dialplan is told about one."""
+    if not settings.agi_fallback_host:
+        return True, "not configured (AGI_FALLBACK_HOST is empty)"
+    return _agi_fallback_beat(settings, now)
+
+
 CHECKS = {
     "database": check_database,
     "broker": check_broker,
+    "pbx": check_pbx,
+    "dialer": heartbeat_check("dialer"),
+    "lifecycle": heartbeat_check("lifecycle"),
+    "scheduler": heartbeat_check("scheduler"),
+    "agi": heartbeat_check("agi", source="agi"),
+    "agi_fallback": check_agi_fallback,
 }
 
 

@@ -12,11 +12,9 @@ def closed_port():
         return sock.getsockname()[1]  # nothing listens once the socket closes
 
 
-def test_it_answers_200_when_database_and_broker_are_up(client):
-    response = client.get("/health")
-    assert response.status_code == 200
-    body = response.get_json()
-    assert body["status"] == "ok"
+def test_it_reports_database_and_broker_up(client):
+    # The full 200 (PBX and every process heartbeat too) is in tests/ops/test_health_checks.py.
+    body = client.get("/health").get_json()
     assert body["checks"]["database"]["ok"] is True
     assert body["checks"]["broker"]["ok"] is True
 
@@ -32,7 +30,7 @@ def test_it_answers_503_naming_the_broker_when_it_is_unreachable(app, client):
     assert response.status_code == 503
     body = response.get_json()
     assert body["status"] == "degraded"
-    assert body["failing"] == ["broker"]
+    assert "broker" in body["failing"]
     assert "cannot connect to 127.0.0.1" in body["checks"]["broker"]["detail"]
     assert body["checks"]["database"]["ok"] is True
 

@@ -1,0 +1,103 @@
+"""tasks/middleware.py: heartbeats per worker kind and the Prometheus middleware."""
+
+import subprocess
+import time
+from datetime import datetime, timezone
+
+import dramatiq
+from dramatiq.brokers.stub import StubBroker
+
+from app.heartbeats import alive
+from app.models import Heartbeat
+from tasks.middleware import Heartbeat as HeartbeatMiddleware
+from tasks.middleware import Prometheus, forget_dead_processes, kinds_for_queues
+
+
+def wait_until(predicate, timeout=10.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)  # polling with a deadline, not a fixed wait
+
+
+def now():
+    return datetime.now(timezone.utc)
+
+
+def test_it_maps_queues_to_heartbeat_kinds():
+    assert kinds_for_queues({"dialing"}) == ["dialer"]
+    assert kinds_for_queues({"drain", "finalize"}) == ["lifecycle"]
+    assert kinds_for_queues({"dialing.DQ", "drain"}) == ["dialer", "lifecycle"]
+    assert kinds_for_queues(None) == ["dialer", "lifecycle"]
+    assert kinds_for_queues({"default"}) == []
+
+
+def test_it_beats_as_the_kind_of_the_queues_a_worker_consumes(sqlite_db):
+    broker = StubBroker()
+    middleware = HeartbeatMiddleware(interval=0.05)
+    broker.add_middleware(middleware)
+
+    @dramatiq.actor(broker=broker, queue_name="dialing")
+    def tick():
+        pass
+
+    worker = dramatiq.Worker(broker, queues={"dialing"}, worker_threads=1)
+    worker.start()
+    try:
+        wait_until(lambda: alive("dialer", now(), 5), what="a dialer heartbeat")
+        first = Heartbeat.get(Heartbeat.kind == "dialer").seen_at
+        wait_until(lambda: Heartbeat.get(Heartbeat.kind == "dialer").seen_at > first,
+                   what="a second beat")
+        assert alive("lifecycle", now(), 5) == []
+        beat = Heartbeat.get(Heartbeat.kind == "dialer")
+        assert beat.info == {"queues": ["dialing"], "threads": 1}
+    finally:
+        worker.stop()
+    assert middleware._beater is None  # stopped with the worker
+
+
+def test_it_beats_as_scheduler_once_periodiq_sends_a_periodic_message(sqlite_db):
+    broker = StubBroker()
+    broker.add_middleware(HeartbeatMiddleware(interval=60))
+
+    @dramatiq.actor(broker=broker, queue_name="drain")
+    def scan():
+        pass
+
+    scan.send()
+    assert alive("scheduler", now(), 5) == []  # an ordinary send is not the scheduler
+    scan.send_with_options(scheduled_at="2026-11-23T23:00:00+00:00")
+    assert [b.kind for b in alive("scheduler", now(), 5)] == ["scheduler"]
+
+
+def test_it_keeps_prometheus_hooks_inert_outside_dramatiq_worker_processes(sqlite_db):
+    broker = StubBroker()
+    broker.add_middleware(Prometheus())
+    done = []
+
+    @dramatiq.actor(broker=broker, max_retries=1, min_backoff=1, max_backoff=1)
+    def flaky():
+        done.append(1)
+        if len(done) == 1:
+            raise RuntimeError("first try fails")
+
+    worker = dramatiq.Worker(broker, worker_threads=1)
+    worker.start()
+    try:
+        flaky.send()
+        broker.join(flaky.queue_name)
+        worker.join()
+    finally:
+        worker.stop()
+    assert len(done) == 2  # failed once, retried (after_enqueue with retries) and succeeded
+
+
+def test_it_forgets_the_live_gauges_of_killed_processes(tmp_path):
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    dead = proc.pid
+    for name in (f"gauge_livesum_{dead}.db", f"counter_{dead}.db", "gauge_livesum_1.db"):
+        (tmp_path / name).write_bytes(b"")
+    assert forget_dead_processes(tmp_path) == [dead]
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == sorted([f"counter_{dead}.db", "gauge_livesum_1.db"])
