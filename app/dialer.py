@@ -437,11 +437,13 @@ def due_contacts(campaign_id: int, now: datetime, limit: int) -> list[Due]:
 
 def next_due_at(campaign_id: int):
     """When the earliest pending contact falls due (None: nothing pending)."""
-    return (
-        CampaignContact.select(fn.MIN(CampaignContact.next_attempt_at))
+    row = (
+        CampaignContact.select(CampaignContact.next_attempt_at)
         .where((CampaignContact.campaign == campaign_id) & (CampaignContact.state == PENDING))
-        .scalar(convert=True)
+        .order_by(CampaignContact.next_attempt_at)
+        .first()
     )
+    return row.next_attempt_at if row else None
 
 
 def has_open_contacts(campaign_id: int) -> bool:

@@ -363,3 +363,13 @@ def test_it_finishes_the_campaign_when_every_contact_is_done(pbx):
     result = run(campaign.id, NOW + timedelta(seconds=1), pbx)
     assert result.delay_s is None
     assert Campaign.get_by_id(campaign.id).state == "FINISHED"
+
+
+def test_it_says_when_the_next_retry_is_due(pbx):
+    campaign = activated_on(pbx, ["+12025550005"], retry_busy_s=60)
+    [c] = claim_all(Campaign.get_by_id(campaign.id), NOW)
+    event(campaign.id, c.contact_id, 1, "failed-busy", NOW)
+    result = run(campaign.id, NOW + timedelta(seconds=1), pbx)
+    assert result.originated == 0
+    assert result.status == "no due contacts until 2026-03-02 15:01:00Z"
+    assert result.delay_s == 30.0  # idle: look again later, not every tick
