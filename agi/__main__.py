@@ -47,6 +47,11 @@ def main(argv=None):
     )
     if args.no_metrics:
         options.metrics_port = None
+    if args.source != "agi" and args.journal is None:
+        # Two instances on one host must not share a journal (the second would
+        # refuse to start on the lock): the fallback keeps its own by default.
+        path = options.journal_path
+        options.journal_path = path.with_name(f"{path.stem}-{args.source}{path.suffix}")
 
     def started(daemon):
         if args.port_file:

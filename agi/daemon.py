@@ -125,6 +125,7 @@ class Daemon:
         await asyncio.sleep(0)
         if stopped:
             self.journal.close()
+        await asyncio.to_thread(self.metrics.close)
         log.info("agi daemon stopped drained=%s writer_stopped=%s journal_depth=%d",
                  drained, stopped, self.journal.depth)
         return drained and stopped

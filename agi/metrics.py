@@ -25,7 +25,7 @@ class Metrics:
                               ["event", "stored"], registry=r)
         self.rejects = Counter("agi_rejects", "Requests refused, by reason", ["reason"],
                                registry=r)
-        self.lost = Counter("agi_events_lost", "Events neither committed nor journaled",
+        self.lost = Counter("agi_events_lost", "Events neither committed nor journaled (left unconfirmed)",
                             registry=r)
         self.connections = Gauge("agi_connections", "Open FastAGI connections", registry=r)
         self.batch_size = Histogram("agi_commit_batch_size", "Events per commit",
@@ -38,6 +38,7 @@ class Metrics:
                                    registry=r)
         self.replayed = Counter("agi_journal_replayed", "Events replayed from the journal",
                                 registry=r)
+        self._http = None
         self._event_children = {}
         self._reject_children = {}
 
@@ -61,9 +62,15 @@ class Metrics:
     def serve(self, port, addr="127.0.0.1"):
         """Expose /metrics on ``port`` (0: pick one); return the port, or None."""
         try:
-            server, _thread = start_http_server(port, addr=addr, registry=self.registry)
+            self._http, _thread = start_http_server(port, addr=addr, registry=self.registry)
         except OSError:
             # Metrics are a side hook: a busy port must not stop event intake.
             log.exception("metrics port %s unavailable; serving without metrics", port)
             return None
-        return server.server_address[1]
+        return self._http.server_address[1]
+
+    def close(self):
+        if self._http is not None:
+            self._http.shutdown()
+            self._http.server_close()
+            self._http = None
