@@ -11,14 +11,19 @@ broker. What each process gets:
   first periodic message (periodiq has no hook of its own), then on the same
   period;
 - every ``dramatiq`` launcher serves Dramatiq's Prometheus metrics on
-  METRICS_PORT (0: none) from a forked exposition process.
+  METRICS_PORT (0: none) from a forked exposition process;
+- the launcher's children (worker and exposition processes) get SIGTERM when the
+  launcher dies, so a ``kill -9`` of it leaves no orphan consuming messages or
+  holding the metrics port while supervisord starts a new launcher.
 """
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import re
+import signal
 import tempfile
 import threading
 from datetime import datetime, timezone
@@ -149,6 +154,32 @@ class Heartbeat(Middleware):
         beater.start()
 
 
+# --- children die with their launcher -------------------------------------------
+
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(sig=signal.SIGTERM) -> bool:
+    """Ask Linux to send ``sig`` to this process when its parent dies; False if unsupported."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0) != 0:
+            return False
+    except (OSError, AttributeError):  # not Linux
+        return False
+    if os.getppid() == 1:  # the launcher died before we asked
+        os.kill(os.getpid(), sig)
+    return True
+
+
+class DieWithLauncher(Middleware):
+    """A dramatiq worker process stops (gracefully, SIGTERM) when its launcher is killed."""
+
+    def after_process_boot(self, broker):
+        if not die_with_parent():
+            log.warning("cannot tie this worker to its launcher (prctl unavailable)")
+
+
 # --- Prometheus ---------------------------------------------------------------
 
 _PID_FILE = re.compile(r"_(\d+)\.db$")
@@ -190,6 +221,7 @@ def forget_dead_processes(path) -> list[int]:
 
 def serve_metrics():
     """Fork function of the dramatiq launcher: Prometheus exposition on METRICS_PORT."""
+    die_with_parent()
     _configure_exposition(get_settings())
     return dramatiq_prometheus._run_exposition_server()
 
@@ -248,6 +280,7 @@ class Prometheus(dramatiq_prometheus.Prometheus):
 
 
 def setup_middleware(broker) -> None:
-    """Add the heartbeat and Prometheus middleware to ``broker`` (tasks/broker.py)."""
+    """Add the heartbeat, launcher-death and Prometheus middleware to ``broker`` (tasks/broker.py)."""
+    broker.add_middleware(DieWithLauncher())
     broker.add_middleware(Heartbeat())
     broker.add_middleware(Prometheus())

@@ -101,3 +101,39 @@ def test_it_forgets_the_live_gauges_of_killed_processes(tmp_path):
     assert forget_dead_processes(tmp_path) == [dead]
     left = sorted(p.name for p in tmp_path.iterdir())
     assert left == sorted([f"counter_{dead}.db", "gauge_livesum_1.db"])
+
+
+def test_it_stops_a_child_process_when_its_parent_is_killed(tmp_path):
+    # A parent starts a child that asks for SIGTERM on parent death; the parent
+    # is SIGKILLed (like a dramatiq launcher): the child must go away by itself.
+    import os
+    import signal
+    import sys
+
+    import psutil
+
+    pid_file = tmp_path / "child.pid"
+    child_py = tmp_path / "child.py"
+    child_py.write_text(
+        "import os, threading\n"
+        "from tasks.middleware import die_with_parent\n"
+        "assert die_with_parent()\n"
+        f"open({str(pid_file)!r}, 'w').write(str(os.getpid()))\n"
+        "threading.Event().wait(60)\n"
+    )
+    parent_py = tmp_path / "parent.py"
+    parent_py.write_text(
+        "import subprocess, sys\n"
+        f"subprocess.Popen([sys.executable, {str(child_py)!r}]).wait()\n"
+    )
+    env = dict(os.environ, PYTHONPATH=os.getcwd())
+    parent = subprocess.Popen([sys.executable, str(parent_py)], env=env)
+    try:
+        wait_until(lambda: pid_file.exists() and pid_file.read_text(), what="the child")
+        child = psutil.Process(int(pid_file.read_text()))
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait(10)
+        child.wait(10)  # raises TimeoutExpired if the child outlived its parent
+    finally:
+        if parent.poll() is None:
+            parent.kill()
