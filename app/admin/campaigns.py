@@ -11,6 +11,8 @@ from flask import abort, current_app, flash, jsonify, redirect, request, send_fi
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.peewee.form import save_inline
+from flask_admin.form import BaseForm
+from flask_admin.model.form import InlineFormAdmin
 from flask_login import current_user
 from markupsafe import Markup
 from wtforms import fields, validators
@@ -102,6 +104,48 @@ def render_progress(done: int, total: int) -> Markup:
     ).format(d=done, t=total, p=percent)
 
 
+class OptionInline(InlineFormAdmin):
+    form_columns = ("id", "digit", "label", "action", "target")
+    form_label = "Digit option"
+
+    def get_form(self):
+        class OptionForm(BaseForm):
+            pass
+
+        return self._fields(OptionForm)
+
+    def _fields(self, form_class):
+        form_class.id = fields.HiddenField(validators=[validators.Optional()])
+        form_class.digit = fields.SelectField("Digit", choices=[(d, d) for d in OPTION_DIGITS])
+        form_class.label = fields.StringField(
+            "Label", validators=[validators.InputRequired(), validators.Length(max=100)]
+        )
+        form_class.action = fields.SelectField("Action", choices=[(a, a) for a in OPTION_ACTIONS])
+        form_class.target = fields.StringField(
+            "Transfer target", validators=[validators.Length(max=100)],
+            description="Dial string for a transfer, e.g. PJSIP/desk",
+        )
+        return form_class
+
+
+class WindowInline(InlineFormAdmin):
+    form_columns = ("id", "weekday", "starts", "ends")
+    form_label = "Call window (local time)"
+
+    def get_form(self):
+        class WindowForm(BaseForm):
+            pass
+
+        return self._fields(WindowForm)
+
+    def _fields(self, form_class):
+        form_class.id = fields.HiddenField(validators=[validators.Optional()])
+        form_class.weekday = fields.SelectField("Weekday", choices=list(enumerate(WEEKDAYS)), coerce=int)
+        form_class.starts = HourMinuteField("Starts (HH:MM)", validators=[validators.InputRequired()])
+        form_class.ends = HourMinuteField("Ends (HH:MM)", validators=[validators.InputRequired()])
+        return form_class
+
+
 class CampaignView(SecureModelView):
     edit_template = "callcast/campaign_edit.html"
     details_template = "callcast/campaign_live.html"
@@ -167,45 +211,7 @@ class CampaignView(SecureModelView):
         "digit_timeout_s": {"validators": [validators.NumberRange(min=1, max=60)]},
         "message_repeats": {"validators": [validators.NumberRange(min=1, max=10)]},
     }
-    inline_models = (
-        (
-            CampaignOption,
-            {
-                "form_columns": ("id", "digit", "label", "action", "target"),
-                "form_overrides": {
-                    "id": fields.HiddenField,
-                    "digit": fields.SelectField,
-                    "action": fields.SelectField,
-                },
-                "form_args": {
-                    "id": {"validators": [validators.Optional()]},
-                    "digit": {"choices": [(d, d) for d in OPTION_DIGITS]},
-                    "action": {"choices": [(a, a) for a in OPTION_ACTIONS]},
-                    "label": {"validators": [validators.DataRequired(), validators.Length(max=100)]},
-                },
-                "form_label": "Digit option",
-            },
-        ),
-        (
-            CallWindow,
-            {
-                "form_columns": ("id", "weekday", "starts", "ends"),
-                "form_overrides": {
-                    "id": fields.HiddenField,
-                    "weekday": fields.SelectField,
-                    "starts": HourMinuteField,
-                    "ends": HourMinuteField,
-                },
-                "form_args": {
-                    "id": {"validators": [validators.Optional()]},
-                    "weekday": {"choices": list(enumerate(WEEKDAYS)), "coerce": int},
-                    "starts": {"validators": [validators.DataRequired()]},
-                    "ends": {"validators": [validators.DataRequired()]},
-                },
-                "form_label": "Call window (local time)",
-            },
-        ),
-    )
+    inline_models = (OptionInline(CampaignOption), WindowInline(CallWindow))
 
     # --- list ---------------------------------------------------------------
 
@@ -454,10 +460,10 @@ class CampaignView(SecureModelView):
             report.csv_path, download_name=f"campaign-{campaign_id}-report.csv", mimetype="text/csv"
         )
 
-    @expose("/report/<int:campaign_id>/chart/<name>")
-    def report_chart(self, campaign_id, name):
+    @expose("/report/<int:campaign_id>/chart/<chart>")
+    def report_chart(self, campaign_id, chart):
         report = self._report(campaign_id)
-        path = (report.charts or {}).get(name)
+        path = (report.charts or {}).get(chart)
         if not path:
             abort(404)
         return self._send_stored(path)

@@ -1,0 +1,172 @@
+"""Sign-in: every URL needs a user, passwords are hashed, failures are rate-limited, CSRF holds."""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import timedelta
+
+from werkzeug.routing import BaseConverter
+
+from app.auth import FAILURE_WINDOW, MAX_FAILURES_PER_USER
+from app.models import Campaign, LoginFailure, User, utcnow
+
+from .conftest import PASSWORD, csrf_token, sign_in
+
+PUBLIC = {"/login", "/health", "/metrics"}
+
+
+def concrete_urls(app):
+    """Every GET URL of the app with sample values for its arguments."""
+    urls = []
+    for rule in app.url_map.iter_rules():
+        if "GET" not in rule.methods or rule.endpoint.endswith("static"):
+            continue
+        values = {}
+        for name, converter in rule._converters.items():
+            values[name] = "1" if "Integer" in type(converter).__name__ else "x"
+        path = rule.build(values, append_unknown=False)[1]
+        urls.append(path)
+    return sorted(set(urls))
+
+
+def test_it_shows_the_sign_in_page_to_anonymous_visitors_on_every_url(app, client):
+    urls = concrete_urls(app)
+    # the downloads and JSON endpoints are among them
+    assert "/admin/campaign/report/1.csv" in urls
+    assert "/admin/contactlist/rejects/1.csv" in urls
+    assert "/admin/campaign/live/1.json" in urls
+    checked = 0
+    for url in urls:
+        if url in PUBLIC:
+            continue
+        response = client.get(url)
+        assert response.status_code == 302, url
+        assert response.headers["Location"].startswith("/login?next="), url
+        page = client.get(response.headers["Location"])
+        assert page.status_code == 200
+        assert "Callcast sign-in" in page.get_data(as_text=True)
+        checked += 1
+    assert checked > 20
+
+
+def test_it_sends_anonymous_posts_to_the_sign_in_page_and_changes_nothing(app, client):
+    campaign = Campaign.create(name="c")
+    response = client.post(f"/admin/campaign/act/{campaign.id}/activate")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login")
+    assert Campaign.get_by_id(campaign.id).state == "DRAFT"
+
+
+def test_it_stores_a_hash_and_signs_in_with_the_password(app, client, users):
+    stored = User.get(User.username == "operator").password_hash
+    assert PASSWORD not in stored and stored.startswith(("scrypt:", "pbkdf2:"))
+    response = sign_in(client, "operator")
+    assert response.status_code == 302
+    assert client.get("/admin/campaign/").status_code == 200
+    assert User.get(User.username == "operator").last_login_at is not None
+
+
+def test_it_goes_back_to_the_page_asked_for_but_never_off_site(app, users):
+    client = app.test_client()
+    token = csrf_token(client)
+    response = client.post(
+        "/login?next=/admin/dnc/",
+        data={"username": "viewer", "password": PASSWORD, "csrf_token": token},
+    )
+    assert response.headers["Location"] == "/admin/dnc/"
+    client = app.test_client()
+    token = csrf_token(client)
+    response = client.post(
+        "/login?next=//evil.example/x",
+        data={"username": "viewer", "password": PASSWORD, "csrf_token": token},
+    )
+    assert response.headers["Location"] == "/admin/"
+
+
+def test_it_refuses_a_wrong_password_and_logs_it(app, client, users, caplog):
+    with caplog.at_level(logging.WARNING, logger="app.auth"):
+        response = sign_in(client, "operator", "wrong password")
+    assert response.status_code == 401
+    assert "Wrong user name or password" in response.get_data(as_text=True)
+    assert "sign-in failed user=operator" in caplog.text
+    assert LoginFailure.select().where(LoginFailure.username == "operator").count() == 1
+    assert client.get("/admin/campaign/").status_code == 302
+
+
+def test_it_locks_a_name_after_repeated_failures_even_with_the_right_password(app, client, users, caplog):
+    for _ in range(MAX_FAILURES_PER_USER):
+        assert sign_in(client, "operator", "guess").status_code == 401
+    with caplog.at_level(logging.WARNING, logger="app.auth"):
+        response = sign_in(client, "operator", PASSWORD)
+    assert response.status_code == 401
+    assert "rate limited user=operator" in caplog.text
+    # other names are not locked by it
+    assert sign_in(app.test_client(), "viewer").status_code == 302
+
+
+def test_it_opens_again_once_the_failures_are_older_than_the_window(app, client, users):
+    old = utcnow() - FAILURE_WINDOW - timedelta(seconds=1)
+    for _ in range(MAX_FAILURES_PER_USER):
+        LoginFailure.create(username="operator", remote_addr="127.0.0.1", at=old)
+    assert sign_in(client, "operator").status_code == 302
+
+
+def test_it_refuses_an_inactive_user(app, client, users):
+    User.update(active=False).where(User.username == "viewer").execute()
+    assert sign_in(client, "viewer").status_code == 401
+
+
+def test_it_rejects_a_sign_in_post_without_csrf_token(app, client, users):
+    response = client.post("/login", data={"username": "admin", "password": PASSWORD})
+    assert response.status_code == 400
+    assert client.get("/admin/campaign/").status_code == 302
+
+
+def test_it_rejects_an_action_without_csrf_token_and_changes_nothing(app, admin_client):
+    assert app.config.get("WTF_CSRF_ENABLED", True) is True
+    campaign = Campaign.create(name="c", state="ACTIVE")
+    response = admin_client.post(f"/admin/campaign/act/{campaign.id}/pause")
+    assert response.status_code == 400
+    assert "could not be accepted" in response.get_data(as_text=True)
+    assert Campaign.get_by_id(campaign.id).state == "ACTIVE"
+    # a bulk action and a create form are refused the same way
+    response = admin_client.post(
+        "/admin/campaign/action/", data={"action": "pause", "rowid": [str(campaign.id)]}
+    )
+    assert response.status_code == 400
+    response = admin_client.post("/admin/dnc/new/", data={"phone": "+12125550100", "country": "US"})
+    assert response.status_code == 400
+    assert Campaign.get_by_id(campaign.id).state == "ACTIVE"
+
+
+def test_it_accepts_the_action_with_the_page_token(app, admin_client):
+    campaign = Campaign.create(name="c", state="ACTIVE")
+    page = admin_client.get(f"/admin/campaign/details/?id={campaign.id}").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    response = admin_client.post(
+        f"/admin/campaign/act/{campaign.id}/pause", data={"csrf_token": token}
+    )
+    assert response.status_code == 302
+    assert Campaign.get_by_id(campaign.id).state == "PAUSED"
+
+
+def test_it_signs_out(app, admin_client):
+    token = csrf_token(admin_client, "/admin/campaign/")
+    assert admin_client.post("/logout", data={"csrf_token": token}).status_code == 302
+    assert admin_client.get("/admin/campaign/").status_code == 302
+
+
+def test_it_signs_out_every_session_when_the_password_changes(app, admin_client):
+    from app.auth import set_password
+
+    set_password(User.get(User.username == "admin").id, "a brand new one")
+    assert admin_client.get("/admin/campaign/").status_code == 302
+
+
+def test_it_marks_the_session_cookie_http_only_and_same_site(app, users):
+    client = app.test_client()
+    sign_in(client, "admin")
+    cookie = client.get_cookie("session")
+    assert cookie is not None and cookie.http_only and cookie.same_site == "Lax"
+    assert app.config["SESSION_COOKIE_SECURE"] is False  # SESSION_COOKIE_SECURE=0 in tests
