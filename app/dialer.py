@@ -196,18 +196,21 @@ def fold_events(campaign_id: int, now: datetime) -> int:
             if key in by_key:
                 events[key].append(ev)
     ended = 0
-    for key, evs in events.items():
-        attempt = by_key[key]
-        facts = facts_of(evs)
-        if facts.outcome:
-            if close_attempt(campaign, attempt, facts, now):
-                ended += 1
-        elif facts.answered_at is not None and attempt.state == ORIGINATING:
-            (
-                CallAttempt.update(state=UP, answered_at=facts.answered_at)
-                .where((CallAttempt.id == attempt.id) & (CallAttempt.state == ORIGINATING))
-                .execute()
-            )
+    # one transaction (one commit, one fsync) for the whole fold; each close
+    # is a savepoint inside it
+    with database.atomic():
+        for key, evs in events.items():
+            attempt = by_key[key]
+            facts = facts_of(evs)
+            if facts.outcome:
+                if close_attempt(campaign, attempt, facts, now):
+                    ended += 1
+            elif facts.answered_at is not None and attempt.state == ORIGINATING:
+                (
+                    CallAttempt.update(state=UP, answered_at=facts.answered_at)
+                    .where((CallAttempt.id == attempt.id) & (CallAttempt.state == ORIGINATING))
+                    .execute()
+                )
     if ended:
         log.info("folded campaign=%s ended=%d in_flight=%d", campaign_id, ended, len(attempts))
     return ended
