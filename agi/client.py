@@ -55,7 +55,9 @@ class _Call(asyncio.Protocol):
 
     def connection_lost(self, exc):
         if not self.done.done():
-            if exc is None:
+            if exc is None or self.confirmed:
+                # Our reply to the confirmation may meet the server's closed
+                # socket and come back as a reset: the event was confirmed.
                 self.done.set_result(self.confirmed)
             else:
                 self.done.set_exception(AgiCallError(str(exc)))

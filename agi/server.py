@@ -3,8 +3,7 @@
 Each connection feeds a ``RequestParser``; a complete block becomes an
 ``Event`` handed to the writer thread. Only when the writer reports the event
 durable (committed or journaled) does the server send its one command,
-``SET VARIABLE CALLCAST_AGI_STATUS STORED``, wait for Asterisk's ``200`` reply
-and close. Asterisk reads EOF, sets ``AGISTATUS=SUCCESS`` and the dialplan goes
+``SET VARIABLE CALLCAST_AGI_STATUS STORED``, and close. Asterisk reads EOF, sets ``AGISTATUS=SUCCESS`` and the dialplan goes
 on; it reads the same EOF when the daemon is killed mid-request, which is why
 the confirmation, not the close, is what tells the dialplan the event is safe.
 
@@ -32,7 +31,7 @@ BACKLOG = 4096
 
 
 class _Connection(asyncio.Protocol):
-    __slots__ = ("server", "transport", "parser", "event", "timer", "peer", "state", "reply")
+    __slots__ = ("server", "transport", "parser", "event", "timer", "peer", "state")
 
     def __init__(self, server):
         self.server = server
@@ -41,8 +40,7 @@ class _Connection(asyncio.Protocol):
         self.event = None
         self.timer = None
         self.peer = None
-        self.state = "reading"  # reading -> writing -> confirming -> closed
-        self.reply = b""
+        self.state = "reading"  # reading -> writing -> closed
 
     def connection_made(self, transport):
         self.transport = transport
@@ -53,9 +51,7 @@ class _Connection(asyncio.Protocol):
 
     def data_received(self, data):
         if self.state != "reading":
-            if self.state == "confirming":
-                self._confirm_reply(data)
-            return  # while writing: an unprompted HANGUP or junk, not our business
+            return  # an unprompted HANGUP after the block, or junk: not our business
         try:
             request = self.parser.feed(data)
             if request is None:
@@ -90,28 +86,13 @@ class _Connection(asyncio.Protocol):
         if self.transport.is_closing():
             self.state = "closed"
             return
-        self.state = "confirming"
+        # Send the confirmation and close at once: Asterisk reads the command
+        # before it sees our FIN, runs it, and its "200 result=1" reply only
+        # meets a closed socket (a RST it reads as a normal end of script).
+        # Waiting for that reply would cost a wake-up per request for nothing.
+        self.state = "closed"
         self.transport.write(CONFIRM_COMMAND)
-        self.transport.resume_reading()
-        self.timer = server.loop.call_at(server.loop.time() + server.read_timeout, self._close)
-
-    def _confirm_reply(self, data):
-        # Wait for Asterisk's answer line ("200 result=1") before closing: closing
-        # with its reply unread would reset the connection and could drop the
-        # command from Asterisk's receive buffer.
-        self.reply += data
-        for line in self.reply.split(b"\n")[:-1]:
-            if line.strip() and line.strip() != b"HANGUP":
-                self._close()
-                return
-        if len(self.reply) > 4096:
-            self._close()
-
-    def _close(self):
-        if self.state != "closed":
-            self.state = "closed"
-            self.timer.cancel()
-            self.transport.close()
+        self.transport.close()
 
     def _reject(self, reason, detail=""):
         self.state = "closed"
@@ -135,10 +116,7 @@ class _Connection(asyncio.Protocol):
     def connection_lost(self, exc):
         server = self.server
         server.metrics.connections.dec()
-        if self.state == "confirming":
-            self.timer.cancel()
-            self.state = "closed"
-        elif self.state == "reading":
+        if self.state == "reading":
             # The peer left before the blank line: nothing to record.
             self.timer.cancel()
             self.state = "closed"
