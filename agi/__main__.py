@@ -29,15 +29,15 @@ def parse_args(argv):
     p.add_argument("--read-timeout", type=float, help="seconds to read a block (AGI_READ_TIMEOUT)")
     p.add_argument("--max-connections", type=int, help="concurrent connections (AGI_MAX_CONNECTIONS)")
     p.add_argument("--source", choices=SOURCES, default="agi",
-                   help="source stored with events: 'fallback' for the second instance")
+                   help="source stored with events; 'fallback' also defaults the port to "
+                   "AGI_FALLBACK_PORT, metrics to AGI_METRICS_PORT+1, and the journal "
+                   "to <journal>-fallback")
     p.add_argument("--port-file", type=Path, help="write the bound port here once listening")
     return p.parse_args(argv)
 
 
-def main(argv=None):
-    args = parse_args(sys.argv[1:] if argv is None else argv)
-    settings = get_settings()
-    configure_logging(settings, "agi" if args.source == "agi" else f"agi-{args.source}")
+def options_from(args, settings):
+    """The daemon's Options: the environment's settings, overridden by the command line."""
     options = Options.from_settings(
         settings,
         bind=args.bind, port=args.port, metrics_port=args.metrics_port,
@@ -47,11 +47,25 @@ def main(argv=None):
     )
     if args.no_metrics:
         options.metrics_port = None
-    if args.source != "agi" and args.journal is None:
-        # Two instances on one host must not share a journal (the second would
-        # refuse to start on the lock): the fallback keeps its own by default.
-        path = options.journal_path
-        options.journal_path = path.with_name(f"{path.stem}-{args.source}{path.suffix}")
+    if args.source == "fallback":
+        # The second instance the dialplan tries when the first one fails. On
+        # one host it must not share the journal (the lock would stop it) nor
+        # the ports, so it has defaults of its own.
+        if args.port is None:
+            options.port = settings.agi_fallback_port
+        if args.metrics_port is None and options.metrics_port:
+            options.metrics_port = settings.agi_metrics_port + 1
+        if args.journal is None:
+            path = options.journal_path
+            options.journal_path = path.with_name(f"{path.stem}-fallback{path.suffix}")
+    return options
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    settings = get_settings()
+    configure_logging(settings, "agi" if args.source == "agi" else f"agi-{args.source}")
+    options = options_from(args, settings)
 
     def started(daemon):
         if args.port_file:
