@@ -1,0 +1,42 @@
+"""The operations page: queues from the RabbitMQ management API, heartbeats, health."""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+from datetime import timedelta
+
+from app.heartbeats import beat
+from app.models import utcnow
+
+
+def test_it_shows_the_queues_of_the_broker_vhost(app, viewer_client, broker):
+    import tasks.importing  # noqa: F401  (declares the default queue)
+
+    broker.declare_queue("default")
+    page = viewer_client.get("/admin/operations/").get_data(as_text=True)
+    queues = page.split('id="queues"')[1].split("</table>")[0]
+    assert ">default</a>" in queues
+    assert "#/queues/" in queues  # links into the management UI
+    assert 'id="queue-error"' not in page
+    assert "<td>database</td><td>ok</td>" in page.split('id="health-checks"')[1]
+
+
+def test_it_marks_stale_heartbeats(app, viewer_client):
+    beat("dialer", utcnow(), {"campaigns": 2}, name="dialer@here:1")
+    beat("agi", utcnow() - timedelta(hours=1), name="agi@here:2")
+    page = viewer_client.get("/admin/operations/").get_data(as_text=True)
+    table = page.split('id="heartbeats"')[1]
+    assert "dialer@here:1" in table and "campaigns=2" in table
+    stale_row = table.split("agi@here:2")[0].rsplit("<tr", 1)[1]
+    assert "table-danger" in stale_row
+
+
+def test_it_says_when_the_management_api_is_unreachable(app, viewer_client):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings = app.config["SETTINGS"]
+    app.config["SETTINGS"] = dataclasses.replace(settings, rabbitmq_management_url=f"http://127.0.0.1:{port}")
+    page = viewer_client.get("/admin/operations/").get_data(as_text=True)
+    assert 'id="queue-error"' in page and f"127.0.0.1:{port}" in page
