@@ -145,6 +145,7 @@ class AgiServer:
         self._slot_free = None
         self._idle = None
         self._accept_task = None
+        self._parked = False
         self._closing = False
 
     # -- writer callback (writer thread) -----------------------------------
@@ -181,12 +182,19 @@ class AgiServer:
         while not self._closing:
             if len(active) >= self.max_connections:
                 self._slot_free.clear()
-                await self._slot_free.wait()
+                self._parked = True
+                try:
+                    await self._slot_free.wait()
+                except asyncio.CancelledError:
+                    return
+                finally:
+                    self._parked = False
                 continue
             try:
                 fd, _addr = sock._accept()
                 conn = socket.socket(self._family, socket.SOCK_STREAM, 0, fileno=fd)
             except BlockingIOError:
+                self._parked = True
                 try:
                     conn, _addr = await loop.sock_accept(sock)
                 except asyncio.CancelledError:
@@ -196,14 +204,14 @@ class AgiServer:
                         return
                     log.exception("accept failed")
                     continue
+                finally:
+                    self._parked = False
             except OSError:
                 # EMFILE and friends: back off a little instead of spinning.
                 log.exception("accept failed")
                 await asyncio.sleep(0.05)
                 continue
-            # Shielded: a stop that cancels this loop must not abandon a socket
-            # halfway through becoming a connection.
-            await asyncio.shield(self._connect(conn, self._adopt()))
+            await self._connect(conn, self._adopt())
 
     def _adopt(self):
         proto = _Connection(self)
@@ -239,7 +247,11 @@ class AgiServer:
         """Accept what is already queued in the kernel backlog, then close the listener."""
         self._closing = True
         if self._accept_task is not None:
-            self._accept_task.cancel()
+            # Cancel only a loop parked on accept or on a free slot: cancelled
+            # inside _connect it would abandon a socket halfway to a connection.
+            # Busy, it sees _closing at its next turn.
+            if self._parked:
+                self._accept_task.cancel()
             try:
                 await self._accept_task
             except asyncio.CancelledError:
