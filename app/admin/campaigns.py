@@ -130,7 +130,7 @@ class OptionInline(InlineFormAdmin):
 
 class WindowInline(InlineFormAdmin):
     form_columns = ("id", "weekday", "starts", "ends")
-    form_label = "Call window (local time)"
+    form_label = "Call window (local time; an end at or before the start runs past midnight, 00:00-00:00 is all day)"
 
     def get_form(self):
         class WindowForm(BaseForm):
@@ -296,15 +296,6 @@ class CampaignView(SecureModelView):
             for entry in form.options.entries:
                 if entry.form.action.data == "transfer" and not entry.form.target.data:
                     raise ValidationError(f"option {entry.form.digit.data}: a transfer needs a target")
-        for entry in form.windows.entries:
-            if form.windows.should_delete(entry):
-                continue
-            starts, ends = entry.form.starts.data, entry.form.ends.data
-            if starts and ends and ends <= starts:
-                raise ValidationError(
-                    f"call window on {WEEKDAYS[entry.form.weekday.data]}: "
-                    f"{ends:%H:%M} is not after {starts:%H:%M}"
-                )
         now = utcnow()
         model.updated_at = now
         if is_created:

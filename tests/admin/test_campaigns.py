@@ -95,6 +95,15 @@ def test_it_creates_a_campaign_with_inline_options_and_windows(no_csrf, operator
     assert 'value="2026-12-01 08:00:00"' in page
 
 
+def test_it_accepts_windows_past_midnight_and_all_day(no_csrf, operator_client):
+    form = campaign_form(**{"windows-0-starts": "22:00", "windows-0-ends": "02:00",
+                            "windows-1-starts": "00:00", "windows-1-ends": "00:00"})
+    response = operator_client.post("/admin/campaign/new/", data=form)
+    assert response.status_code == 302, flashes(response)
+    spans = [(w.starts, w.ends) for w in CallWindow.select().order_by(CallWindow.weekday)]
+    assert spans == [(time(22, 0), time(2, 0)), (time(0, 0), time(0, 0))]
+
+
 def test_it_offers_only_ready_lists(no_csrf, operator_client):
     ContactList.create(name="still importing", status="importing")
     ContactList.create(name="good one", status="ready")
@@ -106,7 +115,7 @@ def test_it_offers_only_ready_lists(no_csrf, operator_client):
     "changes,message",
     [
         ({"options-1-digit": "1"}, "digit 1 is used by two options"),
-        ({"windows-0-ends": "08:00"}, "08:00 is not after 09:00"),
+        ({"windows-0-ends": ""}, "This field is required"),
         ({"windows-0-starts": "9h"}, "not a time like 09:00"),
         ({"options-1-target": ""}, "a transfer needs a target"),
         ({"message_sound": ""}, "choose a stock sound or upload a message file"),
