@@ -20,10 +20,9 @@ from dataclasses import dataclass, field
 
 from app.campaigns import get_campaign, transition
 from app.config import get_settings
-from app.db import database
 from app.dialer import fold_events, reconcile
 from app.errors import IllegalTransitionError, StaleStateError
-from app.lifecycle import claim_lease, renew_lease
+from app.lifecycle import claim_lease, renew_lease, write_transaction
 from app.models import DRAINING, FINALIZING, Campaign, CampaignReport
 
 log = logging.getLogger(__name__)
@@ -104,7 +103,7 @@ def poll(campaign_id: int, token: str, now, ami, drain_max_s: int | None = None)
         "waited_seconds": round(waited, 1),
         "forced": bool(calls),
     }
-    with database.atomic():
+    with write_transaction():
         try:
             transition(campaign_id, FINALIZING, now)
         except (StaleStateError, IllegalTransitionError):

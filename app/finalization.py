@@ -283,8 +283,8 @@ ARCHIVED = (
 )
 
 
-def iter_table(table: str, columns, key, campaign_id: int):
-    """Every row of ``table`` for the campaign, in ``key`` order, a page at a time."""
+def iter_pages(table: str, columns, key, campaign_id: int):
+    """Every row of ``table`` for the campaign, in ``key`` order, one page (list) at a time."""
     cols = ", ".join(columns)
     key_cols = ", ".join(key)
     marks = ", ".join("?" for _ in key)
@@ -296,15 +296,9 @@ def iter_table(table: str, columns, key, campaign_id: int):
     where = [columns.index(k) for k in key]
     page = database.execute_sql(first, (campaign_id, PAGE)).fetchall()
     while page:
-        yield from page
+        yield page
         last = page[-1]
         page = database.execute_sql(more, (campaign_id, *(last[i] for i in where), PAGE)).fetchall()
-
-
-def _text(value):
-    if value is None:
-        return ""
-    return str(value)
 
 
 def write_archive(campaign_id: int, handle) -> dict:
@@ -321,9 +315,9 @@ def write_archive(campaign_id: int, handle) -> dict:
                 writer = csv.writer(text)
                 writer.writerow(columns)
                 n = 0
-                for row in iter_table(table, columns, key, campaign_id):
-                    writer.writerow([_text(v) for v in row])
-                    n += 1
+                for page in iter_pages(table, columns, key, campaign_id):
+                    writer.writerows(page)  # None is written as an empty field
+                    n += len(page)
                 text.flush()
                 text.detach()
             counts[member] = n

@@ -29,10 +29,10 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-from peewee import fn
+from peewee import Case, fn
 
 from app.campaigns import transition
-from app.db import database
+from app.db import database, is_postgres
 from app.errors import CallcastError, IllegalTransitionError, StaleStateError
 from app.heartbeats import purge_stale
 from app.models import (
@@ -84,7 +84,7 @@ def campaigns_past_end(now) -> list[int]:
 
 def campaigns_all_final() -> list[int]:
     """ACTIVE/PAUSED campaigns that have contacts and none of them left to call."""
-    not_final = fn.SUM(fn.CASE(None, ((CampaignContact.state != FINAL, 1),), 0))
+    not_final = fn.SUM(Case(None, ((CampaignContact.state != FINAL, 1),), 0))
     query = (
         Campaign.select(Campaign.id)
         .join(CampaignContact, on=(CampaignContact.campaign == Campaign.id))
@@ -101,7 +101,7 @@ def campaigns_without_window(now) -> list[int]:
     query = Campaign.select().where(
         Campaign.state.in_((ACTIVE, PAUSED)) & Campaign.ends_at.is_null(False)
     )
-    for campaign in query.order_by(Campaign.id):
+    for campaign in list(query.order_by(Campaign.id)):
         try:
             opening = campaign_opening(campaign, now)
         except CallcastError:
@@ -137,6 +137,19 @@ def finish(campaign_id: int, now, why: str = "") -> bool:
 
 
 # --- 2. leases -----------------------------------------------------------------
+
+
+def write_transaction():
+    """A transaction that takes the write lock at its start.
+
+    On SQLite a plain (deferred) transaction that reads before it writes fails
+    at once with "database is locked" when another writer committed meanwhile;
+    BEGIN IMMEDIATE waits its turn instead. PostgreSQL needs nothing special.
+    """
+    if is_postgres():
+        return database.atomic()
+    return database.atomic(lock_type="IMMEDIATE")
+
 
 
 def new_token() -> str:
@@ -189,7 +202,7 @@ def release_lease(campaign_id: int, token: str) -> None:
 
 def start_draining(campaign_id: int, now) -> str | None:
     """FINISHED -> DRAINING with a fresh drain lease; the token, or None if another scan won."""
-    with database.atomic():
+    with write_transaction():
         try:
             transition(campaign_id, DRAINING, now)
         except (StaleStateError, IllegalTransitionError):
@@ -221,8 +234,10 @@ def expiry_scan(now) -> ScanResult:
     for campaign_id, why in campaigns_to_finish(now):
         if finish(campaign_id, now, why):
             result.finished.append((campaign_id, why))
+    # read the whole list first: an open SELECT cursor would keep a read
+    # transaction open under the writes below (SQLite then refuses them)
     finished = Campaign.select(Campaign.id).where(Campaign.state == FINISHED)
-    for (campaign_id,) in finished.order_by(Campaign.id).tuples():
+    for (campaign_id,) in list(finished.order_by(Campaign.id).tuples()):
         token = start_draining(campaign_id, now)
         if token:
             log.info("campaign=%s draining", campaign_id)

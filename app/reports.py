@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import uuid
+from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -64,12 +65,29 @@ def as_utc(value):
     return value.astimezone(UTC)
 
 
-def local_text(value, tz) -> str:
-    """A DB datetime as ``YYYY-MM-DD HH:MM:SS+HH:MM`` in ``tz``; '' for none."""
-    moment = as_utc(value)
-    if moment is None:
-        return ""
-    return moment.astimezone(tz).isoformat(sep=" ", timespec="seconds")
+class LocalTimes:
+    """DB datetimes as ``YYYY-MM-DD HH:MM:SS+HH:MM`` in one zone; '' for none.
+
+    The CSV's hot loop: the zone lookup is done once per UTC minute (offsets
+    only change on minute boundaries), the rest is string slicing.
+    """
+
+    def __init__(self, tz):
+        self.tz = tz
+        self.minutes = {}
+
+    def __call__(self, value) -> str:
+        if value is None or value == "":
+            return ""
+        text = value if isinstance(value, str) else value.isoformat(sep=" ")
+        minute = text[:16]
+        local = self.minutes.get(minute)
+        if local is None:
+            if len(self.minutes) > 100_000:
+                self.minutes.clear()
+            moment = as_utc(minute).astimezone(self.tz)
+            local = self.minutes[minute] = (moment.strftime("%Y-%m-%d %H:%M:"), moment.isoformat()[-6:])
+        return f"{local[0]}{text[17:19]}{local[1]}"
 
 
 def write_atomically(path: Path, write) -> Path:
@@ -110,87 +128,62 @@ def build_report(campaign_id: int) -> dict:
     campaign = Campaign.get_by_id(campaign_id)
     tz = zone(campaign.timezone)
 
+    # one pass over the results and one over the events; the rest is arithmetic
     outcomes = dict.fromkeys(REPORT_OUTCOMES, 0)
-    for outcome, count in rows(
-        "SELECT outcome, COUNT(*) FROM contact_result WHERE campaign_id = ? GROUP BY outcome",
+    contacts = attempted = attempts_total = talk_total = talked = no_digit = 0
+    pressed, histogram, answered_per_attempt = Counter(), Counter(), Counter()
+    for outcome, attempts, digit, count, talk, talks in rows(
+        "SELECT outcome, attempts, digit, COUNT(*), SUM(talk_seconds), COUNT(talk_seconds) "
+        "FROM contact_result WHERE campaign_id = ? GROUP BY outcome, attempts, digit",
         (campaign_id,),
     ):
         outcomes[outcome] = outcomes.get(outcome, 0) + count
-
-    (contacts, attempted, attempts_total, talk_total, talked) = rows(
-        "SELECT COUNT(*), SUM(CASE WHEN attempts > 0 THEN 1 ELSE 0 END), SUM(attempts), "
-        "SUM(talk_seconds), COUNT(talk_seconds) FROM contact_result WHERE campaign_id = ?",
-        (campaign_id,),
-    )[0]
-    contacts, attempted = contacts or 0, attempted or 0
+        contacts += count
+        attempted += count if attempts > 0 else 0
+        attempts_total += attempts * count
+        talk_total += talk or 0
+        talked += talks
+        histogram[attempts] += count
+        if digit:
+            pressed[digit] += count
+        if outcome == ANSWERED:
+            # an answered contact is never called again: its attempts are the answering one
+            answered_per_attempt[attempts] += count
+            no_digit += 0 if digit else count
     answered = outcomes.get(ANSWERED, 0)
 
     labels = {o.digit: o.label for o in CampaignOption.select().where(CampaignOption.campaign == campaign_id)}
-    pressed = dict(
-        rows(
-            "SELECT digit, COUNT(*) FROM contact_result WHERE campaign_id = ? AND digit <> '' "
-            "GROUP BY digit",
-            (campaign_id,),
-        )
-    )
     digits = [
         {"digit": d, "label": labels.get(d, ""), "count": pressed.get(d, 0)}
         for d in sorted(set(labels) | set(pressed), key=_digit_order)
     ]
-    no_digit = answered - sum(
-        count
-        for (count,) in rows(
-            "SELECT COUNT(*) FROM contact_result WHERE campaign_id = ? AND outcome = ? "
-            "AND digit <> ''",
-            (campaign_id, ANSWERED),
-        )
-    )
 
-    histogram = {
-        str(n): count
-        for n, count in rows(
-            "SELECT attempts, COUNT(*) FROM contact_result WHERE campaign_id = ? "
-            "GROUP BY attempts ORDER BY attempts",
-            (campaign_id,),
-        )
-    }
-    # an answered contact is never called again, so its attempts are the answering one
-    answered_per_attempt = {
-        str(n): count
-        for n, count in rows(
-            "SELECT attempts, COUNT(*) FROM contact_result WHERE campaign_id = ? AND outcome = ? "
-            "GROUP BY attempts ORDER BY attempts",
-            (campaign_id, ANSWERED),
-        )
-    }
-
-    events = {
-        name: count
-        for name, count in rows(
-            "SELECT name, COUNT(*) FROM call_event WHERE campaign_id = ? GROUP BY name "
-            "ORDER BY name",
-            (campaign_id,),
-        )
-    }
-    # every call that reached the PBX ends in exactly one 'answered' or 'failed-*'
-    per_hour = rows(
-        f"SELECT {_hour_bucket_sql()} AS hour, COUNT(*), "
-        "SUM(CASE WHEN name = 'answered' THEN 1 ELSE 0 END) FROM call_event "
-        "WHERE campaign_id = ? AND (name = 'answered' OR name LIKE ?) "
-        "GROUP BY hour ORDER BY hour",
-        (campaign_id, FAILED_PREFIX + "%"),
-    )
+    events, calls, answers = Counter(), Counter(), Counter()
+    for name, hour, count in rows(
+        f"SELECT name, {_hour_bucket_sql()} AS hour, COUNT(*) FROM call_event "
+        "WHERE campaign_id = ? GROUP BY name, hour",
+        (campaign_id,),
+    ):
+        events[name] += count
+        # every call that reached the PBX ends in exactly one 'answered' or 'failed-*'
+        if name == ANSWERED or name.startswith(FAILED_PREFIX):
+            calls[hour] += count
+            if name == ANSWERED:
+                answers[hour] += count
     calls_per_hour = [
         {
             "hour": datetime.strptime(hour, "%Y-%m-%d %H")
             .replace(tzinfo=UTC)
             .astimezone(tz)
             .isoformat(timespec="minutes"),
-            "calls": calls,
-            "answered": answered_calls or 0,
+            "calls": calls[hour],
+            "answered": answers[hour],
         }
-        for hour, calls, answered_calls in per_hour
+        for hour in sorted(calls)
     ]
+    events = dict(sorted(events.items()))
+    histogram = {str(k): v for k, v in sorted(histogram.items())}
+    answered_per_attempt = {str(k): v for k, v in sorted(answered_per_attempt.items())}
 
     return {
         "campaign": {
@@ -207,9 +200,9 @@ def build_report(campaign_id: int) -> dict:
         "attempted": attempted,
         "answered": answered,
         "answer_rate": round(answered / attempted, 4) if attempted else 0.0,
-        "attempts_total": attempts_total or 0,
-        "talk_seconds_total": talk_total or 0,
-        "talk_seconds_average": round((talk_total or 0) / talked, 1) if talked else None,
+        "attempts_total": attempts_total,
+        "talk_seconds_total": talk_total,
+        "talk_seconds_average": round(talk_total / talked, 1) if talked else None,
         "outcomes": outcomes,
         "digits": digits,
         "answered_without_digit": no_digit,
@@ -310,20 +303,21 @@ def write_csv(campaign_id: int, out) -> int:
     writer.writerow(header)
     count = 0
     loads = json.loads
+    local = LocalTimes(tz)
     for (_pos, _id, phone, raw_fields, outcome, attempts, digit, label, answered_at,
          talk, last_at) in iter_result_rows(campaign_id, campaign.contact_list_id):
         values = loads(raw_fields) if raw_fields else {}
         writer.writerow(
             [
                 phone,
-                *(values.get(name, "") for name in fields),
+                *[values.get(name, "") for name in fields],
                 outcome,
                 attempts,
                 digit,
                 label,
-                local_text(answered_at, tz),
-                "" if talk is None else talk,
-                local_text(last_at, tz),
+                local(answered_at),
+                talk,  # None is written as an empty field
+                local(last_at),
             ]
         )
         count += 1

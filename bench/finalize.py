@@ -1,0 +1,297 @@
+"""Benchmark: finalize a campaign of ~330,000 contacts and ~1,000,000 events.
+
+    .venv/bin/python bench/finalize.py [--contacts 330000] [--db sqlite|postgres]
+
+Prints, for the whole finalization (results, report, CSV, charts, archive,
+purge, CLOSED) and for its aggregation step alone (the per-contact fold into
+contact_result), the wall time and the peak RSS, next to the baseline measured
+in the same run: a raw SQL per-contact fold of the same events (one GROUP BY
+over call_event, every row fetched). Each measured part runs in a fresh
+process so its peak RSS is its own. Targets (issue 6): aggregation <= 1.5x the
+raw fold; whole finalization <= 15 s; peak RSS <= 300 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+T0 = datetime(2026, 11, 23, 8, 0)
+RAW_FOLD = """
+SELECT contact_id,
+  MAX(attempt),
+  MIN(CASE WHEN name = 'answered' THEN received_at END),
+  MAX(CASE WHEN name = 'hangup' THEN received_at END),
+  MAX(CASE WHEN name LIKE 'failed-%' THEN attempt END),
+  MAX(CASE WHEN name LIKE 'dtmf-%' THEN name END),
+  MAX(received_at)
+FROM call_event WHERE campaign_id = ? GROUP BY contact_id
+"""
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def ts(moment: datetime) -> str:
+    return moment.isoformat(sep=" ", timespec="microseconds")
+
+
+# --- data --------------------------------------------------------------------------
+
+
+def generate(url: str, contacts: int, seed: int = 7) -> dict:
+    """Fill a fresh database with one FINALIZING campaign; return its counts."""
+    os.environ["DATABASE_URL"] = url
+    from app.config import get_settings
+
+    get_settings.cache_clear()
+    from app.db import init_database, is_postgres
+    from app.migrations import upgrade
+
+    db = init_database(url)
+    db.connect()
+    upgrade(db)
+    p = "%s" if is_postgres(db) else "?"
+    rng = random.Random(seed)
+    cur = db.cursor()
+
+    def many(sql, rows):
+        sql = sql.replace("?", p)
+        if is_postgres(db):
+            from psycopg2.extras import execute_batch
+
+            execute_batch(cur, sql, rows, page_size=5000)
+        else:
+            cur.executemany(sql, rows)
+
+    with db.atomic():
+        cur.execute(
+            f"INSERT INTO contact_list (name, source_filename, default_country, phone_column, columns, "
+            f"status, rows_total, rows_imported, rows_rejected, rows_duplicate, rejects_path, error, created_at) "
+            f"VALUES ({', '.join([p] * 13)})",
+            ("bench", "bench.csv", "FR", "Phone", json.dumps(["name", "city", "ref"]), "ready",
+             contacts, contacts, 0, 0, "", "", ts(T0)),
+        )
+        list_id = 1
+        cur.execute(
+            "INSERT INTO campaign (name, state, timezone, max_channels, max_attempts, weight, "
+            "retry_busy_s, retry_noanswer_s, retry_failed_s, retry_on, ring_timeout_s, max_call_s, "
+            "caller_id, message_file, message_sound, digit_timeout_s, message_repeats, contact_list_id, "
+            "created_at, updated_at, dialer_status, tick_token) "
+            f"VALUES ({', '.join([p] * 22)})",
+            ("bench", "FINALIZING", "Europe/Paris", 100, 3, 1, 300, 600, 900,
+             "busy,noanswer,congestion,failed", 30, 300, "", "", "hello-world", 5, 2, list_id,
+             ts(T0), ts(T0), "", ""),
+        )
+        campaign_id = 1
+        many("INSERT INTO campaign_option (campaign_id, digit, label, action, target) VALUES (?, ?, ?, ?, ?)",
+             [(campaign_id, d, label, "record", "") for d, label in
+              (("1", "Confirm"), ("2", "Cancel"), ("3", "Call me back"))])
+    events_n = attempts_n = 0
+    batch_c, batch_cc, batch_a, batch_e = [], [], [], []
+    failures = ("failed-busy", "failed-noanswer", "failed-congestion", "failed-unavailable")
+
+    def flush():
+        with db.atomic():
+            many("INSERT INTO contact (contact_list_id, phone, fields, position) VALUES (?, ?, ?, ?)", batch_c)
+            many("INSERT INTO campaign_contact (campaign_id, contact_id, state, attempts, next_attempt_at, "
+                 "last_outcome, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)", batch_cc)
+            many("INSERT INTO call_attempt (campaign_id, contact_id, number, state, channel_id, originated_at, "
+                 "answered_at, finished_at, outcome, digit, hangup_cause) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 batch_a)
+            many("INSERT INTO call_event (campaign_id, contact_id, attempt, name, received_at, uniqueid, "
+                 "channel, source, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", batch_e)
+        for b in (batch_c, batch_cc, batch_a, batch_e):
+            b.clear()
+
+    for i in range(contacts):
+        contact_id = i + 1
+        batch_c.append((list_id, f"+3361{i:07d}",
+                        json.dumps({"name": f"Client {i}", "city": "Lyon", "ref": f"R{i:06d}"}), i + 2))
+        at = T0 + timedelta(seconds=i * 0.1)
+        outcome, n = "", 0
+        for n in range(1, 4):
+            uid = f"cc-{campaign_id}-{contact_id}-{n}"
+            roll = rng.random()
+            if roll < 0.55:
+                evs = [("answered", 0)]
+                if rng.random() < 0.85:
+                    evs.append((f"dtmf-{rng.choice('123')}", 12))
+                evs.append(("hangup", 20 + rng.randrange(40)))
+                outcome = "answered"
+            else:
+                evs = [(rng.choice(failures), 25)]
+                outcome = evs[0][0][len("failed-"):]
+            for name, sec in evs:
+                data = json.dumps({"hangupcause": "16"}) if name == "hangup" else "{}"
+                batch_e.append((campaign_id, contact_id, n, name, ts(at + timedelta(seconds=sec)), uid,
+                                f"Local/{i}@pstn-0001;2", "agi", data))
+            events_n += len(evs)
+            batch_a.append((campaign_id, contact_id, n, "done", uid, ts(at), None, ts(at + timedelta(seconds=60)),
+                            outcome, "", ""))
+            attempts_n += 1
+            if outcome == "answered":
+                break
+            at += timedelta(hours=1)
+        batch_cc.append((campaign_id, contact_id, "final", n, ts(at), outcome, ts(at)))
+        if len(batch_c) >= 10_000:
+            flush()
+    flush()
+    db.close()
+    return {"contacts": contacts, "attempts": attempts_n, "events": events_n}
+
+
+# --- measured parts (each in its own process) ----------------------------------------
+
+
+def part_raw(url: str) -> dict:
+    os.environ["DATABASE_URL"] = url
+    from app.db import init_database, is_postgres
+
+    db = init_database(url)
+    db.connect()
+    sql = RAW_FOLD.replace("?", "%s").replace("%-", "%%-") if is_postgres(db) else RAW_FOLD
+    start = time.perf_counter()
+    cursor = db.execute_sql(sql, (1,))
+    n = 0
+    while True:
+        page = cursor.fetchmany(10_000)
+        if not page:
+            break
+        n += len(page)
+    return {"seconds": time.perf_counter() - start, "rows": n, "peak_rss_mb": peak_rss_mb()}
+
+
+def part_fold(url: str) -> dict:
+    """The aggregation step alone: the results fold, rolled back after each of two runs."""
+    os.environ["DATABASE_URL"] = url
+    from app.config import get_settings
+
+    get_settings.cache_clear()
+    from app.db import init_database
+    from app.finalization import fold_results
+
+    db = init_database(url)
+    db.connect()
+    best = None
+    for _ in range(2):
+        start = time.perf_counter()
+        with db.atomic() as txn:
+            rows = fold_results(1, 1)
+            seconds = time.perf_counter() - start
+            txn.rollback()
+        best = seconds if best is None else min(best, seconds)
+    return {"seconds": best, "rows": rows, "peak_rss_mb": peak_rss_mb()}
+
+
+def part_finalize(url: str, export_dir: str) -> dict:
+    os.environ["DATABASE_URL"] = url
+    os.environ["EXPORT_DIR"] = export_dir
+    from app.config import get_settings
+
+    get_settings.cache_clear()
+    from app.db import init_database
+    from app.finalization import STEPS, finalize
+
+    db = init_database(url)
+    db.connect()
+    now = datetime.now(timezone.utc)
+    steps = {}
+    rss = {}
+    start = time.perf_counter()
+    for step in STEPS:
+        t = time.perf_counter()
+        done = finalize(1, now, stop_after=step)
+        assert done == step, (done, step)
+        steps[step] = round(time.perf_counter() - t, 3)
+        rss[step] = round(peak_rss_mb(), 1)
+    total = time.perf_counter() - start
+    return {"seconds": total, "steps": steps, "peak_rss_after_step_mb": rss, "peak_rss_mb": peak_rss_mb()}
+
+
+def run_part(args: list[str]) -> dict:
+    out = subprocess.run([sys.executable, __file__, *args], check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--contacts", type=int, default=330_000)
+    parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--part", choices=("generate", "raw", "fold", "finalize"), help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--export-dir", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.part == "generate":
+        print(json.dumps(generate(args.url, args.contacts)))
+        return
+    if args.part == "raw":
+        print(json.dumps(part_raw(args.url)))
+        return
+    if args.part == "fold":
+        print(json.dumps(part_fold(args.url)))
+        return
+    if args.part == "finalize":
+        print(json.dumps(part_finalize(args.url, args.export_dir)))
+        return
+
+    work = tempfile.mkdtemp(prefix="callcast-bench-")
+    pg_name = None
+    try:
+        if args.db == "postgres":
+            import psycopg2
+
+            pg_name = f"callcast_bench_{os.getpid()}"
+            admin = psycopg2.connect(dbname="postgres", host="127.0.0.1", user="postgres")
+            admin.autocommit = True
+            admin.cursor().execute(f'CREATE DATABASE "{pg_name}"')
+            admin.close()
+            url = f"postgresql://postgres@127.0.0.1:5432/{pg_name}"
+        else:
+            url = f"sqlite:///{work}/bench.db"
+        t = time.perf_counter()
+        counts = run_part(["--part", "generate", "--url", url, "--contacts", str(args.contacts)])
+        print(f"data: {counts['contacts']:,} contacts, {counts['attempts']:,} attempts, "
+              f"{counts['events']:,} events on {args.db} (generated in {time.perf_counter() - t:.1f} s)")
+        raw = min((run_part(["--part", "raw", "--url", url]) for _ in range(2)), key=lambda r: r["seconds"])
+        fold = run_part(["--part", "fold", "--url", url])
+        fin = run_part(["--part", "finalize", "--url", url, "--export-dir", f"{work}/exports"])
+        agg = fold["seconds"]
+        print(f"baseline raw SQL per-contact fold: {raw['seconds']:.2f} s, {raw['rows']:,} rows, "
+              f"peak RSS {raw['peak_rss_mb']:.0f} MB (best of 2)")
+        print(f"aggregation step (results fold):    {agg:.2f} s = {agg / raw['seconds']:.2f}x the raw fold "
+              f"(target <= 1.5x), {fold['rows']:,} rows, peak RSS {fold['peak_rss_mb']:.0f} MB (best of 2)")
+        print(f"whole finalization:                 {fin['seconds']:.2f} s (target <= 15 s), "
+              f"peak RSS {fin['peak_rss_mb']:.0f} MB (target <= 300 MB)")
+        print("  steps: " + ", ".join(f"{k} {v:.2f} s" for k, v in fin["steps"].items()))
+        exports = Path(work) / "exports" / "campaign-1"
+        sizes = {p.name: p.stat().st_size for p in sorted(exports.iterdir())}
+        print("  files: " + ", ".join(f"{k} {v / 1e6:.1f} MB" for k, v in sizes.items()))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        if pg_name:
+            import psycopg2
+
+            admin = psycopg2.connect(dbname="postgres", host="127.0.0.1", user="postgres")
+            admin.autocommit = True
+            admin.cursor().execute(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
+            admin.close()
+
+
+if __name__ == "__main__":
+    main()
