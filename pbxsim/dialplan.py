@@ -184,20 +184,24 @@ _EXPR_RE = re.compile(r"\$\[([^\[\]]*)\]")
 
 def substitute(text, lookup):
     """Expand ``${VAR}`` and ``$[expr]`` innermost first, like pbx_substitute_variables."""
+    if "$" not in text:
+        return text
+
+    def var(m):
+        value = lookup(m.group(1))
+        return "" if value is None else str(value)
+
+    def expr(m):
+        # an expression whose body still holds ${...} waits for the variable
+        return m.group(0) if "${" in m.group(1) else evaluate(m.group(1))
+
     for _ in range(100):
-        m_var = _VAR_RE.search(text)
-        m_expr = _EXPR_RE.search(text)
-        # an expression whose body still holds ${...} must wait for the variable
-        if m_expr and "${" in m_expr.group(1):
-            m_expr = None
-        if m_var:
-            name = m_var.group(1)
-            value = lookup(name)
-            text = text[: m_var.start()] + ("" if value is None else str(value)) + text[m_var.end():]
-        elif m_expr:
-            text = text[: m_expr.start()] + evaluate(m_expr.group(1)) + text[m_expr.end():]
-        else:
+        new = _VAR_RE.sub(var, text) if "${" in text else text
+        if "$[" in new:
+            new = _EXPR_RE.sub(expr, new)
+        if new == text:
             return text
+        text = new
     raise DialplanSyntaxError(f"substitution does not converge: {text!r}")
 
 
@@ -288,6 +292,8 @@ def _truthy(v):
 def split_args(data):
     """Split application data on top-level commas (quotes and brackets nest), like
     ``ast_app_separate_args``."""
+    if not any(c in data for c in '"([{'):
+        return [a.strip() for a in data.split(",")]
     args, cur, depth, quote = [], [], 0, False
     for c in data:
         if c == '"':

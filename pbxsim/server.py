@@ -181,6 +181,7 @@ class Pbx:
         self.pin_limit = float(pin_limit)
         self.auth_delay = float(auth_delay)
         self.channels = {}  # uniqueid -> Channel
+        self.channel_counts = {}  # account code -> live channels
         self.sessions = set()
         self.calls = []
         self.live_calls = {}
@@ -231,15 +232,14 @@ class Pbx:
 
     def add_channel(self, chan):
         self.channels[chan.uniqueid] = chan
-        counts = {}
-        for ch in self.channels.values():
-            counts[ch.accountcode] = counts.get(ch.accountcode, 0) + 1
-        n = counts.get(chan.accountcode, 0)
+        n = self.channel_counts.get(chan.accountcode, 0) + 1
+        self.channel_counts[chan.accountcode] = n
         if n > self.peak_channels.get(chan.accountcode, 0):
             self.peak_channels[chan.accountcode] = n
 
     def remove_channel(self, chan):
-        self.channels.pop(chan.uniqueid, None)
+        if self.channels.pop(chan.uniqueid, None) is not None:
+            self.channel_counts[chan.accountcode] -= 1
 
     def call_started(self, account):
         n = self.live_calls.get(account, 0) + 1
@@ -484,8 +484,11 @@ class Pbx:
         return True
 
     async def _pbxsimstats(self, session, items):
+        stats = self.stats()
+        if self._get(items, "Calls").lower() in ("no", "false", "0", "off"):
+            stats["calls_total"] = len(stats.pop("calls"))
         self._respond(session, items, "Success",
-                      extra=[("JSON", json.dumps(self.stats(), separators=(",", ":")))])
+                      extra=[("JSON", json.dumps(stats, separators=(",", ":")))])
         return True
 
     async def _pbxsimreset(self, session, items):
@@ -712,16 +715,19 @@ class Pbx:
                 return rec
         return None
 
+    _BUILTINS = {
+        "EXTEN": lambda c: c.exten, "CONTEXT": lambda c: c.context,
+        "PRIORITY": lambda c: c.priority, "UNIQUEID": lambda c: c.uniqueid,
+        "CHANNEL": lambda c: c.name, "HANGUPCAUSE": lambda c: c.hangupcause if c.hungup else "",
+        "CALLERID(num)": lambda c: c.cid_num, "CALLERID(name)": lambda c: c.cid_name,
+    }
+
     def _lookup(self, chan, name):
-        if name in chan.vars:
-            return chan.vars[name]
-        builtins = {
-            "EXTEN": chan.exten, "CONTEXT": chan.context, "PRIORITY": chan.priority,
-            "UNIQUEID": chan.uniqueid, "CHANNEL": chan.name,
-            "HANGUPCAUSE": chan.hangupcause if chan.hungup else "",
-            "CALLERID(num)": chan.cid_num, "CALLERID(name)": chan.cid_name,
-        }
-        return builtins.get(name, "")
+        value = chan.vars.get(name)
+        if value is not None:
+            return value
+        fn = self._BUILTINS.get(name)
+        return fn(chan) if fn is not None else ""
 
     async def _loop(self, chan, h_mode):
         dp = self.dialplan

@@ -40,7 +40,7 @@ from app.pbx.errors import (
 log = logging.getLogger(__name__)
 
 BANNER_PREFIX = "Asterisk Call Manager/"
-MAX_MESSAGE_BYTES = 1 << 20  # a CoreShowChannel event is ~600 bytes; 1 MiB is absurd
+MAX_MESSAGE_BYTES = 16 << 20  # a CoreShowChannel event is ~600 bytes; PbxsimStats can be MBs
 _FORBIDDEN = ("\r", "\n")
 
 
@@ -149,7 +149,7 @@ class MessageReader:
     def feed(self, data: bytes):
         self._buf += data
         if len(self._buf) > MAX_MESSAGE_BYTES and b"\r\n\r\n" not in self._buf:
-            raise AmiConnectionError("AMI message larger than 1 MiB; stream is corrupt")
+            raise AmiConnectionError("AMI message larger than 16 MiB; stream is corrupt")
         messages = []
         while True:
             end = self._buf.find(b"\r\n\r\n")
@@ -164,8 +164,8 @@ class MessageReader:
 class PendingAction:
     """A sent action waiting for its response (and, for list actions, its events)."""
 
-    __slots__ = ("action", "action_id", "response", "events", "error", "_done", "_callbacks",
-                 "_client")
+    __slots__ = ("action", "action_id", "response", "events", "error", "_done", "_event",
+                 "_callbacks", "_client")
 
     def __init__(self, client, action, action_id):
         self._client = client
@@ -173,15 +173,20 @@ class PendingAction:
         self.response = None
         self.events = None
         self.error = None
-        self._done = threading.Event()
-        self._callbacks = []
+        self._done = False
+        self._event = None  # made only when someone waits: most results are ready first
+        self._callbacks = None
 
     def _finish(self, response=None, error=None):
-        if self._done.is_set():
-            return
-        self.response, self.error = response, error
-        self._done.set()
-        for cb in self._callbacks:
+        with self._client._lock:
+            if self._done:
+                return
+            self.response, self.error = response, error
+            self._done = True
+            event, callbacks = self._event, self._callbacks
+        if event is not None:
+            event.set()
+        for cb in callbacks or ():
             try:
                 cb(self)
             except Exception:
@@ -189,16 +194,16 @@ class PendingAction:
 
     def add_done_callback(self, cb):
         """Call ``cb(self)`` when done (at once if already done); runs on the reader thread."""
-        # the reader may finish us between the check and the append; the lock
-        # of the client serializes both sides
         with self._client._lock:
-            if not self._done.is_set():
+            if not self._done:
+                if self._callbacks is None:
+                    self._callbacks = []
                 self._callbacks.append(cb)
                 return
         cb(self)
 
     def done(self):
-        return self._done.is_set()
+        return self._done
 
     def result(self, timeout=None):
         """The response ``Message`` (list actions: with ``.events`` filled).
@@ -210,11 +215,17 @@ class PendingAction:
         """
         if timeout is None:
             timeout = self._client.timeout
-        if not self._done.wait(timeout):
-            self._client._forget(self.action_id)
-            raise AmiTimeoutError(
-                f"AMI {self.action} (ActionID {self.action_id}) got no response in {timeout:.3g}s"
-            )
+        if not self._done:
+            with self._client._lock:
+                if not self._done and self._event is None:
+                    self._event = threading.Event()
+                event = self._event
+            if event is not None and not event.wait(timeout):
+                self._client._forget(self.action_id)
+                raise AmiTimeoutError(
+                    f"AMI {self.action} (ActionID {self.action_id}) got no response in "
+                    f"{timeout:.3g}s"
+                )
         if self.error is not None:
             raise self.error
         return self.response
