@@ -243,3 +243,8 @@ def _pairs(counts: dict) -> str:
 
 
 __all__ = ["campaign_cli", "WEEKDAYS"]
+
+# ``campaign report`` lives with the reports (app/cli_report.py, issue 6)
+from app.cli_report import attach as _attach_report  # noqa: E402
+
+_attach_report(campaign_cli)

@@ -1,0 +1,65 @@
+"""``flask --app app campaign report ID [--json|--csv PATH]``: a finalized campaign's report."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from app.campaigns import get_campaign
+from app.db import database
+from app.errors import CallcastError, NotFoundError
+from app.reports import format_report, stored_report, write_atomically, write_csv
+
+
+@click.command("report")
+@click.argument("campaign_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, allow_dash=True),
+              help="write the per-contact CSV to PATH ('-' for standard output)")
+def report_cmd(campaign_id, as_json, csv_path):
+    """The report of a finalized campaign: figures, or JSON, or the per-contact CSV."""
+    if as_json and csv_path:
+        raise click.UsageError("--json and --csv are exclusive")
+    try:
+        with database.connection_context():
+            campaign = get_campaign(campaign_id)
+            row = stored_report(campaign_id)
+            if row is None or row.step in ("", "results"):
+                raise NotFoundError(
+                    f"campaign {campaign_id} has no report yet (state {campaign.state}); "
+                    "it is built when the campaign is finalized"
+                )
+            if csv_path == "-":
+                write_csv(campaign_id, sys.stdout.buffer)
+                sys.stdout.flush()
+                return
+            if csv_path:
+                count = {}
+                write_atomically(
+                    Path(csv_path),
+                    lambda handle: count.setdefault("rows", write_csv(campaign_id, handle)),
+                )
+                click.echo(f"wrote {count['rows']} contacts to {csv_path}", err=True)
+                return
+            data = dict(row.data)
+            files = {"csv": row.csv_path, "archive": row.archive_path, **(row.charts or {})}
+    except CallcastError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps({**data, "state": campaign.state, "step": row.step,
+                               "files": files}, indent=2, sort_keys=True, ensure_ascii=False))
+        return
+    click.echo(format_report(data))
+    click.echo(f"  state {campaign.state} (finalization step {row.step})")
+    for name, path in files.items():
+        if path:
+            click.echo(f"  {name}: {path}")
+
+
+def attach(group) -> None:
+    """Add ``report`` to a click group (the ``campaign`` group of app.cli_campaign)."""
+    if "report" not in group.commands:
+        group.add_command(report_cmd)
