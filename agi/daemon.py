@@ -92,6 +92,7 @@ class Daemon:
             heartbeat_interval=opts.heartbeat_interval, heartbeat=self._beat,
         )
         self.server.writer = self.writer
+        self.metrics.connections.set_function(lambda: self.server.active)
         self.metrics.journal_depth.set(self.journal.depth)
         self.writer.start()
         port = await self.server.start()

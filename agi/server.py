@@ -44,7 +44,6 @@ class _Connection(asyncio.Protocol):
 
     def connection_made(self, transport):
         self.transport = transport
-        self.server.metrics.connections.inc()
         self.timer = self.server.loop.call_at(
             self.server.loop.time() + self.server.read_timeout, self._timed_out
         )
@@ -115,7 +114,6 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc):
         server = self.server
-        server.metrics.connections.dec()
         if self.state == "reading":
             # The peer left before the blank line: nothing to record.
             self.timer.cancel()

@@ -239,6 +239,17 @@ def main():
                 if b is not None and b.rps:
                     parts.append(f"agi/{base} = {agi.rps / b.rps:.2f}x")
             print("  ".join(parts))
+        agi50, nodb50, commit50 = (by.get((n, 50)) for n in ("agi", "nodb", "commit"))
+        if agi50 and nodb50 and commit50 and nodb50.rps and commit50.rps:
+            print("\ntargets at c=50:")
+            if args.database == "sqlite":
+                checks = [("agi/nodb >= 0.60", agi50.rps / nodb50.rps >= 0.60),
+                          ("agi/commit >= 1.5", agi50.rps / commit50.rps >= 1.5),
+                          ("agi p99 <= 25 ms", agi50.pct(99) <= 25.0)]
+            else:
+                checks = [("agi/commit >= 5", agi50.rps / commit50.rps >= 5.0)]
+            for label, ok in checks:
+                print(f"  {label:<20} {'met' if ok else 'NOT met'}")
         lost = sum(r.missing or 0 for r in runs) + sum(r.doubled or 0 for r in runs)
         print(f"\nloss check: missing={sum(r.missing or 0 for r in runs)} "
               f"doubled={sum(r.doubled or 0 for r in runs)} "
