@@ -115,6 +115,11 @@ class RequestParser:
         return self._result is not None
 
     @property
+    def env(self):
+        """The headers read so far (all of them once done): for logging a refusal."""
+        return self._result.env if self._result is not None else self._env
+
+    @property
     def started(self):
         """True once any byte arrived (an idle connect is not a truncated request)."""
         return bool(self._buf) or self._consumed > 0

@@ -3,9 +3,10 @@
 Each connection feeds a ``RequestParser``; a complete block becomes an
 ``Event`` handed to the writer thread. Only when the writer reports the event
 durable (committed or journaled) does the server send its one command,
-``SET VARIABLE CALLCAST_AGI_STATUS STORED``, and close. Asterisk reads EOF, sets ``AGISTATUS=SUCCESS`` and the dialplan goes
-on; it reads the same EOF when the daemon is killed mid-request, which is why
-the confirmation, not the close, is what tells the dialplan the event is safe.
+``SET VARIABLE CALLCAST_AGI_STATUS STORED``, and close. Asterisk reads EOF,
+sets ``AGISTATUS=SUCCESS`` and the dialplan goes on; it reads the same EOF when
+the daemon is killed mid-request, which is why the confirmation, not the
+close, is what tells the dialplan the event is safe.
 
 Connections are accepted by our own loop rather than ``create_server`` so that
 at ``max_connections`` the daemon simply stops accepting and lets the kernel
@@ -74,9 +75,11 @@ class _Connection(asyncio.Protocol):
         server = self.server
         if stored == LOST:
             server.metrics.lost.inc()
-            log.critical("event lost campaign=%s contact=%s attempt=%s event=%s uniqueid=%s",
-                         self.event.campaign_id, self.event.contact_id, self.event.attempt,
-                         self.event.name, self.event.uniqueid)
+            e = self.event
+            self._log().critical(
+                "event not stored (database and journal both failed) campaign=%s contact=%s "
+                "attempt=%s event=%s; left unconfirmed for the dialplan's fallback",
+                e.campaign_id, e.contact_id, e.attempt, e.name)
             # No confirmation: the dialplan sees no STORED and takes its fallback.
             self.state = "closed"
             self.transport.close()
@@ -98,8 +101,18 @@ class _Connection(asyncio.Protocol):
         if self.timer is not None:
             self.timer.cancel()
         self.server.metrics.reject(reason)
-        log.warning("rejected peer=%s reason=%s %s", self._peer(), reason, detail)
+        self._log().warning("rejected peer=%s reason=%s %s", self._peer(), reason, detail)
         self.transport.abort()
+
+    def _log(self):
+        """A logger carrying this connection's ids (uniqueid, campaign, peer)."""
+        env = self.parser.env
+        event = self.event
+        return logging.LoggerAdapter(log, {
+            "peer": self._peer(),
+            "uniqueid": event.uniqueid if event else env.get("agi_uniqueid"),
+            "campaign_id": event.campaign_id if event else None,
+        })
 
     def _timed_out(self):
         if self.state == "reading":
@@ -120,7 +133,7 @@ class _Connection(asyncio.Protocol):
             self.state = "closed"
             reason = "truncated" if self.parser.started else "empty"
             server.metrics.reject(reason)
-            log.info("peer=%s closed before a complete block (%s)", self._peer(), reason)
+            self._log().info("peer=%s closed before a complete block (%s)", self._peer(), reason)
         server._released(self)
 
 
