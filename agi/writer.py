@@ -92,7 +92,6 @@ class EventWriter:
         self._retry_at = 0.0
         self._next_beat = 0.0
         self._last_batch = 0
-        self.ready = threading.Event()  # set once the start-up replay was tried
 
     # -- event loop side ---------------------------------------------------
 
@@ -120,14 +119,14 @@ class EventWriter:
     # -- writer thread -----------------------------------------------------
 
     def _run(self):
-        try:
-            if self.journal.depth:
-                log.warning("journal holds %d events from a previous run; replaying first",
-                            self.journal.depth)
-                self._replay(deadline=None)
-            self.metrics.journal_depth.set(self.journal.depth)
-        finally:
-            self.ready.set()
+        if self.journal.depth:
+            # Replayed in slices between batches: events arriving meanwhile go
+            # behind them in the journal, so the order holds and no caller
+            # waits for the whole replay.
+            log.warning("journal holds %d events from a previous run; replaying them first",
+                        self.journal.depth)
+            self._replay(deadline=time.monotonic() + REPLAY_SLICE_SECONDS)
+        self.metrics.journal_depth.set(self.journal.depth)
         stopping = False
         while not stopping:
             batch, stopping = self._collect()
@@ -136,9 +135,12 @@ class EventWriter:
             now = time.monotonic()
             if self.journal.depth and now >= self._retry_at:
                 self._replay(deadline=now + REPLAY_SLICE_SECONDS)
-            if self.heartbeat and now >= self._next_beat and not self.journal.depth:
+            if self.heartbeat and now >= self._next_beat:
                 self._next_beat = now + self.heartbeat_interval
-                self._beat()
+                # While the journal holds events the database is away or was:
+                # no beat, so /health sees this daemon go stale.
+                if not self.journal.depth:
+                    self._beat()
         if self.journal.depth:
             self._replay(deadline=time.monotonic() + 1.0)
         self._close_connection()
