@@ -13,6 +13,10 @@ on one AMI connection and count the ``Response: Success`` answers:
 * client:   ``AmiClient.originate(wait=False)`` from ``--threads`` threads sharing
   one client (as Dramatiq worker threads do), ActionID matching, typed errors.
 
+Both are capped by what pbxsim (one Python process) can simulate per second:
+when the ratio is near 1 the simulator, not the client, is the limit.
+``--mix congestion`` makes every call the cheapest kind for pbxsim.
+
     .venv/bin/python bench/ami_originate.py
     .venv/bin/python bench/ami_originate.py --count 5000 --in-flight 200 --threads 4
 
@@ -65,9 +69,11 @@ def start_pbxsim(tmp, dialplan, speed, max_channels):
     return proc, int(port_file.read_text())
 
 
-def actions(count, settings, campaign, offset):
+def actions(count, settings, campaign, offset, mix="all"):
     for i in range(count):
         number = f"555{(offset + i):07d}"
+        if mix == "congestion":
+            number = number[:-1] + "7"
         yield originate_args(campaign, offset + i, 1, number, settings)
 
 
@@ -165,6 +171,9 @@ def main():
     ap.add_argument("--threads", type=int, default=4, help="client threads sharing one client")
     ap.add_argument("--speed", type=float, default=2000.0, help="pbxsim --speed")
     ap.add_argument("--rounds", type=int, default=2, help="alternate baseline/client this often")
+    ap.add_argument("--mix", choices=("all", "congestion"), default="all",
+                    help="numbers ending 0-9 (every outcome, ~4 AGI reports a call) or only 7 "
+                         "(congestion: one failed report, the least simulator work per call)")
     args = ap.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="ami-bench-") as tmp:
@@ -181,7 +190,7 @@ def main():
             offset = 0
             for _ in range(args.rounds):
                 for mode in ("baseline", "client"):
-                    batch = list(actions(args.count, settings, campaign, offset))
+                    batch = list(actions(args.count, settings, campaign, offset, args.mix))
                     offset += args.count
                     if mode == "baseline":
                         elapsed = run_baseline(port, batch, args.in_flight)
@@ -197,6 +206,8 @@ def main():
 
     best_base, best_client = max(results["baseline"]), max(results["client"])
     print()
+    print(f"call mix: {args.mix}; machine load average {os.getloadavg()[0]:.1f} "
+          f"on {os.cpu_count()} CPUs")
     print(f"pbxsim handled {stats['originates']} originates, peak calls "
           f"{stats['peak_calls'].get('campaign-1', 0)}, still live {stats['live_calls']}")
     print(f"baseline (raw socket, 1 thread)        best {best_base:8.0f} originates/s")

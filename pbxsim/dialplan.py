@@ -44,6 +44,7 @@ class Priority:
 class Dialplan:
     contexts: dict = field(default_factory=dict)  # name -> {exten: [Priority]}
     path: str = ""
+    _index: dict | None = field(default=None, repr=False)  # built on first find()
 
     def has_context(self, ctx):
         return ctx in self.contexts
@@ -52,10 +53,14 @@ class Dialplan:
         return self.find(ctx, exten, priority) is not None
 
     def find(self, ctx, exten, priority):
-        for p in self.contexts.get(ctx, {}).get(exten, ()):
-            if p.number == priority:
-                return p
-        return None
+        index = self._index
+        if index is None:
+            index = self._index = {
+                (c, e, p.number): p
+                for c, extens in self.contexts.items() for e, prios in extens.items()
+                for p in prios
+            }
+        return index.get((ctx, exten, priority))
 
     def label(self, ctx, exten, label):
         for p in self.contexts.get(ctx, {}).get(exten, ()):
@@ -208,14 +213,13 @@ def substitute(text, lookup):
 _TOKEN_RE = re.compile(r'\s*("(?:[^"]*)"|<=|>=|!=|=|<|>|\+|-|&|\||[^\s"<>=!+&|-]+)')
 
 
+_NUM_RE = re.compile(r"[+-]?[0-9]+(\.[0-9]*)?\Z")
+
+
 def _num(v):
-    try:
-        return int(v)
-    except ValueError:
-        try:
-            return float(v)
-        except ValueError:
-            return None
+    if not _NUM_RE.match(v):
+        return None
+    return float(v) if "." in v else int(v)
 
 
 def evaluate(expr) -> str:

@@ -250,7 +250,8 @@ class AmiClient:
         self.name = name
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
-        self._send_lock = threading.Lock()
+        self._outbox = []  # encoded actions waiting for the thread that is sending
+        self._flushing = False
         self._sock = None
         self._up = False
         self._connecting = False
@@ -285,9 +286,8 @@ class AmiClient:
         self._wake.set()
         if sock is not None:
             try:
-                with self._send_lock:
-                    sock.sendall(encode_action("Logoff", (), f"{self._id_prefix}-bye"))
-            except OSError:
+                self._write(sock, encode_action("Logoff", (), f"{self._id_prefix}-bye"))
+            except AmiConnectionError:
                 pass
             try:
                 sock.shutdown(socket.SHUT_RDWR)
@@ -340,12 +340,46 @@ class AmiClient:
                 raise AmiConnectionError(f"AMI connection to {self.host}:{self.port} dropped")
             self._pending[action_id] = pending
         try:
-            with self._send_lock:
-                sock.sendall(data)
-        except OSError as exc:
+            self._write(sock, data)
+        except AmiConnectionError:
             self._forget(action_id)
-            raise AmiConnectionError(f"AMI send to {self.host}:{self.port} failed: {exc}") from exc
+            raise
         return pending
+
+    def _write(self, sock, data):
+        """Queue ``data`` and, unless another thread is already sending, send the queue.
+
+        Threads that arrive while one is inside ``sendall`` leave their bytes
+        for it: under load many actions go out in one segment.
+
+        Raises:
+            AmiConnectionError: the send failed (the socket is shut down so the
+            reader fails every waiting action).
+        """
+        with self._lock:
+            self._outbox.append(data)
+            if self._flushing:
+                return
+            self._flushing = True
+        while True:
+            with self._lock:
+                if not self._outbox:
+                    self._flushing = False
+                    return
+                chunk = b"".join(self._outbox)
+                self._outbox.clear()
+            try:
+                sock.sendall(chunk)
+            except OSError as exc:
+                with self._lock:
+                    self._flushing = False
+                    self._outbox.clear()
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                raise AmiConnectionError(
+                    f"AMI send to {self.host}:{self.port} failed: {exc}") from exc
 
     def action(self, action, fields=(), *, timeout=None) -> Message:
         """Send an action and wait for its response (list actions: its events too).
@@ -497,6 +531,8 @@ class AmiClient:
             with self._cond:
                 self._up, self._sock = False, None
                 self._last_error = error
+                self._outbox.clear()  # bytes for the dead connection; their actions fail below
+                self._flushing = False
                 self._cond.notify_all()
             try:
                 sock.close()
