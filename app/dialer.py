@@ -103,6 +103,27 @@ def is_retryable(campaign: Campaign, outcome: str) -> bool:
     return outcome in campaign.retry_outcomes or outcome == LOST
 
 
+def next_state(campaign: Campaign, number: int, outcome: str, ended_at: datetime):
+    """(state, next_attempt_at) of a contact whose attempt ``number`` ended with ``outcome``."""
+    if outcome != ANSWERED_OUTCOME and is_retryable(campaign, outcome) and (
+        number < campaign.max_attempts
+    ):
+        return PENDING, ended_at + timedelta(seconds=retry_delay_s(campaign, outcome))
+    return FINAL, ended_at
+
+
+# The per-call statements of a tick are plain SQL run through the cursor: peewee
+# builds each query expression in ~1 ms of Python, which at hundreds of calls
+# per tick cost more than the database work itself.
+def _sql(db, text):
+    return text.replace("?", db.param)
+
+
+def _dt(value):
+    """An aware datetime as the UTC fields store it."""
+    return CallAttempt.originated_at.db_value(value) if value is not None else None
+
+
 def settle_contact(campaign: Campaign, contact_id: int, number: int, outcome: str,
                    ended_at: datetime, now: datetime) -> str:
     """Move a calling contact on after attempt ``number`` ended with ``outcome``.
@@ -110,26 +131,15 @@ def settle_contact(campaign: Campaign, contact_id: int, number: int, outcome: st
     Returns the contact's new state ("" when it was not calling on that attempt:
     another worker settled it first).
     """
-    if outcome != ANSWERED_OUTCOME and is_retryable(campaign, outcome) and (
-        number < campaign.max_attempts
-    ):
-        state = PENDING
-        due = ended_at + timedelta(seconds=retry_delay_s(campaign, outcome))
-    else:
-        state, due = FINAL, ended_at
-    updated = (
-        CampaignContact.update(
-            state=state, next_attempt_at=due, last_outcome=outcome, updated_at=now
-        )
-        .where(
-            (CampaignContact.campaign == campaign.id)
-            & (CampaignContact.contact == contact_id)
-            & (CampaignContact.state == CALLING)
-            & (CampaignContact.attempts == number)
-        )
-        .execute()
+    state, due = next_state(campaign, number, outcome, ended_at)
+    db = database.obj
+    cursor = db.execute_sql(
+        _sql(db, "UPDATE campaign_contact SET state = ?, next_attempt_at = ?, last_outcome = ?, "
+                 "updated_at = ? WHERE campaign_id = ? AND contact_id = ? AND state = ? "
+                 "AND attempts = ?"),
+        (state, _dt(due), outcome, _dt(now), campaign.id, contact_id, CALLING, number),
     )
-    return state if updated == 1 else ""
+    return state if cursor.rowcount == 1 else ""
 
 
 @dataclass
@@ -175,13 +185,16 @@ def facts_of(events) -> AttemptFacts:
     return facts
 
 
-def fold_events(campaign_id: int, now: datetime) -> int:
+def fold_events(campaign_id: int, now: datetime, campaign: Campaign | None = None) -> int:
     """Fold the events of the campaign's in-flight attempts; return how many attempts ended."""
-    campaign = get_campaign(campaign_id)
+    campaign = campaign or get_campaign(campaign_id)
     attempts = list(
-        CallAttempt.select().where(
-            (CallAttempt.campaign == campaign_id) & (CallAttempt.state.in_(IN_FLIGHT))
+        CallAttempt.select(
+            CallAttempt.id, CallAttempt.contact.alias("contact_id"), CallAttempt.number,
+            CallAttempt.state,
         )
+        .where((CallAttempt.campaign == campaign_id) & (CallAttempt.state.in_(IN_FLIGHT)))
+        .namedtuples()
     )
     if not attempts:
         return 0
@@ -189,54 +202,61 @@ def fold_events(campaign_id: int, now: datetime) -> int:
     events = defaultdict(list)
     contact_ids = sorted({a.contact_id for a in attempts})
     for chunk in _chunks(contact_ids, 500):
-        for ev in CallEvent.select().where(
-            (CallEvent.campaign_id == campaign_id) & (CallEvent.contact_id.in_(chunk))
+        for ev in (
+            CallEvent.select(
+                CallEvent.id, CallEvent.contact_id, CallEvent.attempt, CallEvent.name,
+                CallEvent.received_at, CallEvent.data,
+            )
+            .where((CallEvent.campaign_id == campaign_id) & (CallEvent.contact_id.in_(chunk)))
+            .namedtuples()
         ):
             key = (ev.contact_id, ev.attempt)
             if key in by_key:
                 events[key].append(ev)
     ended = 0
-    # one transaction (one commit, one fsync) for the whole fold; each close
-    # is a savepoint inside it
+    db = database.obj
+    # one transaction (one commit, one fsync) for the whole fold
     with database.atomic():
         for key, evs in events.items():
             attempt = by_key[key]
             facts = facts_of(evs)
             if facts.outcome:
-                if close_attempt(campaign, attempt, facts, now):
+                if _close(campaign, attempt, facts, now):
                     ended += 1
             elif facts.answered_at is not None and attempt.state == ORIGINATING:
-                (
-                    CallAttempt.update(state=UP, answered_at=facts.answered_at)
-                    .where((CallAttempt.id == attempt.id) & (CallAttempt.state == ORIGINATING))
-                    .execute()
+                db.execute_sql(
+                    _sql(db, "UPDATE call_attempt SET state = ?, answered_at = ? "
+                             "WHERE id = ? AND state = ?"),
+                    (UP, _dt(facts.answered_at), attempt.id, ORIGINATING),
                 )
     if ended:
         log.info("folded campaign=%s ended=%d in_flight=%d", campaign_id, ended, len(attempts))
     return ended
 
 
-def close_attempt(campaign: Campaign, attempt: CallAttempt, facts: AttemptFacts, now) -> bool:
-    """Close one attempt with its outcome and settle its contact, in one transaction."""
+def close_attempt(campaign: Campaign, attempt, facts: AttemptFacts, now) -> bool:
+    """Close one attempt with its outcome and settle its contact, in one transaction.
+
+    ``attempt``: anything with id, contact_id and number.
+    """
     with database.atomic():
-        updated = (
-            CallAttempt.update(
-                state=DONE,
-                outcome=facts.outcome,
-                digit=facts.digit,
-                answered_at=facts.answered_at,
-                finished_at=facts.ended_at or now,
-                hangup_cause=facts.hangup_cause,
-            )
-            .where((CallAttempt.id == attempt.id) & (CallAttempt.state != DONE))
-            .execute()
-        )
-        if updated != 1:
-            return False  # another worker closed it first
-        settle_contact(
-            campaign, attempt.contact_id, attempt.number, facts.outcome,
-            facts.ended_at or now, now,
-        )
+        return _close(campaign, attempt, facts, now)
+
+
+def _close(campaign, attempt, facts, now) -> bool:
+    # inside the caller's transaction
+    db = database.obj
+    cursor = db.execute_sql(
+        _sql(db, "UPDATE call_attempt SET state = ?, outcome = ?, digit = ?, answered_at = ?, "
+                 "finished_at = ?, hangup_cause = ? WHERE id = ? AND state <> ?"),
+        (DONE, facts.outcome, facts.digit, _dt(facts.answered_at),
+         _dt(facts.ended_at or now), facts.hangup_cause, attempt.id, DONE),
+    )
+    if cursor.rowcount != 1:
+        return False  # another worker closed it first
+    settle_contact(
+        campaign, attempt.contact_id, attempt.number, facts.outcome, facts.ended_at or now, now
+    )
     return True
 
 
@@ -309,9 +329,14 @@ def pbx_snapshot(ami, timeout=None) -> PbxSnapshot:
     Raises:
         PbxError: AMI unreachable, refusing or timing out.
     """
+    return snapshot_of(ami.core_show_channels(timeout))
+
+
+def snapshot_of(channel_events) -> PbxSnapshot:
+    """A PbxSnapshot from CoreShowChannel events."""
     snap = PbxSnapshot()
     per_account = defaultdict(set)
-    for ev in ami.core_show_channels(timeout):
+    for ev in channel_events:
         # both halves of a Local channel are one call: Uniqueid "<ChannelId>;2"
         call_id = (ev.get("Uniqueid", "") or "").split(";")[0]
         per_account[ev.get("AccountCode", "") or ""].add(call_id)
@@ -493,34 +518,31 @@ def claim(campaign: Campaign, dues, now: datetime) -> list[Claim]:
     below max) that bumps attempts, then the attempt row, whose unique
     (campaign, contact, number) makes a second claim of the same call fail.
     """
+    db = database.obj
+    bump = _sql(db, "UPDATE campaign_contact SET state = ?, attempts = attempts + 1, "
+                    "updated_at = ? WHERE id = ? AND state = ? AND attempts = ? AND attempts < ?")
+    insert = _sql(db, "INSERT INTO call_attempt (campaign_id, contact_id, number, state, "
+                      "channel_id, originated_at, outcome, digit, hangup_cause) "
+                      "VALUES (?, ?, ?, ?, ?, ?, '', '', '')")
+    stamp = _dt(now)
     claims = []
     with database.atomic():
+        cursor = db.cursor()
         for due in dues:
-            updated = (
-                CampaignContact.update(
-                    state=CALLING, attempts=CampaignContact.attempts + 1, updated_at=now
-                )
-                .where(
-                    (CampaignContact.id == due.cc_id)
-                    & (CampaignContact.state == PENDING)
-                    & (CampaignContact.attempts == due.attempts)
-                    & (CampaignContact.attempts < campaign.max_attempts)
-                )
-                .execute()
+            cursor.execute(
+                bump, (CALLING, stamp, due.cc_id, PENDING, due.attempts, campaign.max_attempts)
             )
-            if updated != 1:
+            if cursor.rowcount != 1:
                 continue  # another worker got there first
             number = due.attempts + 1
             channel = CallAttempt.make_channel_id(campaign.id, due.contact_id, number)
-            CallAttempt.insert(
-                campaign=campaign.id,
-                contact=due.contact_id,
-                number=number,
-                state=ORIGINATING,
-                channel_id=channel,
-                originated_at=now,
-            ).execute()
             claims.append(Claim(due.contact_id, number, due.phone, channel))
+        if claims:
+            cursor.executemany(
+                insert,
+                [(campaign.id, c.contact_id, c.number, ORIGINATING, c.channel_id, stamp)
+                 for c in claims],
+            )
     return claims
 
 
@@ -650,6 +672,7 @@ class TickResult:
     dnc: int = 0
     live: int = 0
     pbx_error: str = ""
+    timings: dict = field(default_factory=dict)  # phase -> seconds, for the bench and logs
 
 
 def run_tick(campaign_id: int, now: datetime, ami, settings=None) -> TickResult:
@@ -665,16 +688,37 @@ def run_tick(campaign_id: int, now: datetime, ami, settings=None) -> TickResult:
         set_status(campaign_id, status, now)
         return TickResult(campaign_id, status, None)
 
+    timings = {}
+    mark = time.perf_counter()
+
+    def lap(name):
+        nonlocal mark
+        t = time.perf_counter()
+        timings[name] = timings.get(name, 0.0) + t - mark
+        mark = t
+
     snapshot = None
     pbx_error = ""
+    # ask the PBX first and fold while it answers: the snapshot is taken before
+    # the fold, so a call whose terminal event the fold sees is still counted
+    # by the PBX if its channel was up
     try:
-        snapshot = pbx_snapshot(ami)
+        asked = ami.send("CoreShowChannels")
     except PbxError as exc:
+        asked = None
         pbx_error = f"{type(exc).__name__}: {exc}"
-
-    folded = fold_events(campaign_id, now)
+    folded = fold_events(campaign_id, now, campaign)
+    lap("fold")
+    if asked is not None:
+        try:
+            snapshot = snapshot_of(asked.result().events or [])
+        except PbxError as exc:
+            pbx_error = f"{type(exc).__name__}: {exc}"
+    lap("snapshot")
     lost = reconcile(campaign_id, now, snapshot.call_ids) if snapshot is not None else 0
-    result = TickResult(campaign_id, "", tick_s, folded=folded, lost=lost, pbx_error=pbx_error)
+    lap("reconcile")
+    result = TickResult(campaign_id, "", tick_s, folded=folded, lost=lost, pbx_error=pbx_error,
+                        timings=timings)
 
     if not has_open_contacts(campaign_id):
         _finish_done(campaign_id, now)
@@ -703,6 +747,7 @@ def run_tick(campaign_id: int, now: datetime, ami, settings=None) -> TickResult:
 
     plan = budget(campaign, snapshot, now, settings)
     result.live = plan.live
+    lap("budget")
     if plan.slots <= 0:
         if plan.reason == "channel cap":
             result.status = f"channel cap reached ({plan.live}/{campaign.max_channels} live)"
@@ -727,6 +772,7 @@ def run_tick(campaign_id: int, now: datetime, ami, settings=None) -> TickResult:
         claims.extend(claim(campaign, callable_, now))
         if len(dues) < wanted or not any(d.dnc for d in dues):
             break
+    lap("claim")
     if not claims:
         nxt = next_due_at(campaign_id)
         if nxt is None:
@@ -738,6 +784,7 @@ def run_tick(campaign_id: int, now: datetime, ami, settings=None) -> TickResult:
         return result
 
     originated, error = originate_claims(campaign, claims, ami, now, settings)
+    lap("originate")
     result.originated = originated
     result.live = plan.live + originated
     if error:
