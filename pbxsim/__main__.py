@@ -11,10 +11,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
-import sys
 
 from app.config import get_settings
+from app.logs import configure_logging
 from pbxsim.server import Pbx
 
 
@@ -59,8 +60,6 @@ async def serve(args):
     if args.port_file:
         with open(args.port_file + ".tmp", "w") as fh:
             fh.write(str(port))
-        import os
-
         os.replace(args.port_file + ".tmp", args.port_file)
     logging.getLogger("pbxsim").info(
         "pbxsim listening host=%s port=%s model=%s speed=%s max_channels=%s dialplan=%s (%s)",
@@ -77,8 +76,7 @@ async def serve(args):
 def main(argv=None):
     settings = get_settings()
     args = build_parser(settings).parse_args(argv)
-    logging.basicConfig(level=settings.log_level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(settings, "pbx")
     asyncio.run(serve(args))
 
 

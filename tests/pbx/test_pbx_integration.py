@@ -52,7 +52,6 @@ def poll(fn, timeout=20.0, interval=0.02):
         threading.Event().wait(interval)
 
 
-@pytest.mark.e2e
 def test_it_places_100_calls_that_act_out_the_lastdigit_rule(pbxsim, agi_listener, pbx_settings,
                                                             request):
     # speed 20: the longest call (digit 9) lasts ~1.3 s; a ring timeout of 30 s is 1.5 s

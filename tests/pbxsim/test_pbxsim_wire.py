@@ -150,5 +150,7 @@ def test_it_exposes_its_record_through_the_pbxsimstats_action(pbxsim):
         [call] = stats["calls"]
         assert (call["result"], call["reason"], call["response"]) == ("busy", 5, "Failure")
         assert [a["event"] for a in call["agi"]] == ["failed-busy"]
+        summary = json.loads(ami.action("PbxsimStats", {"Calls": "no"})["JSON"])
+        assert "calls" not in summary and summary["calls_total"] == 1
         ami.action("PbxsimReset")
         assert json.loads(ami.action("PbxsimStats")["JSON"])["calls"] == []
