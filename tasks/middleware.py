@@ -12,6 +12,7 @@ broker. What each process gets:
   period;
 - every ``dramatiq`` launcher serves Dramatiq's Prometheus metrics on
   METRICS_PORT (0: none) from a forked exposition process;
+- a worker process logs through app/logs.py as its kind (JSON in production);
 - the launcher's children (worker and exposition processes) get SIGTERM when the
   launcher dies, so a ``kill -9`` of it leaves no orphan consuming messages or
   holding the metrics port while supervisord starts a new launcher.
@@ -172,12 +173,28 @@ def die_with_parent(sig=signal.SIGTERM) -> bool:
     return True
 
 
-class DieWithLauncher(Middleware):
-    """A dramatiq worker process stops (gracefully, SIGTERM) when its launcher is killed."""
+class WorkerProcess(Middleware):
+    """Set-up of a ``dramatiq`` worker process (never of an in-process test worker).
+
+    It stops (gracefully, SIGTERM) when its launcher is killed, and logs through
+    app/logs.py as its kind (dialer, lifecycle): JSON in production.
+    """
+
+    def __init__(self):
+        self.booted = False
 
     def after_process_boot(self, broker):
+        self.booted = True
         if not die_with_parent():
             log.warning("cannot tie this worker to its launcher (prctl unavailable)")
+
+    def after_worker_boot(self, broker, worker):
+        if not self.booted:
+            return
+        from app.logs import configure_logging
+
+        kinds = kinds_for_queues(sorted(worker.consumer_whitelist or []))
+        configure_logging(get_settings(), "+".join(kinds) or "worker")
 
 
 # --- Prometheus ---------------------------------------------------------------
@@ -281,6 +298,6 @@ class Prometheus(dramatiq_prometheus.Prometheus):
 
 def setup_middleware(broker) -> None:
     """Add the heartbeat, launcher-death and Prometheus middleware to ``broker`` (tasks/broker.py)."""
-    broker.add_middleware(DieWithLauncher())
+    broker.add_middleware(WorkerProcess())
     broker.add_middleware(Heartbeat())
     broker.add_middleware(Prometheus())
