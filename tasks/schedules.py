@@ -1,6 +1,6 @@
 """Periodic actors (``periodiq tasks tasks.schedules`` sends them; the lifecycle worker runs them).
 
-They sit on the ``drain`` queue so the lifecycle process (``-Q drain -Q finalize``)
+They sit on the ``drain`` queue so the lifecycle process (``-Q drain finalize``)
 runs them; periodiq itself only sends messages.
 """
 

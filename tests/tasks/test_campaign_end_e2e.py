@@ -1,7 +1,7 @@
 """End to end: a campaign ends while calls are up, drains on the PBX's word, finalizes, closes.
 
 Real RabbitMQ (the session's vhost), a dialer process and a lifecycle process
-(``dramatiq ... -Q drain -Q finalize``), the AGI daemon and pbxsim. The
+(``dramatiq ... -Q drain finalize``), the AGI daemon and pbxsim. The
 scheduler's tick is driven by the test: it sends ``expire_campaigns`` the way
 ``periodiq`` does every minute.
 """
@@ -66,7 +66,8 @@ def stack(sqlite_db, broker, tmp_path, monkeypatch):
 
 def start_lifecycle(stack, name="lifecycle"):
     argv = [str(VENV_BIN / "dramatiq"), "tasks.draining", "tasks.finalizing", "tasks.schedules",
-            "-Q", "drain", "-Q", "finalize", "-p", "1", "-t", "2"]
+            "-Q", "drain", "finalize", "-p", "1", "-t", "2"]
+    # -Q takes several names; a second -Q would replace the first (argparse nargs="*")
     return stack._spawn(name, argv, stack.env)
 
 
