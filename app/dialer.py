@@ -373,10 +373,14 @@ class Budget:
 
 
 def fair_share(total: int, campaign: Campaign, hungry) -> int:
-    """``campaign``'s share of ``total`` by weight among the hungry campaigns (>= 1)."""
+    """``campaign``'s share of ``total`` by weight among the hungry campaigns (>= 1).
+
+    Rounded down, so the shares of campaigns that all want capacity never add
+    up to more than ``total``.
+    """
     weights = {c.id: max(1, c.weight) for c in hungry}
     weights[campaign.id] = max(1, campaign.weight)
-    return max(1, math.ceil(total * weights[campaign.id] / sum(weights.values())))
+    return max(1, math.floor(total * weights[campaign.id] / sum(weights.values())))
 
 
 def hungry_campaigns(now: datetime) -> list[Campaign]:
@@ -519,8 +523,11 @@ def claim(campaign: Campaign, dues, now: datetime) -> list[Claim]:
     (campaign, contact, number) makes a second claim of the same call fail.
     """
     db = database.obj
+    # the campaign must still be ACTIVE in the same statement: a pause that
+    # commits while this tick runs stops its claims at once
     bump = _sql(db, "UPDATE campaign_contact SET state = ?, attempts = attempts + 1, "
-                    "updated_at = ? WHERE id = ? AND state = ? AND attempts = ? AND attempts < ?")
+                    "updated_at = ? WHERE id = ? AND state = ? AND attempts = ? AND attempts < ? "
+                    "AND EXISTS (SELECT 1 FROM campaign WHERE id = ? AND state = ?)")
     insert = _sql(db, "INSERT INTO call_attempt (campaign_id, contact_id, number, state, "
                       "channel_id, originated_at, outcome, digit, hangup_cause) "
                       "VALUES (?, ?, ?, ?, ?, ?, '', '', '')")
@@ -530,7 +537,9 @@ def claim(campaign: Campaign, dues, now: datetime) -> list[Claim]:
         cursor = db.cursor()
         for due in dues:
             cursor.execute(
-                bump, (CALLING, stamp, due.cc_id, PENDING, due.attempts, campaign.max_attempts)
+                bump,
+                (CALLING, stamp, due.cc_id, PENDING, due.attempts, campaign.max_attempts,
+                 campaign.id, ACTIVE),
             )
             if cursor.rowcount != 1:
                 continue  # another worker got there first
@@ -859,7 +868,11 @@ def acquire_tick(campaign_id: int, token: str, seq: int, seen: str, now: datetim
     if updated == 1:
         return "run"
     row = Campaign.get_or_none(Campaign.id == campaign_id)
-    if row is None or row.state != ACTIVE:
+    if row is None:
+        return "drop"
+    if row.state != ACTIVE:
+        if row.tick_token == mine:
+            end_chain(campaign_id, token, seq)  # hand the columns to the lifecycle at once
         return "drop"
     if seen and row.tick_token != seen:
         return "drop"  # the chain moved on: it is alive

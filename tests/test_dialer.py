@@ -373,3 +373,39 @@ def test_it_says_when_the_next_retry_is_due(pbx):
     assert result.originated == 0
     assert result.status == "no due contacts until 2026-03-02 15:01:00Z"
     assert result.delay_s == 30.0  # idle: look again later, not every tick
+
+
+def test_it_claims_nothing_once_the_campaign_is_paused_mid_tick(db):
+    campaign = activated(["+15550000001", "+15550000002"])
+    dues = due_contacts(campaign.id, NOW, 10)  # the tick read these while ACTIVE
+    activation.pause(campaign.id, NOW)  # then the operator paused
+    assert claim(campaign, dues, NOW) == []
+    assert CallAttempt.select().count() == 0
+
+
+def test_it_limits_originates_per_tick_by_the_global_rate(db, monkeypatch):
+    from app.config import get_settings
+
+    monkeypatch.setenv("ORIGINATES_PER_SECOND", "30")
+    monkeypatch.setenv("DIAL_TICK_MS", "500")
+    get_settings.cache_clear()
+    settings = get_settings()
+    a = activated([f"+155500004{i:02d}" for i in range(50)], max_channels=100)
+    b = activated([f"+155500005{i:02d}" for i in range(50)], max_channels=100)
+    snap = PbxSnapshot({}, set())
+    # 30/s at a 500 ms tick is 15 per tick, split between the two hungry campaigns
+    Campaign.update(dialer_status="dialing 1").execute()
+    plan = budget(Campaign.get_by_id(a.id), snap, NOW, settings)
+    assert (plan.slots, plan.reason) == (7, "rate limit")
+    Campaign.update(dialer_status="paused").where(Campaign.id == b.id).execute()
+    assert budget(Campaign.get_by_id(a.id), snap, NOW, settings).slots == 15
+    get_settings.cache_clear()
+
+
+def test_it_hands_the_lease_back_when_the_campaign_left_active(db):
+    campaign = activated(["+15550000001"])
+    assert acquire_tick(campaign.id, "aaaa", 0, "", NOW, 10) == "run"
+    Campaign.update(state="FINISHED").where(Campaign.id == campaign.id).execute()
+    assert acquire_tick(campaign.id, "aaaa", 1, "", NOW, 10) == "drop"
+    row = Campaign.get_by_id(campaign.id)
+    assert (row.tick_token, row.tick_lease_until) == ("", None)
