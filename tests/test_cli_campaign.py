@@ -1,0 +1,66 @@
+"""``flask campaign ...`` through Flask's CLI runner on the real database and broker."""
+
+from __future__ import annotations
+
+import json
+
+from app.models import CallWindow, Campaign, CampaignContact, CampaignOption
+
+
+def write_csv(tmp_path):
+    path = tmp_path / "contacts.csv"
+    path.write_text("phone,name\n+12025550101,Ann\n+12025550102,Bob\n(202) 555-0103,Cy\n")
+    return path
+
+
+def test_it_creates_a_campaign_from_a_csv(app, sqlite_db, tmp_path):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=[
+        "campaign", "create", "--name", "Reminder", "--csv", str(write_csv(tmp_path)),
+        "--message-sound", "hello-world", "--option", "1=Confirm", "--option", "2=Cancel",
+        "--windows", "mon-fri 09:00-12:00,14:00-18:00; sat 10:00-13:00",
+        "--timezone", "Europe/Paris", "--max-channels", "5", "--attempts", "2",
+        "--retry-busy", "60", "--ends", "2030-01-31",
+    ])
+    assert result.exit_code == 0, result.output
+    assert "imported 3 of 3 rows" in result.output
+    campaign = Campaign.get()
+    assert (campaign.state, campaign.max_channels, campaign.max_attempts) == ("DRAFT", 5, 2)
+    assert campaign.retry_busy_s == 60 and campaign.timezone == "Europe/Paris"
+    assert campaign.ends_at.isoformat() == "2030-01-30T23:00:00+00:00"  # midnight Paris
+    assert CallWindow.select().where(CallWindow.campaign == campaign.id).count() == 11
+    assert [o.digit for o in CampaignOption.select().order_by(CampaignOption.digit)] == ["1", "2"]
+
+
+def test_it_refuses_bad_options_and_windows_with_a_clear_error(app, sqlite_db, tmp_path):
+    runner = app.test_cli_runner()
+    base = ["campaign", "create", "--name", "x", "--csv", str(write_csv(tmp_path)),
+            "--message-sound", "hello-world"]
+    result = runner.invoke(args=base + ["--option", "12=Bad"])
+    assert result.exit_code != 0 and "DIGIT=LABEL" in result.output
+    result = runner.invoke(args=base + ["--windows", "someday 9-10"])
+    assert result.exit_code != 0 and "unknown weekday" in result.output
+    assert Campaign.select().count() == 0
+
+
+def test_it_activates_pauses_resumes_finishes_and_shows(app, sqlite_db, broker, tmp_path):
+    runner = app.test_cli_runner()
+    runner.invoke(args=[
+        "campaign", "create", "--name", "c", "--csv", str(write_csv(tmp_path)),
+        "--message-sound", "hello-world", "--windows", "daily 00:00-24:00",
+    ])
+    campaign_id = Campaign.get().id
+    result = runner.invoke(args=["campaign", "activate", str(campaign_id), "--no-reload"])
+    assert result.exit_code == 0, result.output
+    assert CampaignContact.select().count() == 3
+    assert runner.invoke(args=["campaign", "pause", str(campaign_id)]).exit_code == 0
+    assert Campaign.get_by_id(campaign_id).dialer_status == "paused"
+    assert runner.invoke(args=["campaign", "resume", str(campaign_id)]).exit_code == 0
+    result = runner.invoke(args=["campaign", "show", str(campaign_id), "--json", "--no-pbx"])
+    info = json.loads(result.output)
+    assert (info["state"], info["contacts"], info["live_calls_db"]) == ("ACTIVE", {"pending": 3}, 0)
+    assert runner.invoke(args=["campaign", "finish", str(campaign_id)]).exit_code == 0
+    result = runner.invoke(args=["campaign", "pause", str(campaign_id)])
+    assert result.exit_code != 0 and "cannot go from FINISHED to PAUSED" in result.output
+    text = runner.invoke(args=["campaign", "show", str(campaign_id), "--no-pbx"]).output
+    assert "state:    FINISHED" in text and "pending 3" in text
