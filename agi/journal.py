@@ -142,6 +142,24 @@ class Journal:
             self._replay_offset = 0
             self.depth = 0
 
+    @property
+    def rejected_path(self):
+        return self.path.with_name(self.path.stem + ".rejected" + self.path.suffix)
+
+    def set_aside(self, event):
+        """Keep an event the database refuses for good in ``<journal>.rejected``.
+
+        Raises:
+            JournalError: it could not be written.
+        """
+        try:
+            with open(self.rejected_path, "ab") as f:
+                f.write((encode(event) + "\n").encode("utf-8"))
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as exc:
+            raise JournalError(f"{self.rejected_path}: write failed: {exc}") from exc
+
     def close(self):
         if self._read is not None:
             self._read.close()

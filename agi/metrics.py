@@ -36,6 +36,9 @@ class Metrics:
                                        registry=r)
         self.journal_depth = Gauge("agi_journal_depth", "Events in the journal not yet replayed",
                                    registry=r)
+        self.set_aside = Counter("agi_events_set_aside",
+                                 "Journaled events the database refused for good (kept apart)",
+                                 registry=r)
         self.replayed = Counter("agi_journal_replayed", "Events replayed from the journal",
                                 registry=r)
         self._http = None

@@ -41,6 +41,7 @@ CONFIRM_COMMAND = f"SET VARIABLE {CONFIRM_VARIABLE} {CONFIRM_VALUE}\n".encode()
 
 # Column widths of call_event; longer values are cut, not refused: an event
 # Asterisk handed over is never dropped for an over-long channel name.
+ID_MAX = 2**31 - 1  # call_event's integer columns (PostgreSQL integer)
 UNIQUEID_MAX = 64
 CHANNEL_MAX = 128
 HANGUPCAUSE_MAX = 16
@@ -51,10 +52,8 @@ _KEY_RE = re.compile(r"agi_[a-z0-9_]{1,60}\Z")
 _BLOCK_RE = re.compile(rf"(?:(?:agi_[a-z0-9_]{{1,60}}:[^\n]{{0,{MAX_LINE_BYTES - 70}}}|HANGUP)\n)*")
 _PAIR_RE = re.compile(r"^(agi_[a-z0-9_]{1,60}): ?([^\n]*)\n", re.M)
 _ARG_RE = re.compile(r"agi_arg_([1-9][0-9]{0,2})\Z")
-_ID = r"[1-9][0-9]{0,17}"
-_SCRIPT_RE = re.compile(
-    rf"({_ID})/({_ID})/(0|[1-9][0-9]{{0,8}})/([a-z0-9*#-]{{1,32}})\Z"
-)
+_ID = r"[1-9][0-9]{0,9}"
+_SCRIPT_RE = re.compile(rf"({_ID})/({_ID})/(0|{_ID})/([a-z0-9*#-]{{1,32}})\Z")
 _REQUEST_RE = re.compile(r"agi://[^/]*/(.*)\Z", re.S)
 
 
@@ -290,6 +289,10 @@ def event_from_request(request, received_at=None, source="agi"):
     m = _SCRIPT_RE.match(script)
     if not m:
         raise AgiProtocolError("bad_script", f"script {script[:80]!r}")
+    campaign_id, contact_id, attempt = int(m.group(1)), int(m.group(2)), int(m.group(3))
+    if max(campaign_id, contact_id, attempt) > ID_MAX:
+        # The columns are 32-bit integers: a larger id would fail its whole batch.
+        raise AgiProtocolError("bad_script", f"id out of range in {script[:80]!r}")
     name = m.group(4)
     if name not in EVENTS:
         raise AgiProtocolError("unknown_event", f"event {name!r}")
@@ -298,9 +301,9 @@ def event_from_request(request, received_at=None, source="agi"):
         data["hangupcause"] = request.args[0][:HANGUPCAUSE_MAX]
     env = request.env
     return Event(
-        campaign_id=int(m.group(1)),
-        contact_id=int(m.group(2)),
-        attempt=int(m.group(3)),
+        campaign_id=campaign_id,
+        contact_id=contact_id,
+        attempt=attempt,
         name=name,
         received_at=received_at,
         uniqueid=env.get("agi_uniqueid", "")[:UNIQUEID_MAX],

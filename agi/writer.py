@@ -19,7 +19,8 @@ import threading
 import time
 from datetime import datetime, timezone
 
-from peewee import PostgresqlDatabase
+import peewee
+from peewee import DataError, IntegrityError, PostgresqlDatabase
 
 from agi.errors import JournalError
 from app.models import CallEvent
@@ -34,6 +35,8 @@ COLUMNS = ("campaign_id", "contact_id", "attempt", "name", "received_at", "uniqu
            "channel", "source", "data")
 REPLAY_CHUNK = 1000
 REPLAY_SLICE_SECONDS = 0.05
+# peewee's own mapping of driver exceptions (sqlite3, psycopg2) to its classes.
+_exception_wrapper = peewee.__exception_wrapper__
 
 
 def _row_builder():
@@ -202,8 +205,14 @@ class EventWriter:
         while self.journal.depth:
             events, offset, lines = self.journal.pending(REPLAY_CHUNK)
             if events:
+                refused = 0
                 try:
                     self._insert(events)
+                except (DataError, IntegrityError):
+                    refused = self._insert_one_by_one(events)
+                    if refused is None:
+                        self._retry_at = time.monotonic() + self.retry_interval
+                        return False
                 except Exception as exc:
                     log.warning("journal replay failed (%s); %d events wait, retry in %.1fs",
                                 exc, self.journal.depth, self.retry_interval)
@@ -211,7 +220,7 @@ class EventWriter:
                     self._close_connection()
                     self._retry_at = time.monotonic() + self.retry_interval
                     return False
-                self.metrics.replayed.inc(len(events))
+                self.metrics.replayed.inc(len(events) - refused)
             self.journal.replayed(lines, offset)
             self.metrics.journal_depth.set(self.journal.depth)
             if not lines and self.journal.depth:
@@ -224,13 +233,44 @@ class EventWriter:
         log.info("journal replayed and truncated")
         return True
 
+    def _insert_one_by_one(self, events):
+        """Commit events one at a time, setting aside those the database refuses for good.
+
+        A poison event must not block the journal (and with it every later
+        event) forever. Returns how many were set aside, or None when a
+        connection error cut this short.
+        """
+        refused = 0
+        for event in events:
+            try:
+                self._insert([event])
+            except (DataError, IntegrityError) as exc:
+                log.critical("database refuses event campaign=%s contact=%s attempt=%s "
+                             "event=%s (%s); set aside in %s", event.campaign_id,
+                             event.contact_id, event.attempt, event.name, exc,
+                             self.journal.rejected_path)
+                try:
+                    self.journal.set_aside(event)
+                except JournalError:
+                    log.critical("could not set the refused event aside", exc_info=True)
+                    return None
+                self.metrics.set_aside.inc()
+                refused += 1
+            except Exception:
+                log.warning("one-by-one replay interrupted", exc_info=True)
+                self._close_connection()
+                return None
+        return refused
+
     def _insert(self, events):
         start = time.perf_counter()
         rows = list(map(self._row, events))
         db = self.db
         if db.is_closed():
             self._open_connection()
-        with db.atomic():
+        # The raw cursor raises the driver's exceptions; peewee's wrapper maps
+        # them to peewee's (DataError, IntegrityError ...) the same on both engines.
+        with _exception_wrapper, db.atomic():
             cursor = db.cursor()
             if self.is_postgres:
                 from psycopg2.extras import execute_values
