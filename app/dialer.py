@@ -124,6 +124,16 @@ def _dt(value):
     return CallAttempt.originated_at.db_value(value) if value is not None else None
 
 
+CLOSE_SQL = (
+    "UPDATE call_attempt SET state = ?, outcome = ?, digit = ?, answered_at = ?, "
+    "finished_at = ?, hangup_cause = ? WHERE id = ? AND state <> ?"
+)
+SETTLE_SQL = (
+    "UPDATE campaign_contact SET state = ?, next_attempt_at = ?, last_outcome = ?, "
+    "updated_at = ? WHERE campaign_id = ? AND contact_id = ? AND state = ? AND attempts = ?"
+)
+
+
 def settle_contact(campaign: Campaign, contact_id: int, number: int, outcome: str,
                    ended_at: datetime, now: datetime) -> str:
     """Move a calling contact on after attempt ``number`` ended with ``outcome``.
@@ -134,9 +144,7 @@ def settle_contact(campaign: Campaign, contact_id: int, number: int, outcome: st
     state, due = next_state(campaign, number, outcome, ended_at)
     db = database.obj
     cursor = db.execute_sql(
-        _sql(db, "UPDATE campaign_contact SET state = ?, next_attempt_at = ?, last_outcome = ?, "
-                 "updated_at = ? WHERE campaign_id = ? AND contact_id = ? AND state = ? "
-                 "AND attempts = ?"),
+        _sql(db, SETTLE_SQL),
         (state, _dt(due), outcome, _dt(now), campaign.id, contact_id, CALLING, number),
     )
     return state if cursor.rowcount == 1 else ""
@@ -213,22 +221,36 @@ def fold_events(campaign_id: int, now: datetime, campaign: Campaign | None = Non
             key = (ev.contact_id, ev.attempt)
             if key in by_key:
                 events[key].append(ev)
-    ended = 0
+    closes, settles, ups = [], [], []
+    for key, evs in events.items():
+        attempt = by_key[key]
+        facts = facts_of(evs)
+        if facts.outcome:
+            ended_at = facts.ended_at or now
+            closes.append((DONE, facts.outcome, facts.digit, _dt(facts.answered_at),
+                           _dt(ended_at), facts.hangup_cause, attempt.id, DONE))
+            state, due = next_state(campaign, attempt.number, facts.outcome, ended_at)
+            settles.append((state, _dt(due), facts.outcome, _dt(now), campaign.id,
+                            attempt.contact_id, CALLING, attempt.number))
+        elif facts.answered_at is not None and attempt.state == ORIGINATING:
+            ups.append((UP, _dt(facts.answered_at), attempt.id, ORIGINATING))
     db = database.obj
-    # one transaction (one commit, one fsync) for the whole fold
+    # One transaction (one commit, one fsync) and one statement per kind for
+    # the whole fold. Every update is conditional, so a second fold of the same
+    # events (the lifecycle's, a redelivered tick's) changes nothing: the
+    # attempt is no longer open and the contact no longer calling on it.
     with database.atomic():
-        for key, evs in events.items():
-            attempt = by_key[key]
-            facts = facts_of(evs)
-            if facts.outcome:
-                if _close(campaign, attempt, facts, now):
-                    ended += 1
-            elif facts.answered_at is not None and attempt.state == ORIGINATING:
-                db.execute_sql(
-                    _sql(db, "UPDATE call_attempt SET state = ?, answered_at = ? "
-                             "WHERE id = ? AND state = ?"),
-                    (UP, _dt(facts.answered_at), attempt.id, ORIGINATING),
-                )
+        cursor = db.cursor()
+        if closes:
+            cursor.executemany(_sql(db, CLOSE_SQL), closes)
+            cursor.executemany(_sql(db, SETTLE_SQL), settles)
+        if ups:
+            cursor.executemany(
+                _sql(db, "UPDATE call_attempt SET state = ?, answered_at = ? "
+                         "WHERE id = ? AND state = ?"),
+                ups,
+            )
+    ended = len(closes)
     if ended:
         log.info("folded campaign=%s ended=%d in_flight=%d", campaign_id, ended, len(attempts))
     return ended
@@ -247,8 +269,7 @@ def _close(campaign, attempt, facts, now) -> bool:
     # inside the caller's transaction
     db = database.obj
     cursor = db.execute_sql(
-        _sql(db, "UPDATE call_attempt SET state = ?, outcome = ?, digit = ?, answered_at = ?, "
-                 "finished_at = ?, hangup_cause = ? WHERE id = ? AND state <> ?"),
+        _sql(db, CLOSE_SQL),
         (DONE, facts.outcome, facts.digit, _dt(facts.answered_at),
          _dt(facts.ended_at or now), facts.hangup_cause, attempt.id, DONE),
     )
@@ -691,9 +712,6 @@ def run_tick(campaign_id: int, now: datetime, ami, settings=None) -> TickResult:
     campaign = get_campaign(campaign_id)
     if campaign.state != ACTIVE:
         status = "paused" if campaign.state == PAUSED else f"not dialing: {campaign.state}"
-        if campaign.state == PAUSED:
-            # calls already up are left to finish; their events still fold
-            fold_events(campaign_id, now)
         set_status(campaign_id, status, now)
         return TickResult(campaign_id, status, None)
 
