@@ -257,7 +257,8 @@ def step_charts(campaign_id: int, now) -> None:
     log.info("campaign=%s charts: %s", campaign_id, ", ".join(sorted(paths)))
 
 
-# what the archive keeps of each working table, and the key it pages by
+# what the archive keeps: the campaign's events and attempts (campaign_contact is
+# only the dialer's working copy of what the results now hold), and the key it pages by
 ARCHIVED = (
     (
         "events.csv",
@@ -272,13 +273,6 @@ ARCHIVED = (
         ("id", "campaign_id", "contact_id", "number", "state", "channel_id", "originated_at",
          "answered_at", "finished_at", "outcome", "digit", "hangup_cause"),
         ("contact_id", "number"),
-    ),
-    (
-        "contacts.csv",
-        "campaign_contact",
-        ("id", "campaign_id", "contact_id", "state", "attempts", "next_attempt_at",
-         "last_outcome", "updated_at"),
-        ("contact_id",),
     ),
 )
 
@@ -386,6 +380,10 @@ def finalize(campaign_id: int, now, token: str | None = None, stop_after: str | 
     if campaign.state != FINALIZING:
         log.warning("campaign=%s is %s, not FINALIZING: nothing to finalize", campaign_id, campaign.state)
         return ""
+    if not is_postgres():
+        # the results fold and the report sort hundreds of thousands of rows:
+        # keep SQLite's temporary b-trees in memory rather than in temp files
+        database.execute_sql("PRAGMA temp_store = MEMORY")
     done = ensure_report_row(campaign_id, now).step
     while (step := next_step(done)) is not None:
         if token is not None and not renew_lease(campaign_id, FINALIZING, token, now):

@@ -158,18 +158,24 @@ def build_report(campaign_id: int) -> dict:
         for d in sorted(set(labels) | set(pressed), key=_digit_order)
     ]
 
-    events, calls, answers = Counter(), Counter(), Counter()
-    for name, hour, count in rows(
-        f"SELECT name, {_hour_bucket_sql()} AS hour, COUNT(*) FROM call_event "
-        "WHERE campaign_id = ? GROUP BY name, hour",
-        (campaign_id,),
+    # events by name: read from the (campaign, contact, attempt, name) index alone
+    events = dict(
+        rows(
+            "SELECT name, COUNT(*) FROM call_event WHERE campaign_id = ? GROUP BY name ORDER BY name",
+            (campaign_id,),
+        )
+    )
+    # every call that reached the PBX ends in exactly one 'answered' or 'failed-*'
+    calls, answers = Counter(), Counter()
+    for hour, answered_calls, failed_calls in rows(
+        f"SELECT {_hour_bucket_sql()} AS hour, "
+        "SUM(CASE WHEN name = 'answered' THEN 1 ELSE 0 END), "
+        "SUM(CASE WHEN name = 'answered' THEN 0 ELSE 1 END) FROM call_event "
+        "WHERE campaign_id = ? AND (name = 'answered' OR name LIKE ?) GROUP BY hour",
+        (campaign_id, FAILED_PREFIX + "%"),
     ):
-        events[name] += count
-        # every call that reached the PBX ends in exactly one 'answered' or 'failed-*'
-        if name == ANSWERED or name.startswith(FAILED_PREFIX):
-            calls[hour] += count
-            if name == ANSWERED:
-                answers[hour] += count
+        calls[hour] += answered_calls + failed_calls
+        answers[hour] += answered_calls
     calls_per_hour = [
         {
             "hour": datetime.strptime(hour, "%Y-%m-%d %H")
@@ -181,7 +187,6 @@ def build_report(campaign_id: int) -> dict:
         }
         for hour in sorted(calls)
     ]
-    events = dict(sorted(events.items()))
     histogram = {str(k): v for k, v in sorted(histogram.items())}
     answered_per_attempt = {str(k): v for k, v in sorted(answered_per_attempt.items())}
 

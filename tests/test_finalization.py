@@ -127,8 +127,8 @@ def test_it_closes_with_csv_charts_archive_and_empty_working_tables(db):
     with zipfile.ZipFile(report.archive_path) as zf:
         events = list(csv.DictReader(io.TextIOWrapper(zf.open("events.csv"), encoding="utf-8")))
         attempts = list(csv.DictReader(io.TextIOWrapper(zf.open("attempts.csv"), encoding="utf-8")))
-        contacts = list(csv.DictReader(io.TextIOWrapper(zf.open("contacts.csv"), encoding="utf-8")))
-    assert len(events) == 12 and len(attempts) == 8 and len(contacts) == 8
+        assert zf.namelist() == ["events.csv", "attempts.csv"]
+    assert len(events) == 12 and len(attempts) == 8
     assert {e["name"] for e in events} >= {"answered", "dtmf-1", "hangup", "failed-busy"}
     assert any(e["data"] == '{"hangupcause":"16"}' for e in events)
     # results and report stay after close
