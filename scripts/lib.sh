@@ -103,12 +103,3 @@ ensure_chromium() {
         apt_install chromium
     fi
 }
-
-# postgres_note: one line saying whether PostgreSQL answers (pytest decides for itself).
-postgres_note() {
-    if port_open 127.0.0.1 5432; then
-        say "PostgreSQL answers on 127.0.0.1:5432: database tests also run on it"
-    else
-        say "PostgreSQL not answering on 127.0.0.1:5432: database tests run on SQLite only"
-    fi
-}

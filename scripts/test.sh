@@ -6,7 +6,7 @@ cd "$ROOT"
 ensure_venv
 ensure_rabbitmq
 ensure_chromium
-postgres_note
+# pytest's header and closing lines say which database engines the tests used.
 say "pytest $*"
 rc=0
 "$VENV/bin/pytest" "$@" </dev/null || rc=$?

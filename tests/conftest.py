@@ -78,9 +78,17 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     if hasattr(config, "workerinput"):  # pragma: no cover - no xdist here
         return
+    import sys
+
     from app.config import get_settings, load_settings
     from app.errors import ConfigError
 
+    if "tasks.broker" in sys.modules:
+        pytest.exit(
+            "tasks.broker was imported before the test vhost was set (by a conftest.py at "
+            "module level?): import it inside fixtures or test modules instead",
+            returncode=3,
+        )
     try:
         base = load_settings()
     except ConfigError as exc:
@@ -393,8 +401,12 @@ def broker():
     """The real RabbitmqBroker from tasks.broker, on this session's vhost, queues empty."""
     from tasks.broker import broker as real_broker
 
+    # A fresh connection per test: RabbitMQ drops one whose heartbeats went
+    # unanswered while an earlier long test kept this thread busy.
+    del real_broker.connection
     real_broker.flush_all()
     yield real_broker
+    del real_broker.connection
     real_broker.flush_all()
 
 
