@@ -156,6 +156,7 @@ def throughput(campaign_id, ami, settings, tick_s, total):
     first = None
     last = None
     deadline = time.monotonic() + 600
+    cpu0 = time.process_time()
     while originated < total and time.monotonic() < deadline:
         t0 = time.perf_counter()
         result = run_tick(campaign_id, utcnow(), ami, settings)
@@ -171,9 +172,11 @@ def throughput(campaign_id, ami, settings, tick_s, total):
             break
         time.sleep(max(0.0, tick_s - (t1 - t0)))
     total_s = sum(ticks) or 1.0
+    cpu = time.process_time() - cpu0
     print("          tick time by phase: " + ", ".join(
         f"{k} {v / len(ticks) * 1000:.1f} ms" for k, v in phases.items())
-        + f" (of {total_s / len(ticks) * 1000:.1f} ms)")
+        + f" (of {total_s / len(ticks) * 1000:.1f} ms); dialer CPU {cpu:.1f}s = "
+        f"{originated / cpu if cpu else 0:.0f} originates per CPU-second")
     return originated, (last - first) if first else 0.0, len(ticks), ticks
 
 
@@ -181,12 +184,21 @@ def tick_times(campaign_id, ami, settings, tick_s, n):
     from app.dialer import run_tick
 
     times = []
+    cpu = []
+    phases = {}
     for _ in range(n):
         t0 = time.perf_counter()
-        run_tick(campaign_id, utcnow(), ami, settings)
+        c0 = time.process_time()
+        result = run_tick(campaign_id, utcnow(), ami, settings)
         dt = time.perf_counter() - t0
+        cpu.append(time.process_time() - c0)
         times.append(dt)
+        for name, secs in result.timings.items():
+            phases[name] = phases.get(name, 0.0) + secs
         time.sleep(max(0.0, tick_s - dt))
+    print("          tick time by phase: " + ", ".join(
+        f"{k} {v / n * 1000:.1f} ms" for k, v in phases.items())
+        + f"; CPU of this process per tick: median {statistics.median(cpu) * 1000:.1f} ms")
     return times
 
 
@@ -215,6 +227,33 @@ def pct(values, q):
     return values[min(len(values) - 1, int(q * len(values)))]
 
 
+def part_throughput(db, ami, settings, args, env, tick_s):
+    from app import activation
+    from app.models import Campaign
+
+    list_id = make_list(db, "throughput", args.contacts, "81")
+    cid = make_campaign(list_id, "throughput", args.max_channels)
+    activation.activate(cid, utcnow(), ami=ami)
+    # the baseline's calls run in this campaign's context (pbxsim must have it)
+    n_base, s_base = baseline_originates(ami, cid, args.contacts, args.max_channels)
+    base_rate = n_base / s_base
+    wait_idle(ami)
+    ami.action("PbxsimReset")
+    n, secs, ticks, times = throughput(cid, ami, settings, tick_s, args.contacts)
+    rate = n / secs if secs else 0.0
+    print(f"baseline: {n_base} originates straight through AmiClient in {s_base:.2f}s "
+          f"= {base_rate:.0f}/s")
+    print(f"dialer:   {n} originates in {secs:.2f}s = {rate:.0f}/s sustained "
+          f"(max_channels {args.max_channels}, {ticks} ticks, tick median "
+          f"{statistics.median(times) * 1000:.1f} ms, p95 {pct(times, 0.95) * 1000:.1f} ms) "
+          f"ratio dialer/baseline {rate / base_rate:.2f}  target >= 200/s: "
+          f"{'ok' if rate >= 200 else 'MISSED'}")
+    wait_idle(ami)
+    account = Campaign.get_by_id(cid).account_code
+    print(f"          pbxsim peak calls for {account}: "
+          f"{peak_calls(int(env['AMI_PORT']), account)} (max_channels {args.max_channels})")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--contacts", type=int, default=10_000)
@@ -227,6 +266,7 @@ def main():
     p.add_argument("--ticks", type=int, default=40)
     p.add_argument("--database-url", default="", help="default: a SQLite file in a temp dir")
     p.add_argument("--keep", action="store_true", help="keep the temp dir")
+    p.add_argument("--skip-throughput", action="store_true", help="only part 2")
     args = p.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="callcast-bench-dialer-"))
@@ -262,32 +302,12 @@ def main():
         upgrade(db)
         ami = AmiClient("127.0.0.1", int(env["AMI_PORT"]), "callcast", "callcast", timeout=10)
         tick_s = args.tick_ms / 1000.0
-        print(f"database {url}; pbxsim speed {args.speed}; tick {args.tick_ms} ms")
+        print(f"database {url}; pbxsim speed {args.speed}; tick {args.tick_ms} ms; "
+          f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
 
         # --- part 1: sustained originates/s -----------------------------------------
-        list_id = make_list(db, "throughput", args.contacts, "81")
-        cid = make_campaign(list_id, "throughput", args.max_channels)
-        activation.activate(cid, utcnow(), ami=ami)
-        # pbxsim must know the campaign's context before the baseline runs its calls
-        n_base, s_base = baseline_originates(ami, cid, args.contacts, args.max_channels)
-        base_rate = n_base / s_base
-        wait_idle(ami)
-        ami.action("PbxsimReset")
-        n, secs, ticks, times = throughput(cid, ami, settings, tick_s, args.contacts)
-        rate = n / secs if secs else 0.0
-        print(f"baseline: {n_base} originates straight through AmiClient in {s_base:.2f}s "
-              f"= {base_rate:.0f}/s")
-        print(f"dialer:   {n} originates in {secs:.2f}s = {rate:.0f}/s sustained "
-              f"(max_channels {args.max_channels}, {ticks} ticks, tick median "
-              f"{statistics.median(times) * 1000:.1f} ms, p95 {pct(times, 0.95) * 1000:.1f} ms) "
-              f"ratio dialer/baseline {rate / base_rate:.2f}  target >= 200/s: "
-              f"{'ok' if rate >= 200 else 'MISSED'}")
-        wait_idle(ami)
-        from app.models import Campaign
-
-        account = Campaign.get_by_id(cid).account_code
-        print(f"          pbxsim peak calls for {account}: "
-              f"{peak_calls(int(env['AMI_PORT']), account)} (max_channels {args.max_channels})")
+        if not args.skip_throughput:
+            part_throughput(db, ami, settings, args, env, tick_s)
 
         # --- part 2: one tick with a huge list ----------------------------------------------
         results = {}
