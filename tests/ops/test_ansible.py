@@ -1,0 +1,126 @@
+"""The Ansible deploy, for real: applied to this machine into an isolated prefix.
+
+The app, supervisor and asterisk roles are applied (local connection); the
+rabbitmq and postgresql roles run in --check mode against the shared services
+(they detect them and would change nothing destructive) and are linted.
+"""
+
+import os
+import shlex
+import signal
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+import pytest
+
+from .conftest import ANSIBLE_DIR, HOST, VENV_BIN, ansible_playbook, changed_tasks, wait_until
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
+
+PROGRAMS = ("agi", "agi-fallback", "dialer", "lifecycle", "scheduler", "web", "pbx")
+
+
+def test_it_applies_the_playbook_into_an_isolated_prefix(deployment):
+    assert deployment.first_apply.changed > 0
+    v = deployment.vars
+    conf_d = Path(v["supervisor_include_dir"])
+    assert sorted(p.name for p in conf_d.iterdir()) == sorted(
+        f"callcast-{name}.conf" for name in PROGRAMS
+    )
+    dialer = (conf_d / "callcast-dialer.conf").read_text()
+    for line in ("numprocs=2", "autorestart=true", "startretries=5", "stopsignal=TERM",
+                 "stopwaitsecs=25", "priority=200", "stopasgroup=true", "killasgroup=true",
+                 "stdout_logfile_maxbytes=10MB", "stderr_logfile_backups=5",
+                 f'METRICS_PORT="{deployment.ports["dialer_metrics"] // 100}%(process_num)02d"'):
+        assert line in dialer.splitlines() or line in dialer, line
+    env_file = Path(v["callcast_root"]) / ".env"
+    assert stat.S_IMODE(env_file.stat().st_mode) == 0o640
+    env = dict(
+        shlex.split(line)[0].split("=", 1)
+        for line in env_file.read_text().splitlines() if line and not line.startswith("#")
+    )
+    assert env["BROKER_URL"] == v["callcast_broker_url"]
+    assert env["LOG_FORMAT"] == "json"
+    assert env["DIAL_TEMPLATE"] == "Local/{number}@pstn"
+    assert "METRICS_PORT" not in env  # supervisord sets it per process
+    manager = Path(v["asterisk_config_dir"]) / "manager.conf"
+    assert f'#include "{v["asterisk_config_dir"]}/manager-callcast.conf"' in manager.read_text()
+    ami_user = (Path(v["asterisk_config_dir"]) / "manager-callcast.conf").read_text()
+    assert "[callcast]" in ami_user and "secret = ops-secret" in ami_user
+    assert "write = originate,reporting,command" in ami_user
+    extensions = (Path(v["asterisk_config_dir"]) / "extensions.conf").read_text()
+    assert f'#include "{v["callcast_dialplan_path"]}"' in extensions
+    assert "Upgrade the database schema" in changed_tasks(deployment.first_apply.output)
+
+
+def test_it_runs_every_program_and_health_answers_200(deployment):
+    expected = {"callcast-dialer:callcast-dialer_00", "callcast-dialer:callcast-dialer_01",
+                *(f"callcast-{p}" for p in PROGRAMS if p != "dialer")}
+    wait_until(
+        lambda: {n for n, (state, _) in deployment.status().items() if state == "RUNNING"}
+        >= expected,
+        90, "every program RUNNING",
+    )
+    body = deployment.wait_health(200, timeout=120)
+    assert all(check["ok"] for check in body["checks"].values())
+
+
+def test_it_restarts_a_worker_killed_with_kill_9(deployment):
+    name = "callcast-dialer:callcast-dialer_00"
+    wait_until(lambda: deployment.status().get(name, ("", None))[0] == "RUNNING", 60, name)
+    old_pid = deployment.status()[name][1]
+    launcher = psutil.Process(old_pid)
+    children = launcher.children(recursive=True)
+    assert "dramatiq" in " ".join(launcher.cmdline())
+    os.kill(old_pid, signal.SIGKILL)
+    wait_until(
+        lambda: (lambda s: s[0] == "RUNNING" and s[1] not in (None, old_pid))(
+            deployment.status().get(name, ("", None))),
+        60, "supervisord to restart the killed dialer",
+    )
+    # its worker and metrics processes went down with it (no orphan consumers)
+    gone, alive = psutil.wait_procs(children, timeout=30)
+    assert alive == [], [p.cmdline() for p in alive]
+    deployment.wait_health(200, timeout=90)
+
+
+def test_it_changes_nothing_on_a_second_apply(deployment):
+    recap = deployment.playbook()
+    assert recap.changed == 0, changed_tasks(recap.output)
+
+
+def test_it_checks_the_rabbitmq_and_postgresql_roles_against_the_running_services(tmp_path):
+    """--check on the shared broker and database: they are detected, nothing fails."""
+    python = "/usr/bin/python3" if Path("/usr/bin/python3").exists() else sys.executable
+    inventory = tmp_path / "hosts.ini"
+    inventory.write_text(
+        f"[rabbitmq]\n{HOST} ansible_connection=local ansible_python_interpreter={python}"
+        " ansible_become_method=su\n\n[postgresql]\n" + HOST + "\n"
+    )
+    vars_file = tmp_path / "vars.json"
+    vars_file.write_text(
+        '{"callcast_broker_vhost": "callcast-ops-check", "callcast_broker_user": "callcast-ops-check",'
+        ' "callcast_db_name": "callcast_ops_check", "callcast_db_user": "callcast_ops_check",'
+        ' "rabbitmq_install": %s, "postgresql_install": %s}'
+        % (("true", "true") if python == "/usr/bin/python3" else ("false", "false"))
+    )
+    recap = ansible_playbook(tmp_path, inventory, vars_file, check=True)
+    assert "Start RabbitMQ now and at boot" not in changed_tasks(recap.output)
+    assert "Start PostgreSQL now and at boot" not in changed_tasks(recap.output)
+    out = recap.output
+    assert "TASK [rabbitmq : Start RabbitMQ now and at boot]\nskipping" in out.replace("\r", "")
+
+
+def test_it_passes_ansible_lint():
+    done = subprocess.run(
+        [str(VENV_BIN / "ansible-lint"), "--offline"], cwd=ANSIBLE_DIR, capture_output=True,
+        text=True, timeout=300, stdin=subprocess.DEVNULL,
+        env={"PATH": f"{VENV_BIN}:/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root"),
+             "ANSIBLE_HOME": str(ANSIBLE_DIR / ".cache" / "ansible-home"),
+             "NO_COLOR": "1", "LANG": "C.UTF-8"},
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "0 failure(s), 0 warning(s)" in done.stdout + done.stderr
