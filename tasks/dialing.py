@@ -9,8 +9,6 @@ send the next tick with a delay.
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from datetime import datetime, timezone
 
 import dramatiq
@@ -32,14 +30,10 @@ from app.dialer import (
     run_tick,
     set_status,
 )
-from app.heartbeats import beat
 
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF_S = 30.0
-BEAT_EVERY_S = 10.0
-_beat_lock = threading.Lock()
-_last_beat = 0.0
 
 
 def utcnow() -> datetime:
@@ -56,18 +50,6 @@ def _ami():
     from app.pbx.ami import get_ami
 
     return get_ami()
-
-
-def _beat(now, info):
-    global _last_beat
-    with _beat_lock:
-        if time.monotonic() - _last_beat < BEAT_EVERY_S:
-            return
-        _last_beat = time.monotonic()
-    try:
-        beat("dialer", now, info)
-    except Exception:  # a heartbeat never fails the tick
-        log.exception("dialer heartbeat failed")
 
 
 @dramatiq.actor(queue_name=DIALING, time_limit=120_000, min_backoff=1_000, max_backoff=30_000)
@@ -89,20 +71,34 @@ def dial_tick(campaign_id: int, token: str, seq: int = 0, seen: str = "", failur
                 args=(campaign_id, token, seq, observed, 0), delay=int(wait_s * 1000)
             )
             return
-        _beat(now, {"campaign": campaign_id})
-        result = run_tick(campaign_id, now, _ami(), settings)
-        if result.delay_s is None:
-            end_chain(campaign_id, token, seq + 1)
-            log.info("tick chain ended campaign=%s status=%r", campaign_id, result.status)
-            return
-        delay = result.delay_s
-        if result.pbx_error and result.originated == 0:
+        try:
+            result = run_tick(campaign_id, now, _ami(), settings)
+        except Exception as exc:
+            # The chain holds the turn now: keep it alive with a backoff rather
+            # than leave a Dramatiq retry that would find the turn taken and
+            # stall dialing until the lease runs out.
             failures += 1
             delay = min(MAX_BACKOFF_S, tick_s * 2 ** min(failures, 10))
-            set_status(campaign_id, f"{result.status} (retry in {delay:.0f}s)", now)
+            log.exception("tick failed campaign=%s retry_in=%.1fs", campaign_id, delay)
+            try:
+                set_status(campaign_id, f"tick failed: {type(exc).__name__}: {exc} "
+                                        f"(retry in {delay:.0f}s)", now)
+                renew_lease(campaign_id, token, seq + 1, utcnow(), lease_seconds(delay, settings))
+            except Exception:
+                log.exception("could not record the failed tick campaign=%s", campaign_id)
         else:
-            failures = 0
-        renew_lease(campaign_id, token, seq + 1, utcnow(), lease_seconds(delay, settings))
+            if result.delay_s is None:
+                end_chain(campaign_id, token, seq + 1)
+                log.info("tick chain ended campaign=%s status=%r", campaign_id, result.status)
+                return
+            delay = result.delay_s
+            if result.pbx_error and result.originated == 0:
+                failures += 1
+                delay = min(MAX_BACKOFF_S, tick_s * 2 ** min(failures, 10))
+                set_status(campaign_id, f"{result.status} (retry in {delay:.0f}s)", now)
+            else:
+                failures = 0
+            renew_lease(campaign_id, token, seq + 1, utcnow(), lease_seconds(delay, settings))
     dial_tick.send_with_options(
         args=(campaign_id, token, seq + 1, "", failures), delay=int(delay * 1000)
     )
