@@ -407,3 +407,63 @@ def report_files(campaign_id: int) -> list[Path]:
         return []
     paths = [row.csv_path, row.archive_path, *(row.charts or {}).values()]
     return [Path(p) for p in paths if p]
+
+
+# --- events that arrive after the close ---------------------------------------------
+
+
+def campaigns_with_late_events() -> list[int]:
+    """CLOSED campaigns with events in the working table again (a journal replayed late)."""
+    query = sql(
+        "SELECT DISTINCT e.campaign_id FROM call_event e JOIN campaign c ON c.id = e.campaign_id "
+        "WHERE c.state = ? ORDER BY e.campaign_id"
+    )
+    return [row[0] for row in database.execute_sql(query, (CLOSED,)).fetchall()]
+
+
+def archive_late_events(campaign_id: int, now) -> int:
+    """Move a CLOSED campaign's late events to a zip next to its archive; return how many.
+
+    An event Asterisk handed over is never dropped: it is archived (and counted
+    in the report's ``late_events``) before it leaves the working table.
+    """
+    (last_id,) = database.execute_sql(
+        sql("SELECT MAX(id) FROM call_event WHERE campaign_id = ?"), (campaign_id,)
+    ).fetchone()
+    if last_id is None:
+        return 0
+    columns = ARCHIVED[0][2]
+    rows = database.execute_sql(
+        sql(f"SELECT {', '.join(columns)} FROM call_event WHERE campaign_id = ? AND id <= ? ORDER BY id"),
+        (campaign_id, last_id),
+    ).fetchall()
+    path = export_folder(get_settings().export_dir, campaign_id) / (
+        f"late-events-{now.strftime('%Y%m%dT%H%M%S')}-{last_id}.zip"
+    )
+
+    def write(handle):
+        with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            info = zipfile.ZipInfo("events.csv", date_time=ZIP_DATE)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            with zf.open(info, "w") as raw:
+                text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+                writer = csv.writer(text)
+                writer.writerow(columns)
+                writer.writerows(rows)
+                text.flush()
+                text.detach()
+
+    write_atomically(path, write)
+    with database.atomic():
+        deleted = database.execute_sql(
+            sql("DELETE FROM call_event WHERE campaign_id = ? AND id <= ?"), (campaign_id, last_id)
+        ).rowcount
+        row = CampaignReport.get_or_none(CampaignReport.campaign == campaign_id)
+        if row is not None:
+            late = list((row.data or {}).get("late_events", []))
+            late.append({"path": str(path), "events": len(rows), "archived_at": now.isoformat()})
+            row.data = {**(row.data or {}), "late_events": late}
+            row.save(only=[CampaignReport.data])
+    log.warning("campaign=%s: %d events arrived after the close; archived to %s", campaign_id, deleted, path)
+    return deleted

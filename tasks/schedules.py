@@ -16,6 +16,7 @@ from tasks.draining import db_session, lifecycle_beat, poll_drain, utcnow
 from tasks.finalizing import finalize_campaign
 
 from app.config import get_settings
+from app.finalization import archive_late_events, campaigns_with_late_events
 from app.lifecycle import clean_up, expiry_scan
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,9 @@ def expire_campaigns():
 
 @dramatiq.actor(queue_name=DRAIN, periodic=cron("7 * * * *"), max_retries=0)
 def hourly_clean_up():
-    """Every hour: delete export files past retention and long-stale heartbeats."""
+    """Every hour: archive events that came after a close, drop old exports and heartbeats."""
     with db_session():
-        done = clean_up(utcnow(), get_settings())
-    log.info("clean-up: %s", done)
+        now = utcnow()
+        late = {cid: archive_late_events(cid, now) for cid in campaigns_with_late_events()}
+        done = clean_up(now, get_settings())
+    log.info("clean-up: %s late events %s", done, late)

@@ -212,3 +212,24 @@ def test_it_pages_through_more_rows_than_one_page(db, n, monkeypatch):
     assert [r[0] for r in rows[1:]] == [f"+3361234{i:04d}" for i in range(n)]
     with zipfile.ZipFile(report.archive_path) as zf:
         assert len(zf.read("events.csv").decode().splitlines()) == 600 + 1
+
+
+def test_it_archives_events_that_arrive_after_the_close(db):
+    from app.finalization import archive_late_events, campaigns_with_late_events
+    from app.models import CallEvent
+
+    campaign, c = scenario()
+    assert finalize(campaign.id, NOW) == "closed"
+    assert campaigns_with_late_events() == []
+    # the AGI daemon replays its journal after the database came back
+    CallEvent.create(campaign_id=campaign.id, contact_id=c[6], attempt=1, name="hangup",
+                     received_at=T0 + timedelta(minutes=2), data={"hangupcause": "16"})
+    assert campaigns_with_late_events() == [campaign.id]
+    assert archive_late_events(campaign.id, NOW + timedelta(hours=1)) == 1
+    assert working_rows(campaign.id)["events"] == 0
+    late = CampaignReport.get(CampaignReport.campaign == campaign.id).data["late_events"]
+    assert [entry["events"] for entry in late] == [1]
+    with zipfile.ZipFile(late[0]["path"]) as zf:
+        rows = list(csv.DictReader(io.TextIOWrapper(zf.open("events.csv"), encoding="utf-8")))
+    assert [(r["contact_id"], r["name"]) for r in rows] == [(str(c[6]), "hangup")]
+    assert campaigns_with_late_events() == []
