@@ -84,7 +84,9 @@ class Stack:
         self.env = dict(os.environ)
         # dramatiq looks at its delay queue every worker timeout (1 s by default):
         # sub-second tick delays need a shorter one (the Procfile sets it too)
-        self.env.update(LOG_LEVEL="INFO", PYTHONUNBUFFERED="1", dramatiq_worker_timeout="100")
+        # METRICS_PORT 0: the dialers serve no Prometheus port (no fixed ports in tests)
+        self.env.update(LOG_LEVEL="INFO", PYTHONUNBUFFERED="1", dramatiq_worker_timeout="100",
+                        METRICS_PORT="0")
         self.env.update(env_overrides or {})
         self.pbx_port = None
         self.agi_port = None
