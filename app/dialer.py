@@ -234,6 +234,8 @@ def fold_events(campaign_id: int, now: datetime, campaign: Campaign | None = Non
                             attempt.contact_id, CALLING, attempt.number))
         elif facts.answered_at is not None and attempt.state == ORIGINATING:
             ups.append((UP, _dt(facts.answered_at), attempt.id, ORIGINATING))
+    if not closes and not ups:
+        return 0
     db = database.obj
     # One transaction (one commit, one fsync) and one statement per kind for
     # the whole fold. Every update is conditional, so a second fold of the same
