@@ -41,12 +41,27 @@ def utcnow():
     return datetime.now(UTC)
 
 
-@pytest.fixture
-def stack(sqlite_db, broker, tmp_path, monkeypatch):
-    """pbxsim + AGI daemon running; the test process's settings point at them."""
+def closed_port():
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(params=["agi"])
+def stack(request, sqlite_db, broker, tmp_path, monkeypatch):
+    """pbxsim + AGI daemon running; the test process's settings point at them.
+
+    Parametrized "no-agi": no daemon listens on AGI_PORT, so every report takes
+    the dialplan's UserEvent path on AMI.
+    """
     s = Stack(tmp_path, {"DIAL_TICK_MS": "100", "AMI_TIMEOUT": "2"})
     try:
-        s.start_agi()
+        if request.param == "agi":
+            s.start_agi()
+        else:
+            s.env["AGI_PORT"] = str(closed_port())
         s.start_pbxsim(speed=20.0)
         for key in ("AGI_PORT", "AMI_PORT", "DIAL_TICK_MS", "AMI_TIMEOUT"):
             monkeypatch.setenv(key, s.env[key])
@@ -107,15 +122,7 @@ def assert_never_over_dialed(stack, campaign, max_attempts=3):
     return per_contact, stats
 
 
-def test_it_dials_500_contacts_to_their_predicted_outcomes(stack):
-    campaign = new_campaign(stack, 500)
-    stack.start_dialer()
-    began = utcnow()
-    start(campaign.id)
-    wait_for(lambda: finished(campaign.id), 110, "the campaign to finish", interval=0.2)
-    took = (utcnow() - began).total_seconds()
-
-    per_contact, stats = assert_never_over_dialed(stack, campaign)
+def check_predicted_outcomes(campaign, per_contact):
     phones = {c.id: c.phone for c in Contact.select()}
     wrong = []
     for row in CampaignContact.select().where(CampaignContact.campaign == campaign.id):
@@ -125,12 +132,25 @@ def test_it_dials_500_contacts_to_their_predicted_outcomes(stack):
         if got != (FINAL, outcome, digit, count, count):
             wrong.append((phones[row.contact_id], got))
     assert not wrong, wrong[:10]
+    assert CallAttempt.select().where(CallAttempt.outcome == "lost").count() == 0
+    return phones
+
+
+def test_it_dials_500_contacts_to_their_predicted_outcomes(stack):
+    campaign = new_campaign(stack, 500)
+    stack.start_dialer()
+    began = utcnow()
+    start(campaign.id)
+    wait_for(lambda: finished(campaign.id), 110, "the campaign to finish", interval=0.2)
+    took = (utcnow() - began).total_seconds()
+
+    per_contact, stats = assert_never_over_dialed(stack, campaign)
+    phones = check_predicted_outcomes(campaign, per_contact)
     # a wrong digit (9) was reported as invalid, and nothing was lost
     nines = [cid for cid, p in phones.items() if p.endswith("9")]
     assert CallEvent.select().where(
         (CallEvent.name == "invalid") & (CallEvent.contact_id.in_(nines))
     ).count() == len(nines)
-    assert CallAttempt.select().where(CallAttempt.outcome == "lost").count() == 0
     # retries never come before their delay
     for attempts in per_contact.values():
         for before, after in zip(attempts, attempts[1:]):
@@ -188,3 +208,15 @@ def test_it_resumes_after_the_pbx_was_down_for_a_while(stack):
     assert CallAttempt.select().count() > before
     per_contact, _ = assert_never_over_dialed(stack, campaign)
     assert len(per_contact) == 120
+
+
+@pytest.mark.parametrize("stack", ["no-agi"], indirect=True)
+def test_it_gets_every_outcome_from_ami_user_events_while_the_agi_daemon_is_down(stack):
+    campaign = new_campaign(stack, 60, max_channels=10)
+    stack.start_dialer()
+    start(campaign.id)
+    wait_for(lambda: finished(campaign.id), 60, "the campaign to finish", interval=0.2)
+    per_contact, _ = assert_never_over_dialed(stack, campaign)
+    check_predicted_outcomes(campaign, per_contact)
+    sources = {e.source for e in CallEvent.select(CallEvent.source).distinct()}
+    assert sources == {"ami"}
