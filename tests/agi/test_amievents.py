@@ -1,0 +1,101 @@
+"""The AMI UserEvent path: outcomes reach call_event while no FastAGI daemon answers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from agi.amievents import event_from_userevent
+from agi.errors import AgiProtocolError
+from app.config import load_settings
+from app.models import CallEvent, Heartbeat, utcnow
+from app.pbx.ami import AmiClient, parse_message
+from app.pbx.dialplan import originate_args, write_dialplan
+from pbxsim.server import PbxsimThread
+from tests.pbx.conftest import sample_campaign
+from tests.pbxsim.test_pbxsim_calls import free_port
+
+# what app_userevent.c sends for the dialplan's UserEvent(CallcastEvent,...)
+HANGUP_EVENT = (
+    "Event: UserEvent\r\nPrivilege: user,all\r\nChannel: Local/5550000@pstn-00000001;2\r\n"
+    "Uniqueid: cc-7-3-1\r\nAccountCode: campaign-7\r\nUserEvent: CallcastEvent\r\n"
+    "campaign: 7\r\ncontact: 3\r\nattempt: 1\r\nevent: hangup\r\narg: 16\r\n"
+    "agistatus: FAILURE\r\nfallback: NONE\r\n"
+)
+
+
+def test_it_builds_the_event_a_callcast_user_event_reports():
+    when = utcnow()
+    event = event_from_userevent(parse_message(HANGUP_EVENT), when)
+    assert event.key == (7, 3, 1, "hangup")
+    assert (event.source, event.uniqueid, event.data, event.received_at) == (
+        "ami", "cc-7-3-1", {"hangupcause": "16"}, when)
+    assert event.channel == "Local/5550000@pstn-00000001;2"
+
+
+def test_it_ignores_events_that_are_not_callcast_reports():
+    other = HANGUP_EVENT.replace("UserEvent: CallcastEvent", "UserEvent: SomethingElse")
+    assert event_from_userevent(parse_message(other), utcnow()) is None
+    assert event_from_userevent(parse_message("Event: Hangup\r\nUniqueid: 1\r\n"), utcnow()) is None
+
+
+@pytest.mark.parametrize("change", [
+    ("event: hangup", "event: drop-table"),
+    ("contact: 3", "contact: x"),
+    ("attempt: 1", "attempt: "),
+])
+def test_it_refuses_a_callcast_event_with_bad_ids_or_an_unknown_event(change):
+    with pytest.raises(AgiProtocolError):
+        event_from_userevent(parse_message(HANGUP_EVENT.replace(*change)), utcnow())
+
+
+def wait_for_rows(count, deadline_s=20.0):
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        rows = list(CallEvent.select().order_by(CallEvent.id))
+        if len(rows) >= count:
+            return rows
+        time.sleep(0.05)  # polling the database with a deadline
+    return list(CallEvent.select().order_by(CallEvent.id))
+
+
+@pytest.mark.e2e
+def test_it_stores_a_call_reported_only_on_ami_once(sqlite_db, tmp_path):
+    settings = load_settings({"AGI_PORT": str(free_port()),  # no FastAGI daemon anywhere
+                              "DIALPLAN_PATH": str(tmp_path / "callcast.conf")})
+    write_dialplan([sample_campaign(7)], settings=settings)
+    sim = PbxsimThread(dialplan_path=settings.dialplan_path, speed=20.0)
+    sim.start()
+    env = {**os.environ, "AMI_PORT": str(sim.port),
+           "AGI_JOURNAL_PATH": str(tmp_path / "journal.jsonl")}
+    recorder = subprocess.Popen([sys.executable, "-m", "agi.amievents"], env=env,
+                                stdin=subprocess.DEVNULL)
+    try:
+        # it is listening once its heartbeat row exists (written after login)
+        deadline = time.monotonic() + 15
+        while not Heartbeat.select().where(Heartbeat.kind == "ami-events").exists():
+            assert recorder.poll() is None, "the recorder exited"
+            assert time.monotonic() < deadline, "the recorder never beat"
+            time.sleep(0.05)
+        with AmiClient("127.0.0.1", sim.port, "callcast", "callcast") as ami:
+            ami.originate(**originate_args(sample_campaign(7), 3, 1, "5550000", settings))
+            ami.originate(**originate_args(sample_campaign(7), 5, 1, "5550005", settings))
+        sim.wait_idle()
+        rows = wait_for_rows(4)
+    finally:
+        recorder.send_signal(signal.SIGTERM)
+        code = recorder.wait(timeout=15)
+        sim.stop()
+    assert code == 0
+    got = sorted((r.contact_id, r.name, r.source, r.data.get("hangupcause")) for r in rows)
+    assert got == [
+        (3, "answered", "ami", None),
+        (3, "dtmf-1", "ami", None),
+        (3, "hangup", "ami", "16"),
+        (5, "failed-busy", "ami", None),
+    ]
