@@ -35,6 +35,7 @@ class Behaviour:
     digit_at_s: float = 2.0  # seconds into that play
     hangup_at_once: bool = False
     talk_s: float = 5.0  # how long a transferred call lasts
+    hangup_at_event: str | None = None  # hangs up while this report's AGI runs
 
 
 def number_of(channel: str) -> str:

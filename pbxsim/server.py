@@ -864,6 +864,12 @@ class Pbx:
                                  threadid=140000000000000 + id(chan) % 100000)
         status, detail = await agimod.run_fastagi(url, block, pin_limit=self.pin_limit)
         chan.vars["AGISTATUS"] = "SUCCESS" if status == "SUCCESS" else "FAILURE"
+        event = url.rsplit("/", 1)[-1]
+        b = chan.callee
+        if b is not None and b.hangup_at_event == event and not chan.hungup:
+            # the callee hung up while this report was being made: the PBX loop
+            # notices it after AGI returns, inside callcast-report
+            chan.hungup, chan.hangupcause = True, CAUSE_NORMAL_CLEARING
         if rec is not None:
             host, port, script = agimod.parse_url(url)
             rec.agi.append({

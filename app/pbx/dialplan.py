@@ -21,7 +21,10 @@ Call flow of a campaign context (what pbxsim acts out, see pbxsim/dialplan.py):
   ``INVALID_EXTEN`` when ``Goto`` names a missing extension): report
   ``invalid`` with the digit, play the menu again while fewer than
   ``message_repeats`` menu plays happened, else hang up.
-* ``h``: report ``hangup`` with ``${HANGUPCAUSE}`` as the AGI argument —
+* ``h``: report ``hangup`` with ``${HANGUPCAUSE}`` as the AGI argument. Asterisk
+  runs ``h`` in the context the channel is in when the hangup is noticed, which
+  is ``callcast-report`` when the callee hangs up during a report (e.g. right
+  after pressing a digit): that context has the same ``h`` —
   except on the ``failed`` dummy channel, where Asterisk also runs ``h``
   (``__ast_pbx_run``) after ``failed`` ends.
 * ``failed``: Asterisk runs it on the ``OutgoingSpoolFailed`` dummy channel when
@@ -210,8 +213,22 @@ def render_report_context(settings) -> str:
         "attempt: ${CC_ATTEMPT},event: ${ARG1},arg: ${ARG2},agistatus: ${CC_AGISTATUS},"
         "fallback: ${AGISTATUS})",
         " same => n(done),Return()",
+        "",
+        "; A hangup noticed while a report runs ends the dialplan here, and Asterisk",
+        "; runs h in the channel's current context (main/pbx.c __ast_pbx_run): this one.",
+        *_hangup_extension(),
     ]
     return "\n".join(lines) + "\n"
+
+
+def _hangup_extension():
+    # main/pbx.c runs h after the failed extension too: that dummy channel's
+    # end is no call's hangup, so h stays quiet once failed reported
+    return [
+        'exten => h,1,GotoIf($["${CC_FAILED}" != ""]?end)',
+        f" same => n,{_report('hangup', '${HANGUPCAUSE}')}",
+        " same => n(end),NoOp()",
+    ]
 
 
 def _report(event, arg=None) -> str:
@@ -286,11 +303,7 @@ def render_campaign(campaign, options=None, settings=None) -> str:
         f" same => n,GotoIf($[${{CC_PLAYS}} < {repeats}]?s,menu)",
         " same => n,Hangup()",
         "",
-        # main/pbx.c runs h after the failed extension too: that dummy channel's
-        # end is no call's hangup, so h stays quiet once failed reported
-        'exten => h,1,GotoIf($["${CC_FAILED}" != ""]?end)',
-        f" same => n,{_report('hangup', '${HANGUPCAUSE}')}",
-        " same => n(end),NoOp()",
+        *_hangup_extension(),
         "",
         "exten => failed,1,Set(CC_FAILED=failed)",
     ]

@@ -221,3 +221,30 @@ def test_it_draws_random_outcomes_reproducibly():
     with pytest.raises(ValueError):
         RandomModel(p_answer=0.9, p_busy=0.2)
     assert LastDigit().behaviour("5550003").digit == "4"
+
+
+class HangsUpAfterPressing:
+    """Presses 1, then hangs up while the dtmf-1 report is still being made."""
+
+    name = "test"
+
+    def behaviour(self, number):
+        from pbxsim.callee import Behaviour
+
+        return Behaviour("answer", ring_s=0.5, digit="1", digit_at_s=1.0,
+                         hangup_at_event="dtmf-1")
+
+
+def test_it_reports_a_hangup_noticed_inside_the_report_subroutine(pbxsim, agi_listener,
+                                                                   pbx_settings):
+    # Asterisk runs h in the context the channel is in (main/pbx.c): here
+    # callcast-report, which therefore has its own h
+    pbxsim.call(lambda pbx: setattr(pbx, "model", HangsUpAfterPressing()))
+    with AmiClient("127.0.0.1", pbxsim.port, "callcast", "callcast") as ami:
+        ami.originate(**originate_args(sample_campaign(7), 1, 1, "5550000", pbx_settings))
+        call = pbxsim.wait_idle()["calls"][0]
+    requests = agi_listener.wait_for(3)
+    assert [(r["env"]["agi_network_script"], r["env"]["agi_context"]) for r in requests] == [
+        ("7/1/1/answered", "callcast-report"), ("7/1/1/dtmf-1", "callcast-report"),
+        ("7/1/1/hangup", "callcast-report")]
+    assert call["hangupcause"] == "16"
