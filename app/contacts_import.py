@@ -26,6 +26,7 @@ import os
 import re
 import unicodedata
 from collections import Counter, deque
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -689,16 +690,18 @@ def _run_import(db, list_id, plan, workers, chunk_rows) -> dict:
                 store(normalise_chunk(chunk, spec))
         else:
             # spawn, not fork: the caller is often a threaded Dramatiq worker.
+            # An executor, not multiprocessing.Pool: a worker that dies (OOM
+            # killer) raises BrokenProcessPool here instead of hanging forever.
             context = multiprocessing.get_context("spawn")
-            with context.Pool(workers) as pool:
+            with ProcessPoolExecutor(workers, mp_context=context) as pool:
                 pending = deque()
                 window = 2 * workers + 1  # enough to keep every worker busy, no more
                 for chunk in chunks:
-                    pending.append(pool.apply_async(normalise_chunk, (chunk, spec)))
+                    pending.append(pool.submit(normalise_chunk, chunk, spec))
                     if len(pending) >= window:
-                        store(pending.popleft().get())
+                        store(pending.popleft().result())
                 while pending:
-                    store(pending.popleft().get())
+                    store(pending.popleft().result())
     finally:
         rejects.close()
     if rejects.count:
