@@ -395,6 +395,43 @@ def preview(path, country: str = "US", **overrides) -> dict:
     return plan_import(path, country, **overrides).as_dict()
 
 
+def upload_dir() -> Path:
+    return get_settings().media_dir / "imports"
+
+
+def save_upload(stream, filename: str = "") -> Path:
+    """Copy an uploaded file (a binary stream) under MEDIA_DIR/imports; return its path.
+
+    The stored name is random (the user's name is only kept as a suffix, made
+    safe), so two uploads never overwrite each other and no path escapes.
+    """
+    import shutil
+    import uuid
+
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(filename or "upload.csv").name)[-80:]
+    target = upload_dir() / f"{uuid.uuid4().hex}-{stem.lstrip('.') or 'upload.csv'}"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target, "wb") as out:
+        shutil.copyfileobj(stream, out, 1 << 20)
+    return target
+
+
+def estimate_rows(path) -> int:
+    """A quick estimate of the data rows in a file (size / mean line length of its start).
+
+    For a progress bar while ``rows_total`` grows; never used as a count.
+    """
+    size = os.path.getsize(path)
+    with open(path, "rb") as handle:
+        head = handle.read(SNIFF_BYTES)
+    lines = head.count(b"\n")
+    if size == 0:
+        return 0
+    if lines == 0 or len(head) >= size:
+        return max(lines, 1)
+    return max(1, round(size * lines / len(head)))
+
+
 # --- reading and normalising ------------------------------------------------------
 
 

@@ -277,3 +277,33 @@ def test_it_imports_through_the_actor_on_a_real_worker(db, tmp_path, broker, wor
     assert (done.rows_rejected, done.rows_duplicate) == (1, 1)
     assert contacts(done.id)[0].fields == {"nom": "René", "code": "007"}
     assert rejects_rows(done)[1][:2] == ["3", "too short"]
+
+
+def test_it_reads_a_single_column_file_with_or_without_header(tmp_path):
+    named = write(tmp_path, "Phone\n0612345678\n0612345679\n", name="a.csv")
+    bare = write(tmp_path, "0612345678\n0612345679\n", name="b.csv")
+    assert ci.preview(named, "FR")["phone_column"] == "Phone"
+    found = ci.preview(bare, "FR")
+    assert (found["has_header"], found["phone_column"], len(found["rows"])) == (
+        False,
+        "column_1",
+        2,
+    )
+
+
+def test_it_saves_an_upload_under_media_with_a_safe_unique_name(tmp_path):
+    import io
+
+    first = ci.save_upload(io.BytesIO(b"phone\n0612345678\n"), "../../etc/passwd list.csv")
+    second = ci.save_upload(io.BytesIO(b"x"), "../../etc/passwd list.csv")
+    assert first != second
+    assert first.parent == ci.upload_dir()
+    assert first.name.endswith("-passwd_list.csv")
+    assert first.read_bytes() == b"phone\n0612345678\n"
+
+
+def test_it_estimates_the_rows_of_a_big_file(tmp_path):
+    lines = ["name,phone"] + [f"n{i:06d},06123{i % 100000:05d}" for i in range(50000)]
+    path = write(tmp_path, "\n".join(lines) + "\n")
+    assert 45000 <= ci.estimate_rows(path) <= 55000
+    assert ci.estimate_rows(write(tmp_path, "phone\n0612345678\n", name="s.csv")) == 2
