@@ -236,6 +236,7 @@ def show_cmd(campaign_id, as_json, no_pbx):
     click.echo(f"  windows:  {', '.join(info['windows']) or '-'} ({info['timezone']})")
     click.echo("  contacts: " + _pairs(info["contacts"]))
     click.echo("  attempts: " + _pairs(info["attempts"]))
+    click.echo(f"  lost:     {info['lost_attempts']} (attempts with no outcome from the PBX)")
 
 
 def _pairs(counts: dict) -> str:

@@ -2,9 +2,11 @@
 
 A tick (``run_tick``) does, in order:
 
-1. snapshot the PBX's live calls (one ``CoreShowChannels``); AMI down or
-   refusing: fold only, claim nothing, status ``PBX unreachable``;
-2. ``fold_events``: turn the new CallEvent rows of in-flight attempts into
+1. snapshot the PBX's live calls (one ``CoreShowChannels``, asked before the
+   fold and read after it); AMI down or refusing: fold only, claim nothing,
+   status ``PBX unreachable``;
+2. ``fold_events``: turn the new CallEvent rows of in-flight attempts (from the
+   AGI daemon, or from AMI UserEvents, see ``app.ami_events``) into
    attempt and contact state (answered -> final; a retryable failure -> pending
    again after that outcome's delay while attempts remain; else final);
 3. ``reconcile``: an attempt with no terminal event after ring timeout +
@@ -40,7 +42,7 @@ from peewee import JOIN, fn
 
 from app.campaigns import get_campaign, transition
 from app.config import get_settings
-from app.db import database
+from app.db import database, is_postgres
 from app.errors import IllegalTransitionError, StaleStateError
 from app.events import (
     ANSWERED,
@@ -122,6 +124,49 @@ def _sql(db, text):
 def _dt(value):
     """An aware datetime as the UTC fields store it."""
     return CallAttempt.originated_at.db_value(value) if value is not None else None
+
+
+# PostgreSQL: one statement per batch (psycopg2's executemany is one round trip
+# per row). Each is the same conditional update as its SQLite twin, joined to
+# a VALUES list.
+PG_CLOSE_SQL = (
+    "UPDATE call_attempt AS a SET state = %s, outcome = v.outcome, digit = v.digit, "
+    "answered_at = v.answered_at, finished_at = v.finished_at, hangup_cause = v.cause "
+    "FROM (VALUES %s) AS v(id, outcome, digit, answered_at, finished_at, cause) "
+    "WHERE a.id = v.id AND a.state <> %s"
+)
+PG_CLOSE_TEMPLATE = "(%s, %s, %s, %s::timestamp, %s::timestamp, %s)"
+PG_SETTLE_SQL = (
+    "UPDATE campaign_contact AS c SET state = v.state, next_attempt_at = v.due, "
+    "last_outcome = v.outcome, updated_at = v.now FROM (VALUES %s) "
+    "AS v(state, due, outcome, now, campaign_id, contact_id, number) "
+    "WHERE c.campaign_id = v.campaign_id AND c.contact_id = v.contact_id "
+    "AND c.state = %s AND c.attempts = v.number"
+)
+PG_SETTLE_TEMPLATE = "(%s, %s::timestamp, %s, %s::timestamp, %s, %s, %s)"
+PG_CLAIM_SQL = (
+    "UPDATE campaign_contact AS c SET state = %s, attempts = c.attempts + 1, updated_at = %s "
+    "FROM (VALUES %s) AS v(id, attempts) WHERE c.id = v.id AND c.state = %s "
+    "AND c.attempts = v.attempts AND c.attempts < %s "
+    "AND EXISTS (SELECT 1 FROM campaign WHERE id = %s AND state = %s) RETURNING c.id"
+)
+
+
+def _values(cursor, sql, rows, template=None, before=(), after=(), fetch=False):
+    """psycopg2 execute_values with fixed parameters before and after the VALUES list."""
+    from psycopg2.extras import execute_values
+
+    # execute_values fills only the VALUES %s; render the fixed ones first
+    fixed = sql.replace("%s", "\x00")
+    fixed = fixed.replace("VALUES \x00", "VALUES %s", 1)
+    parts = fixed.split("\x00")
+    params = list(before) + list(after)
+    rendered = parts[0]
+    for part, value in zip(parts[1:], params):
+        rendered += cursor.mogrify("%s", (value,)).decode() + part
+    rendered = rendered.replace("%", "%%").replace("VALUES %%s", "VALUES %s")
+    return execute_values(cursor, rendered, rows, template=template, page_size=len(rows) or 1,
+                          fetch=fetch)
 
 
 CLOSE_SQL = (
@@ -243,7 +288,14 @@ def fold_events(campaign_id: int, now: datetime, campaign: Campaign | None = Non
     # attempt is no longer open and the contact no longer calling on it.
     with database.atomic():
         cursor = db.cursor()
-        if closes:
+        if closes and is_postgres(db):
+            _values(cursor, PG_CLOSE_SQL, [(c[6], c[1], c[2], c[3], c[4], c[5]) for c in closes],
+                    PG_CLOSE_TEMPLATE,
+                    before=(DONE,), after=(DONE,))
+            _values(cursor, PG_SETTLE_SQL, [(st[0], st[1], st[2], st[3], st[4], st[5], st[7])
+                                            for st in settles],
+                    PG_SETTLE_TEMPLATE, after=(CALLING,))
+        elif closes:
             cursor.executemany(_sql(db, CLOSE_SQL), closes)
             cursor.executemany(_sql(db, SETTLE_SQL), settles)
         if ups:
@@ -556,6 +608,8 @@ def claim(campaign: Campaign, dues, now: datetime) -> list[Claim]:
                       "VALUES (?, ?, ?, ?, ?, ?, '', '', '')")
     stamp = _dt(now)
     claims = []
+    if is_postgres(db) and dues:
+        return _claim_pg(campaign, dues, stamp, db)
     with database.atomic():
         cursor = db.cursor()
         for due in dues:
@@ -576,6 +630,37 @@ def claim(campaign: Campaign, dues, now: datetime) -> list[Claim]:
                  for c in claims],
             )
     return claims
+
+
+def _claim_pg(campaign, dues, stamp, db) -> list[Claim]:
+    from psycopg2.extras import execute_values
+
+    by_id = {d.cc_id: d for d in dues}
+    with database.atomic():
+        cursor = db.cursor()
+        won = _values(
+            cursor, PG_CLAIM_SQL, [(d.cc_id, d.attempts) for d in dues],
+            before=(CALLING, stamp), after=(PENDING, campaign.max_attempts, campaign.id, ACTIVE),
+            fetch=True,
+        )
+        claims = []
+        for (cc_id,) in sorted(won):
+            due = by_id[cc_id]
+            number = due.attempts + 1
+            channel = CallAttempt.make_channel_id(campaign.id, due.contact_id, number)
+            claims.append(Claim(due.contact_id, number, due.phone, channel))
+        if claims:
+            execute_values(
+                cursor,
+                "INSERT INTO call_attempt (campaign_id, contact_id, number, state, channel_id, "
+                "originated_at, outcome, digit, hangup_cause) VALUES %s",
+                [(campaign.id, c.contact_id, c.number, ORIGINATING, c.channel_id, stamp, "", "", "")
+                 for c in claims],
+                page_size=len(claims),
+            )
+    # keep the due order (oldest due first)
+    order = {d.contact_id: i for i, d in enumerate(dues)}
+    return sorted(claims, key=lambda c: order[c.contact_id])
 
 
 def unclaim(campaign_id: int, claim_: Claim, now: datetime) -> bool:
@@ -983,10 +1068,9 @@ def status(campaign_id: int, ami=None) -> dict:
         "max_attempts": campaign.max_attempts,
         "live_calls_db": live_db,
         "live_calls_pbx": live_pbx,
+        # attempts closed without an outcome from the PBX; zero while the AGI path is healthy
+        "lost_attempts": counts["attempts"].get(LOST, 0),
         "contacts": counts["contacts"],
         "attempts": counts["attempts"],
     }
 
-
-def monotonic_ms() -> float:
-    return time.monotonic() * 1000.0
