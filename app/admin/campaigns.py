@@ -7,7 +7,7 @@ from datetime import datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from flask import abort, current_app, flash, jsonify, redirect, request, send_file, url_for
+from flask import abort, current_app, flash, g, jsonify, redirect, request, send_file, url_for
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.peewee.form import save_inline
@@ -20,7 +20,7 @@ from wtforms import fields, validators
 from app.admin.base import SecureModelView, can_act
 from app.admin.campaign_ops import OPS, run_op
 from app.admin.media import STOCK_SOUNDS, store_message
-from app.admin.stats import cached_progress, live_view
+from app.admin.stats import cached_progress, live_view, page_progress
 from app.campaigns import get_campaign
 from app.db import database
 from app.errors import CallcastError, NotFoundError, ValidationError
@@ -215,8 +215,20 @@ class CampaignView(SecureModelView):
 
     # --- list ---------------------------------------------------------------
 
+    def get_list(self, *args, **kwargs):
+        count, rows = super().get_list(*args, **kwargs)
+        rows = list(rows)
+        # one look-up per page, not one per row
+        g.campaign_progress = page_progress(rows)
+        list_ids = {c.contact_list_id for c in rows if c.contact_list_id is not None}
+        g.list_names = dict(
+            ContactList.select(ContactList.id, ContactList.name).where(ContactList.id.in_(list_ids)).tuples()
+        ) if list_ids else {}
+        return count, rows
+
     def _format_progress(view, context, model, name):
-        return render_progress(*cached_progress(model))
+        found = getattr(g, "campaign_progress", {}).get(model.id)
+        return render_progress(*(found or cached_progress(model)))
 
     def _format_name(view, context, model, name):
         return Markup('<a href="{}">{}</a>').format(
@@ -226,14 +238,7 @@ class CampaignView(SecureModelView):
     def _format_contact_list(view, context, model, name):
         if model.contact_list_id is None:
             return ""
-        return view._list_names().get(model.contact_list_id, "")
-
-    def _list_names(self):
-        cache = getattr(request, "_callcast_list_names", None)
-        if cache is None:
-            cache = dict(ContactList.select(ContactList.id, ContactList.name).tuples())
-            request._callcast_list_names = cache
-        return cache
+        return getattr(g, "list_names", {}).get(model.contact_list_id, model.contact_list_id)
 
     column_formatters = {
         "progress": _format_progress,

@@ -7,7 +7,7 @@ import re
 import secrets
 from pathlib import Path
 
-from flask import abort, current_app, flash, jsonify, redirect, request, send_file, url_for
+from flask import abort, current_app, flash, g, jsonify, redirect, request, send_file, url_for
 from flask_admin import expose
 from flask_admin.contrib.peewee.filters import BasePeeweeFilter
 from flask_login import current_user
@@ -278,9 +278,15 @@ class ContactView(SecureModelView):
         "fields": lambda v, c, m, n: ", ".join(f"{k}={val}" for k, val in (m.fields or {}).items()),
     }
 
+    def get_list(self, *args, **kwargs):
+        count, rows = super().get_list(*args, **kwargs)
+        rows = list(rows)
+        list_ids = {c.contact_list_id for c in rows}
+        # the names of the lists on this page only, in one query
+        g.list_names = dict(
+            ContactList.select(ContactList.id, ContactList.name).where(ContactList.id.in_(list_ids)).tuples()
+        ) if list_ids else {}
+        return count, rows
+
     def _list_name(self, list_id):
-        cache = getattr(request, "_callcast_list_names", None)
-        if cache is None:
-            cache = dict(ContactList.select(ContactList.id, ContactList.name).tuples())
-            request._callcast_list_names = cache
-        return cache.get(list_id, list_id)
+        return getattr(g, "list_names", {}).get(list_id, list_id)
