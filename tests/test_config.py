@@ -130,19 +130,30 @@ def run_cli(*args, **env):
     )
 
 
-FLASK = str(Path(sys.executable).parent / "flask")
+BIN = Path(sys.executable).parent
+FLASK = str(BIN / "flask")
+
+# Each long-running process of the Procfile, as it starts (the bad value makes
+# it stop before it would listen or consume).
+PROCESSES = {
+    "web/flask": [FLASK, "--app", "app", "db", "upgrade"],
+    "agi": [sys.executable, "-m", "agi"],
+    "worker": [str(BIN / "dramatiq"), "tasks", "--processes", "1", "--threads", "1"],
+    "scheduler": [str(BIN / "periodiq"), "tasks"],
+}
 
 
 @pytest.mark.parametrize(
-    "name, value",
+    "process, name, value",
     [
-        ("DATABASE_URL", "mysql://root@127.0.0.1/callcast"),
-        ("AGI_PORT", "not-a-port"),
-        ("SESSION_COOKIE_SECURE", "maybe"),
+        ("web/flask", "DATABASE_URL", "mysql://root@127.0.0.1/callcast"),
+        ("agi", "AGI_PORT", "not-a-port"),
+        ("worker", "BROKER_URL", "redis://127.0.0.1:6379/0"),
+        ("scheduler", "DATABASE_URL", "postgresql://postgres@127.0.0.1:notaport/x"),
     ],
 )
-def test_it_stops_a_process_started_with_a_bad_value(name, value):
-    result = run_cli(FLASK, "--app", "app", "db", "upgrade", **{name: value})
+def test_it_stops_a_process_started_with_a_bad_value(process, name, value):
+    result = run_cli(*PROCESSES[process], **{name: value})
 
     assert result.returncode != 0
     assert name in result.stderr + result.stdout
