@@ -20,9 +20,16 @@ campaign of a million events is finalized in bounded memory.
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import logging
+import os
+import shutil
+import sqlite3
+import tempfile
+import uuid
 import zipfile
+from datetime import datetime
 from pathlib import Path
 
 from app.campaigns import get_campaign, transition
@@ -257,18 +264,17 @@ def step_charts(campaign_id: int, now) -> None:
     log.info("campaign=%s charts: %s", campaign_id, ", ".join(sorted(paths)))
 
 
-# what the archive keeps: the campaign's events and attempts (campaign_contact is
-# only the dialer's working copy of what the results now hold), and the key it pages by
+# What the archive keeps: the campaign's events and attempts (campaign_contact is
+# only the dialer's working copy of what the results now hold), each in the order
+# of its unique index, which is also how the pages are read.
 ARCHIVED = (
     (
-        "events.csv",
         "call_event",
         ("id", "campaign_id", "contact_id", "attempt", "name", "received_at",
          "uniqueid", "channel", "source", "data"),
         ("contact_id", "attempt", "name"),
     ),
     (
-        "attempts.csv",
         "call_attempt",
         ("id", "campaign_id", "contact_id", "number", "state", "channel_id", "originated_at",
          "answered_at", "finished_at", "outcome", "digit", "hangup_cause"),
@@ -295,44 +301,91 @@ def iter_pages(table: str, columns, key, campaign_id: int):
         page = database.execute_sql(more, (campaign_id, *(last[i] for i in where), PAGE)).fetchall()
 
 
-def write_archive(campaign_id: int, handle) -> dict:
-    """Write the campaign's working rows as CSV members of a zip to ``handle``; rows per member."""
+def build_archive_db(campaign_id: int, target: Path) -> dict:
+    """Copy the campaign's events and attempts into a new SQLite file; rows per table.
+
+    On SQLite the copy is one ``CREATE TABLE ... AS SELECT`` per table into an
+    attached file: no row passes through Python. On PostgreSQL the rows come in
+    keyset pages from one snapshot and go in with ``executemany``.
+    """
+    target.unlink(missing_ok=True)
     counts = {}
-    with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
-        for member, table, columns, key in ARCHIVED:
-            info = zipfile.ZipInfo(member, date_time=ZIP_DATE)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info._compresslevel = ARCHIVE_LEVEL  # noqa: SLF001 - no public knob per member on 3.11
-            info.external_attr = 0o644 << 16
-            with zf.open(info, "w", force_zip64=True) as raw:
-                text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
-                writer = csv.writer(text)
-                writer.writerow(columns)
-                n = 0
+    if not is_postgres():
+        database.execute_sql("ATTACH DATABASE ? AS archive", (str(target),))
+        try:
+            database.execute_sql("PRAGMA archive.journal_mode = OFF")
+            database.execute_sql("PRAGMA archive.synchronous = OFF")
+            with database.atomic():
+                for table, columns, key in ARCHIVED:
+                    database.execute_sql(
+                        f"CREATE TABLE archive.{table} AS SELECT {', '.join(columns)} "
+                        f"FROM main.{table} WHERE campaign_id = ? ORDER BY {', '.join(key)}",
+                        (campaign_id,),
+                    )
+                    (counts[table],) = database.execute_sql(
+                        f"SELECT COUNT(*) FROM archive.{table}"
+                    ).fetchone()
+        finally:
+            database.execute_sql("DETACH DATABASE archive")
+        return counts
+    out = sqlite3.connect(target, isolation_level=None)
+    try:
+        out.execute("PRAGMA journal_mode = OFF")
+        out.execute("PRAGMA synchronous = OFF")
+        out.execute("BEGIN")
+        with database.atomic():  # one snapshot for every page
+            for table, columns, key in ARCHIVED:
+                out.execute(f"CREATE TABLE {table} ({', '.join(columns)})")
+                insert = f"INSERT INTO {table} VALUES ({', '.join('?' for _ in columns)})"
+                counts[table] = 0
                 for page in iter_pages(table, columns, key, campaign_id):
-                    writer.writerows(page)  # None is written as an empty field
-                    n += len(page)
-                text.flush()
-                text.detach()
-            counts[member] = n
+                    out.executemany(insert, [tuple(_plain(v) for v in row) for row in page])
+                    counts[table] += len(page)
+        out.execute("COMMIT")
+    finally:
+        out.close()
     return counts
 
 
+def _plain(value):
+    return value.isoformat(sep=" ") if isinstance(value, datetime) else value
+
+
+def gzip_file(source: Path, handle) -> None:
+    """``source`` gzip-compressed into binary ``handle``; no name or time in the header."""
+    with open(source, "rb") as src, gzip.GzipFile(
+        fileobj=handle, mode="wb", compresslevel=ARCHIVE_LEVEL, mtime=0, filename=""
+    ) as gz:
+        shutil.copyfileobj(src, gz, 1 << 20)
+
+
+def read_archive(path, table: str) -> list[dict]:
+    """Every row of ``table`` (call_event, call_attempt) in an archive, as dicts (small archives)."""
+    with tempfile.TemporaryDirectory() as folder:
+        plain = Path(folder) / "archive.sqlite3"
+        with gzip.open(path, "rb") as src, open(plain, "wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+        con = sqlite3.connect(plain)
+        try:
+            con.row_factory = sqlite3.Row
+            return [dict(r) for r in con.execute(f"SELECT * FROM {table} ORDER BY rowid")]
+        finally:
+            con.close()
+
+
 def step_archive(campaign_id: int, now) -> None:
-    path = export_folder(get_settings().export_dir, campaign_id) / "archive.zip"
-    counted = {}
-
-    def write(handle):
-        if is_postgres():
-            with database.atomic():
-                counted.update(write_archive(campaign_id, handle))
-        else:
-            counted.update(write_archive(campaign_id, handle))
-
-    write_atomically(path, write)
+    folder = export_folder(get_settings().export_dir, campaign_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "archive.sqlite3.gz"
+    plain = folder / f".tmp-archive-{os.getpid()}-{uuid.uuid4().hex[:8]}.sqlite3"
+    try:
+        counts = build_archive_db(campaign_id, plain)
+        write_atomically(path, lambda handle: gzip_file(plain, handle))
+    finally:
+        plain.unlink(missing_ok=True)
     with database.atomic():
         _claim(campaign_id, ARCHIVE, now, archive_path=str(path))
-    log.info("campaign=%s archive: %s in %s", campaign_id, counted, path)
+    log.info("campaign=%s archive: %s in %s", campaign_id, counts, path)
 
 
 def step_purge(campaign_id: int, now) -> None:
@@ -432,7 +485,7 @@ def archive_late_events(campaign_id: int, now) -> int:
     ).fetchone()
     if last_id is None:
         return 0
-    columns = ARCHIVED[0][2]
+    columns = ARCHIVED[0][1]
     rows = database.execute_sql(
         sql(f"SELECT {', '.join(columns)} FROM call_event WHERE campaign_id = ? AND id <= ? ORDER BY id"),
         (campaign_id, last_id),

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from app.finalization import STEPS, finalize
+from app.finalization import STEPS, finalize, read_archive
 from app.models import CLOSED, FINALIZING, CampaignReport, ContactResult
 from tests.campaign_end_support import T0, call, contact_ids, make_campaign, working_rows
 
@@ -124,10 +124,9 @@ def test_it_closes_with_csv_charts_archive_and_empty_working_tables(db):
     for path in report.charts.values():
         assert Path(path).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
-    with zipfile.ZipFile(report.archive_path) as zf:
-        events = list(csv.DictReader(io.TextIOWrapper(zf.open("events.csv"), encoding="utf-8")))
-        attempts = list(csv.DictReader(io.TextIOWrapper(zf.open("attempts.csv"), encoding="utf-8")))
-        assert zf.namelist() == ["events.csv", "attempts.csv"]
+    assert report.archive_path.endswith("archive.sqlite3.gz")
+    events = read_archive(report.archive_path, "call_event")
+    attempts = read_archive(report.archive_path, "call_attempt")
     assert len(events) == 12 and len(attempts) == 8
     assert {e["name"] for e in events} >= {"answered", "dtmf-1", "hangup", "failed-busy"}
     assert any(e["data"] == '{"hangupcause":"16"}' for e in events)
@@ -210,8 +209,7 @@ def test_it_pages_through_more_rows_than_one_page(db, n, monkeypatch):
     rows = list(csv.reader(io.StringIO(Path(report.csv_path).read_text(encoding="utf-8"))))
     assert len(rows) == n + 1
     assert [r[0] for r in rows[1:]] == [f"+3361234{i:04d}" for i in range(n)]
-    with zipfile.ZipFile(report.archive_path) as zf:
-        assert len(zf.read("events.csv").decode().splitlines()) == 600 + 1
+    assert len(read_archive(report.archive_path, "call_event")) == 600
 
 
 def test_it_archives_events_that_arrive_after_the_close(db):

@@ -13,7 +13,6 @@ import hashlib
 import io
 import sqlite3
 import sys
-import zipfile
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -86,9 +85,10 @@ def live_on_pbx(stack, campaign):
     return stack.pbx_stats()["live_calls"].get(campaign.account_code, 0)
 
 
-def archive_rows(path, member):
-    with zipfile.ZipFile(path) as zf:
-        return list(csv.DictReader(io.TextIOWrapper(zf.open(member), encoding="utf-8")))
+def archive_rows(path, table):
+    from app.finalization import read_archive
+
+    return read_archive(path, table)
 
 
 def test_it_drains_until_the_last_call_hangs_up_then_closes_with_a_true_report(stack):
@@ -123,14 +123,14 @@ def test_it_drains_until_the_last_call_hangs_up_then_closes_with_a_true_report(s
     assert datetime.fromisoformat(data["drain"]["ended_at"]).timestamp() >= last_hangup
 
     # the report counts are the events that arrived (all archived before the purge)
-    events = archive_rows(report.archive_path, "events.csv")
+    events = archive_rows(report.archive_path, "call_event")
     assert data["events"] == dict(Counter(e["name"] for e in events))
     assert data["events_total"] == len(events) > 0
     answered = {e["contact_id"] for e in events
                 if e["name"] in ANSWER_SIGNS or e["name"].startswith("dtmf-")}
     assert data["answered"] == len(answered)
     assert data["contacts"] == n
-    assert data["attempts_total"] == len(archive_rows(report.archive_path, "attempts.csv"))
+    assert data["attempts_total"] == len(archive_rows(report.archive_path, "call_attempt"))
     assert data["attempts_total"] == len(calls)
     pressed = Counter(e["name"][5:] for e in events if e["name"].startswith("dtmf-"))
     assert {d["digit"]: d["count"] for d in data["digits"] if d["count"]} == dict(pressed)
@@ -232,7 +232,7 @@ def test_it_gives_the_same_report_and_export_after_kill_9_mid_finalization(stack
     assert sha(got.csv_path) == sha(want.csv_path)
     for name in ("outcomes", "digits", "answered_per_attempt"):
         assert sha(got.charts[name]) == sha(want.charts[name])
-    archived = archive_rows(got.archive_path, "events.csv")
+    archived = archive_rows(got.archive_path, "call_event")
     assert len(archived) == events
     assert len({(e["contact_id"], e["attempt"], e["name"]) for e in archived}) == events
     assert ContactResult.select().where(ContactResult.campaign == victim.id).count() == n
