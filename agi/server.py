@@ -32,22 +32,21 @@ BACKLOG = 4096
 
 
 class _Connection(asyncio.Protocol):
-    __slots__ = ("server", "transport", "parser", "event", "timer", "peer", "state")
+    __slots__ = ("server", "transport", "parser", "event", "deadline", "peer", "state")
 
     def __init__(self, server):
         self.server = server
         self.transport = None
         self.parser = RequestParser()
         self.event = None
-        self.timer = None
+        self.deadline = float("inf")  # set once the transport exists
         self.peer = None
         self.state = "reading"  # reading -> writing -> closed
 
     def connection_made(self, transport):
         self.transport = transport
-        self.timer = self.server.loop.call_at(
-            self.server.loop.time() + self.server.read_timeout, self._timed_out
-        )
+        # Checked by the server's sweep rather than a timer per connection.
+        self.deadline = self.server.loop.time() + self.server.read_timeout
 
     def data_received(self, data):
         if self.state != "reading":
@@ -63,8 +62,6 @@ class _Connection(asyncio.Protocol):
             return
         self.state = "writing"
         self.event = event
-        self.timer.cancel()
-        self.transport.pause_reading()
         self.server.writer.submit(event, self)
 
     def eof_received(self):
@@ -98,8 +95,6 @@ class _Connection(asyncio.Protocol):
 
     def _reject(self, reason, detail=""):
         self.state = "closed"
-        if self.timer is not None:
-            self.timer.cancel()
         self.server.metrics.reject(reason)
         self._log().warning("rejected peer=%s reason=%s %s", self._peer(), reason, detail)
         self.transport.abort()
@@ -129,7 +124,6 @@ class _Connection(asyncio.Protocol):
         server = self.server
         if self.state == "reading":
             # The peer left before the blank line: nothing to record.
-            self.timer.cancel()
             self.state = "closed"
             reason = "truncated" if self.parser.started else "empty"
             server.metrics.reject(reason)
@@ -156,6 +150,7 @@ class AgiServer:
         self._slot_free = None
         self._idle = None
         self._accept_task = None
+        self._sweep_task = None
         self._parked = False
         self._closing = False
 
@@ -184,6 +179,7 @@ class AgiServer:
         self.sock = sock
         self.port = sock.getsockname()[1]
         self._accept_task = self.loop.create_task(self._accept_loop())
+        self._sweep_task = self.loop.create_task(self._sweep())
         log.info("FastAGI listening on %s:%s", self.bind, self.port)
         return self.port
 
@@ -223,6 +219,15 @@ class AgiServer:
                 await asyncio.sleep(0.05)
                 continue
             await self._connect(conn, self._adopt())
+
+    async def _sweep(self):
+        """Cut connections that did not deliver a block within the read timeout."""
+        interval = min(max(self.read_timeout / 5, 0.02), 0.5)
+        while True:
+            await asyncio.sleep(interval)
+            now = self.loop.time()
+            for conn in [c for c in self._active if c.state == "reading" and c.deadline <= now]:
+                conn._timed_out()
 
     def _adopt(self):
         proto = _Connection(self)
@@ -286,6 +291,9 @@ class AgiServer:
         except asyncio.TimeoutError:
             log.warning("%d connections still open at shutdown", len(self._active))
             return False
+        finally:
+            if self._sweep_task is not None:
+                self._sweep_task.cancel()
 
 
 def _settle(waiters, stored):
