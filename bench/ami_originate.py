@@ -36,6 +36,8 @@ import threading
 import time
 from pathlib import Path
 
+import psutil
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -187,18 +189,25 @@ def main():
                                   max_channels=100000)
         try:
             results = {"baseline": [], "client": []}
+            cpu = {"baseline": [], "client": []}
+            me = psutil.Process()
             offset = 0
             for _ in range(args.rounds):
                 for mode in ("baseline", "client"):
                     batch = list(actions(args.count, settings, campaign, offset, args.mix))
                     offset += args.count
+                    cpu0 = me.cpu_times()
                     if mode == "baseline":
                         elapsed = run_baseline(port, batch, args.in_flight)
                     else:
                         elapsed = run_client(port, batch, args.in_flight, args.threads)
+                    cpu1 = me.cpu_times()
+                    cpu_ms = ((cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)) * 1000
                     results[mode].append(args.count / elapsed)
+                    cpu[mode].append(cpu_ms / args.count)
                     print(f"{mode:8s} {args.count} originates, {args.in_flight} in flight: "
-                          f"{elapsed:6.2f}s  {args.count / elapsed:8.0f}/s", flush=True)
+                          f"{elapsed:6.2f}s  {args.count / elapsed:8.0f}/s  "
+                          f"sender CPU {cpu_ms / args.count:.3f} ms/originate", flush=True)
             stats = pbx_stats(port)
         finally:
             proc.terminate()
@@ -213,6 +222,9 @@ def main():
     print(f"baseline (raw socket, 1 thread)        best {best_base:8.0f} originates/s")
     print(f"AmiClient ({args.threads} threads, 1 connection)   best {best_client:8.0f} originates/s")
     print(f"ratio client / baseline: {best_client / best_base:.2f}")
+    print(f"sender CPU per originate: client {min(cpu['client']):.3f} ms, "
+          f"baseline {min(cpu['baseline']):.3f} ms "
+          f"(CPU alone would cap one core at ~{1000 / min(cpu['client']):.0f}/s through the client)")
     print(f"target >= 500/s with {args.in_flight} in flight: "
           f"{'met' if best_client >= 500 else 'NOT met'}")
 
