@@ -144,6 +144,10 @@ PG_SETTLE_SQL = (
     "AND c.state = %s AND c.attempts = v.number"
 )
 PG_SETTLE_TEMPLATE = "(%s, %s::timestamp, %s, %s::timestamp, %s, %s, %s)"
+PG_UP_SQL = (
+    "UPDATE call_attempt AS a SET state = %s, answered_at = v.answered_at "
+    "FROM (VALUES %s) AS v(id, answered_at) WHERE a.id = v.id AND a.state = %s"
+)
 PG_CLAIM_SQL = (
     "UPDATE campaign_contact AS c SET state = %s, attempts = c.attempts + 1, updated_at = %s "
     "FROM (VALUES %s) AS v(id, attempts) WHERE c.id = v.id AND c.state = %s "
@@ -298,7 +302,10 @@ def fold_events(campaign_id: int, now: datetime, campaign: Campaign | None = Non
         elif closes:
             cursor.executemany(_sql(db, CLOSE_SQL), closes)
             cursor.executemany(_sql(db, SETTLE_SQL), settles)
-        if ups:
+        if ups and is_postgres(db):
+            _values(cursor, PG_UP_SQL, [(u[2], u[1]) for u in ups], "(%s, %s::timestamp)",
+                    before=(UP,), after=(ORIGINATING,))
+        elif ups:
             cursor.executemany(
                 _sql(db, "UPDATE call_attempt SET state = ?, answered_at = ? "
                          "WHERE id = ? AND state = ?"),
