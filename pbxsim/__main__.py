@@ -19,6 +19,17 @@ from app.logs import configure_logging
 from pbxsim.server import Pbx
 
 
+def _range(text):
+    lo, _, hi = text.partition(",")
+    try:
+        lo, hi = float(lo), float(hi or lo)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected MIN,MAX seconds, got {text!r}") from None
+    if lo < 0 or hi < lo:
+        raise argparse.ArgumentTypeError(f"expected 0 <= MIN <= MAX, got {text!r}")
+    return (lo, hi)
+
+
 def build_parser(settings):
     p = argparse.ArgumentParser(prog="python -m pbxsim", description=__doc__.splitlines()[0])
     p.add_argument("--host", default="127.0.0.1", help="AMI bind address")
@@ -42,7 +53,15 @@ def build_parser(settings):
     p.add_argument("--p-noanswer", type=float, default=0.2)
     p.add_argument("--p-congestion", type=float, default=0.05)
     p.add_argument("--p-digit", type=float, default=0.7)
+    p.add_argument("--p-hangup", type=float, default=0.1,
+                   help="random: an answering callee hangs up during the menu")
     p.add_argument("--digits", default="123", help="digits the random callee presses")
+    p.add_argument("--ring-s", type=_range, default=(1.0, 8.0), metavar="MIN,MAX",
+                   help="random: ring time before answer/busy/congestion")
+    p.add_argument("--talk-s", type=_range, default=(5.0, 60.0), metavar="MIN,MAX",
+                   help="random: length of a transferred call")
+    p.add_argument("--listen-s", type=_range, default=(0.5, 6.0), metavar="MIN,MAX",
+                   help="random: how long a hanging-up callee listens")
     p.add_argument("--port-file", default="", help="write the bound AMI port here")
     return p
 
@@ -52,7 +71,9 @@ async def serve(args):
     if args.model == "random":
         model_options = dict(p_answer=args.p_answer, p_busy=args.p_busy,
                              p_noanswer=args.p_noanswer, p_congestion=args.p_congestion,
-                             p_digit=args.p_digit, digits=args.digits, seed=args.seed)
+                             p_digit=args.p_digit, digits=args.digits, seed=args.seed,
+                             p_hangup=args.p_hangup, ring=args.ring_s, talk=args.talk_s,
+                             listen=args.listen_s)
     pbx = Pbx(username=args.user, secret=args.secret, model=args.model,
               model_options=model_options, speed=args.speed, max_channels=args.max_channels,
               dialplan_path=args.dialplan, message_s=args.message_s, pin_limit=args.pin_limit)

@@ -16,7 +16,9 @@ A callee presses its digit during the first menu play only; replays (the
 ``repeat`` option, a replay after ``invalid``) hear silence from it.
 
 ``random``: outcome drawn with the given probabilities, ring and talk times
-uniform in their ranges, a digit from ``digits`` with ``p_digit``.
+uniform in their ranges; an answering callee presses a digit from ``digits``
+with ``p_digit``, or hangs up ``listen`` seconds into the menu with
+``p_hangup``, or else listens to the end.
 
 Durations are in simulated seconds; the server divides them by ``--speed``.
 """
@@ -36,6 +38,7 @@ class Behaviour:
     hangup_at_once: bool = False
     talk_s: float = 5.0  # how long a transferred call lasts
     hangup_at_event: str | None = None  # hangs up while this report's AGI runs
+    listen_s: float | None = None  # hangs up this long into the menu (no digit)
 
 
 def number_of(channel: str) -> str:
@@ -69,11 +72,15 @@ class RandomModel:
     name = "random"
 
     def __init__(self, p_answer=0.6, p_busy=0.1, p_noanswer=0.2, p_congestion=0.05,
-                 p_digit=0.7, digits="123", ring=(1.0, 8.0), talk=(5.0, 60.0), seed=None):
+                 p_digit=0.7, digits="123", ring=(1.0, 8.0), talk=(5.0, 60.0), seed=None,
+                 p_hangup=0.1, listen=(0.5, 6.0)):
         if p_answer + p_busy + p_noanswer + p_congestion > 1.0 + 1e-9:
             raise ValueError("outcome probabilities add up to more than 1")
+        if p_digit + p_hangup > 1.0 + 1e-9:
+            raise ValueError("p_digit + p_hangup add up to more than 1")
         self.p = (p_answer, p_busy, p_noanswer, p_congestion)
         self.p_digit, self.digits = p_digit, digits
+        self.p_hangup, self.listen = p_hangup, listen
         self.ring, self.talk = ring, talk
         self.rng = _random.Random(seed)
 
@@ -88,9 +95,13 @@ class RandomModel:
         else:
             result = "unavailable"
         b = Behaviour(result, ring_s=ring, talk_s=self.rng.uniform(*self.talk))
-        if result == "answer" and self.digits and self.rng.random() < self.p_digit:
-            b.digit = self.rng.choice(self.digits)
-            b.digit_at_s = self.rng.uniform(0.5, 6.0)
+        if result == "answer":
+            r = self.rng.random()
+            if self.digits and r < self.p_digit:
+                b.digit = self.rng.choice(self.digits)
+                b.digit_at_s = self.rng.uniform(0.5, 6.0)
+            elif r < self.p_digit + self.p_hangup:
+                b.listen_s = self.rng.uniform(*self.listen)
         return b
 
 

@@ -910,6 +910,11 @@ class Pbx:
                 chan.hungup, chan.hangupcause = True, CAUSE_NORMAL_CLEARING
                 status = "HANGUP"
                 break
+            if b.listen_s is not None and b.listen_s < self.message_s + to:
+                await self.sleep(b.listen_s)
+                chan.hungup, chan.hangupcause = True, CAUSE_NORMAL_CLEARING
+                status = "HANGUP"
+                break
             if b.digit and not chan.pressed and b.digit_at_s < self.message_s + to:
                 chan.pressed = True
                 await self.sleep(b.digit_at_s)

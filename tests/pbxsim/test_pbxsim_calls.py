@@ -248,3 +248,27 @@ def test_it_reports_a_hangup_noticed_inside_the_report_subroutine(pbxsim, agi_li
         ("7/1/1/answered", "callcast-report"), ("7/1/1/dtmf-1", "callcast-report"),
         ("7/1/1/hangup", "callcast-report")]
     assert call["hangupcause"] == "16"
+
+
+def test_it_keeps_every_random_call_consistent(pbxsim, agi_listener, pbx_settings):
+    sim = pbxsim.restart(model="random", speed=50.0, model_options=dict(
+        seed=11, p_answer=0.5, p_busy=0.1, p_noanswer=0.1, p_congestion=0.1,
+        p_digit=0.5, p_hangup=0.3, digits="129", ring=(0.5, 3.0), talk=(1.0, 5.0)))
+    with AmiClient("127.0.0.1", sim.port, "callcast", "callcast") as ami:
+        for contact in range(40):
+            ami.originate(**originate_args(sample_campaign(7), contact, 1, f"555{contact:04d}",
+                                           pbx_settings))
+        calls = sim.wait_idle(timeout=20)["calls"]
+    failed_names = {0: "unavailable", 3: "noanswer", 5: "busy", 8: "congestion"}
+    kinds = set()
+    for call in calls:
+        events = [a["event"] for a in call["agi"]]
+        assert all(a["status"] == "SUCCESS" for a in call["agi"])
+        if call["result"] == "answered":
+            assert events[0] == "answered" and events[-1] == "hangup", events
+            assert sum(e.startswith("dtmf-") or e == "invalid" for e in events) <= 2
+            kinds.add("digit" if call["digit"] else "nodigit")
+        else:
+            assert events == [f"failed-{failed_names[call['reason']]}"], (call["result"], events)
+            kinds.add(call["result"])
+    assert {"digit", "nodigit", "busy", "congestion"} <= kinds
