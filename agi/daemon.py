@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import resource
 import signal
 import sys
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ log = logging.getLogger(__name__)
 
 HEARTBEAT_KIND = "agi"
 SWITCH_INTERVAL = 0.0005
+FD_RESERVE = 64  # journal, database, metrics, logs
 SOURCES = ("agi", "fallback")
 
 
@@ -79,6 +81,7 @@ class Daemon:
         # loop yields it; the default 5 ms switch interval would add up to 5 ms
         # to every batch under load.
         sys.setswitchinterval(SWITCH_INTERVAL)
+        _raise_fd_limit(opts.max_connections)
         self.journal = Journal(opts.journal_path).open()
         self.db = init_database(opts.database_url)
         self.server = AgiServer(
@@ -130,6 +133,25 @@ class Daemon:
         log.info("agi daemon stopped drained=%s writer_stopped=%s journal_depth=%d",
                  drained, stopped, self.journal.depth)
         return drained and stopped
+
+
+def _raise_fd_limit(max_connections):
+    """Lift the soft open-files limit to the hard one; warn if the cap still does not fit.
+
+    supervisord starts programs with 1024 descriptors unless ``minfds`` says
+    otherwise; past that, accept() fails and callers wait in the backlog.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError):
+            log.warning("could not raise the open-files limit from %s", soft)
+    needed = max_connections + FD_RESERVE
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        log.warning("open-files limit %s is below AGI_MAX_CONNECTIONS + %s = %s; lower the cap "
+                    "or raise the limit (supervisord minfds)", soft, FD_RESERVE, needed)
 
 
 async def serve(options, started=None):
