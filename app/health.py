@@ -113,6 +113,7 @@ CHECKS = {
     "scheduler": heartbeat_check("scheduler"),
     "agi": heartbeat_check("agi", source="agi"),
     "agi_fallback": check_agi_fallback,
+    "ami_events": heartbeat_check("ami-events"),
 }
 
 

@@ -7,6 +7,7 @@ from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from periodiq import PeriodiqMiddleware
 
 from app.config import get_settings
+from tasks.middleware import setup_middleware
 
 DIALING = "dialing"
 DRAIN = "drain"
@@ -16,4 +17,5 @@ QUEUES = (DIALING, DRAIN, FINALIZE, DEFAULT)
 
 broker = RabbitmqBroker(url=get_settings().broker_url)
 broker.add_middleware(PeriodiqMiddleware(skip_delay=30))
+setup_middleware(broker)  # heartbeats, Prometheus on METRICS_PORT, worker process set-up
 dramatiq.set_broker(broker)

@@ -101,6 +101,8 @@ def pytest_configure(config):
         EXPORT_DIR=os.path.join(SESSION.tmpdir, "exports"),
         AGI_JOURNAL_PATH=os.path.join(SESSION.tmpdir, "agi-journal.jsonl"),
         DIALPLAN_PATH=os.path.join(SESSION.tmpdir, "asterisk", "callcast.conf"),
+        # dramatiq subprocesses of the tests serve no Prometheus port (no fixed ports in tests)
+        METRICS_PORT="0",
     )
 
     _start_rabbitmq_vhost(base)

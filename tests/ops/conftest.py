@@ -28,6 +28,7 @@ import os
 import pwd
 import random
 import re
+import secrets
 import shutil
 import socket
 import subprocess
@@ -116,26 +117,51 @@ def _management(settings, method, path, body=None):
     request.add_header("Authorization", "Basic " + base64.b64encode(creds.encode()).decode())
     request.add_header("Content-Type", "application/json")
     with urllib.request.urlopen(request, timeout=10) as response:
-        response.read()
+        raw = response.read()
+    return json.loads(raw) if raw else None
+
+
+STALE_SECONDS = 6 * 3600
+
+
+def sweep_stale_vhosts(settings) -> None:
+    """Delete callcast-ops-<epoch>-* vhosts and users left by runs that were killed."""
+    try:
+        names = [v["name"] for v in _management(settings, "GET", "/api/vhosts") or []]
+    except (OSError, urllib.error.URLError, ValueError):
+        return
+    for name in names:
+        match = re.match(r"callcast-ops-(\d+)-", name)
+        if match and time.time() - int(match.group(1)) > STALE_SECONDS:
+            delete_vhost(settings, name)
 
 
 def create_vhost(settings, name) -> str:
-    """A fresh vhost for the deployed processes; returns its BROKER_URL."""
+    """A fresh vhost and user (both ``name``) for the deployed processes; returns BROKER_URL.
+
+    A user of its own lets a drill refuse the deployment's connections without
+    touching anybody else's.
+    """
     parsed = urlparse(settings.broker_url)
+    password = secrets.token_hex(8)
     _management(settings, "PUT", f"/api/vhosts/{quote(name, safe='')}", {})
-    _management(
-        settings, "PUT",
-        f"/api/permissions/{quote(name, safe='')}/{quote(parsed.username or 'guest')}",
-        {"configure": ".*", "write": ".*", "read": ".*"},
-    )
-    return urlunparse(parsed._replace(path="/" + quote(name, safe="")))
+    _management(settings, "PUT", f"/api/users/{quote(name, safe='')}",
+                {"password": password, "tags": ""})
+    for user in (name, parsed.username or "guest"):
+        _management(
+            settings, "PUT", f"/api/permissions/{quote(name, safe='')}/{quote(user, safe='')}",
+            {"configure": ".*", "write": ".*", "read": ".*"},
+        )
+    netloc = f"{quote(name, safe='')}:{password}@{parsed.hostname}:{parsed.port or 5672}"
+    return urlunparse(parsed._replace(netloc=netloc, path="/" + quote(name, safe="")))
 
 
 def delete_vhost(settings, name) -> None:
-    try:
-        _management(settings, "DELETE", f"/api/vhosts/{quote(name, safe='')}")
-    except (OSError, urllib.error.URLError):
-        pass
+    for path in (f"/api/vhosts/{quote(name, safe='')}", f"/api/users/{quote(name, safe='')}"):
+        try:
+            _management(settings, "DELETE", path)
+        except (OSError, urllib.error.URLError):
+            pass
 
 
 # --- the code snapshot ------------------------------------------------------------
@@ -246,6 +272,7 @@ class Deployment:
     inventory: Path
     ports: dict
     vars: dict
+    settings: object = None  # the test session's settings (management API, admin user)
     first_apply: Recap | None = None
     supervisord_pid: int | None = None
     env: dict = field(default_factory=minimal_env)
@@ -387,6 +414,7 @@ def build_vars(prefix: Path, repo: Path, commit: str, broker_url: str, ports: di
         "callcast_session_cookie_secure": False,
         "callcast_heartbeat_stale_seconds": 15,
         "callcast_dialer_metrics_base": ports["dialer_metrics"],
+        "callcast_env_extra": {"PBXSIM_SPEED": "20"},
         "callcast_lifecycle_metrics_base": ports["lifecycle_metrics"],
         "app_install_packages": False,
         "supervisor_install": "none",
@@ -437,6 +465,7 @@ def deployment():
     workdir = Path(tempfile.mkdtemp(prefix="cc-ops-"))  # short: unix socket paths
     prefix = workdir / "p"
     vhost = f"callcast-ops-{int(time.time())}-{os.getpid()}"
+    sweep_stale_vhosts(settings)
     broker_url = create_vhost(settings, vhost)
     deployed = None
     try:
@@ -455,7 +484,8 @@ def deployment():
         asterisk.mkdir(parents=True)
         (asterisk / "manager.conf").write_text("[general]\nenabled = no\nport = 5038\n")
         (asterisk / "extensions.conf").write_text("[general]\nstatic=yes\n")
-        deployed = Deployment(prefix, workdir, vars_file, inventory, ports, variables)
+        deployed = Deployment(prefix, workdir, vars_file, inventory, ports, variables,
+                              settings=settings)
         deployed.first_apply = deployed.playbook()
         deployed.start_supervisord()
         yield deployed

@@ -20,22 +20,27 @@ from .conftest import ANSIBLE_DIR, HOST, VENV_BIN, ansible_playbook, changed_tas
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
-PROGRAMS = ("agi", "agi-fallback", "dialer", "lifecycle", "scheduler", "web", "pbx")
+PROGRAMS = ("agi", "agi-fallback", "ami-events", "dialer", "lifecycle", "scheduler", "web", "pbx")
 
 
 def test_it_applies_the_playbook_into_an_isolated_prefix(deployment):
     assert deployment.first_apply.changed > 0
     v = deployment.vars
     conf_d = Path(v["supervisor_include_dir"])
-    assert sorted(p.name for p in conf_d.iterdir()) == sorted(
-        f"callcast-{name}.conf" for name in PROGRAMS
-    )
-    dialer = (conf_d / "callcast-dialer.conf").read_text()
+    assert [p.name for p in conf_d.iterdir()] == ["callcast.conf"]
+    programs = (conf_d / "callcast.conf").read_text()
+    sections = [line for line in programs.splitlines() if line.startswith("[program:")]
+    assert sections == [f"[program:callcast-{name}]" for name in
+                        ("web", "dialer", "lifecycle", "scheduler", "agi", "agi-fallback",
+                         "ami-events", "pbx")]
+    dialer = programs.split("[program:callcast-dialer]")[1].split("[program:")[0]
     for line in ("numprocs=2", "autorestart=true", "startretries=5", "stopsignal=TERM",
                  "stopwaitsecs=25", "priority=200", "stopasgroup=true", "killasgroup=true",
                  "stdout_logfile_maxbytes=10MB", "stderr_logfile_backups=5",
-                 f'METRICS_PORT="{deployment.ports["dialer_metrics"] // 100}%(process_num)02d"'):
-        assert line in dialer.splitlines() or line in dialer, line
+                 "process_name=%(program_name)s_%(process_num)02d",
+                 'environment=PYTHONUNBUFFERED="1",METRICS_PORT="'
+                 f'{deployment.ports["dialer_metrics"] // 100}%(process_num)02d"'):
+        assert line in dialer.splitlines(), line
     env_file = Path(v["callcast_root"]) / ".env"
     assert stat.S_IMODE(env_file.stat().st_mode) == 0o640
     env = dict(
@@ -53,7 +58,7 @@ def test_it_applies_the_playbook_into_an_isolated_prefix(deployment):
     assert "write = originate,reporting,command" in ami_user
     extensions = (Path(v["asterisk_config_dir"]) / "extensions.conf").read_text()
     assert f'#include "{v["callcast_dialplan_path"]}"' in extensions
-    assert "Upgrade the database schema" in changed_tasks(deployment.first_apply.output)
+    assert "app : Upgrade the database schema" in changed_tasks(deployment.first_apply.output)
 
 
 def test_it_runs_every_program_and_health_answers_200(deployment):
@@ -108,8 +113,8 @@ def test_it_checks_the_rabbitmq_and_postgresql_roles_against_the_running_service
         % (("true", "true") if python == "/usr/bin/python3" else ("false", "false"))
     )
     recap = ansible_playbook(tmp_path, inventory, vars_file, check=True)
-    assert "Start RabbitMQ now and at boot" not in changed_tasks(recap.output)
-    assert "Start PostgreSQL now and at boot" not in changed_tasks(recap.output)
+    assert "rabbitmq : Start RabbitMQ now and at boot" not in changed_tasks(recap.output)
+    assert "postgresql : Start PostgreSQL now and at boot" not in changed_tasks(recap.output)
     out = recap.output
     assert "TASK [rabbitmq : Start RabbitMQ now and at boot]\nskipping" in out.replace("\r", "")
 

@@ -10,7 +10,7 @@ from app.health import CHECKS
 from app.heartbeats import beat
 from pbxsim.server import PbxsimThread
 
-KINDS = ("dialer", "lifecycle", "scheduler", "agi")
+KINDS = ("dialer", "lifecycle", "scheduler", "agi", "ami-events")
 
 
 def closed_port():
@@ -53,7 +53,8 @@ def get_health(client):
 
 def test_it_checks_every_dependency_and_process():
     assert list(CHECKS) == [
-        "database", "broker", "pbx", "dialer", "lifecycle", "scheduler", "agi", "agi_fallback"
+        "database", "broker", "pbx", "dialer", "lifecycle", "scheduler", "agi", "agi_fallback",
+        "ami_events",
     ]
 
 
