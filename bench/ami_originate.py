@@ -15,7 +15,9 @@ on one AMI connection and count the ``Response: Success`` answers:
 
 Both are capped by what pbxsim (one Python process) can simulate per second:
 when the ratio is near 1 the simulator, not the client, is the limit.
-``--mix congestion`` makes every call the cheapest kind for pbxsim.
+``--mix congestion`` makes every call a cheap kind for pbxsim; ``--mix null``
+sends answered calls into a one-line context, which measures the AMI path
+(and pbxsim's Originate handling) with almost no call simulation.
 
     .venv/bin/python bench/ami_originate.py
     .venv/bin/python bench/ami_originate.py --count 5000 --in-flight 200 --threads 4
@@ -71,12 +73,20 @@ def start_pbxsim(tmp, dialplan, speed, max_channels):
     return proc, int(port_file.read_text())
 
 
+NULL_CONTEXT = "bench-null"
+
+
 def actions(count, settings, campaign, offset, mix="all"):
     for i in range(count):
         number = f"555{(offset + i):07d}"
         if mix == "congestion":
             number = number[:-1] + "7"
-        yield originate_args(campaign, offset + i, 1, number, settings)
+        elif mix == "null":
+            number = number[:-1] + "4"
+        args = originate_args(campaign, offset + i, 1, number, settings)
+        if mix == "null":
+            args["context"] = NULL_CONTEXT
+        yield args
 
 
 def to_fields(args):
@@ -173,9 +183,11 @@ def main():
     ap.add_argument("--threads", type=int, default=4, help="client threads sharing one client")
     ap.add_argument("--speed", type=float, default=2000.0, help="pbxsim --speed")
     ap.add_argument("--rounds", type=int, default=2, help="alternate baseline/client this often")
-    ap.add_argument("--mix", choices=("all", "congestion"), default="all",
-                    help="numbers ending 0-9 (every outcome, ~4 AGI reports a call) or only 7 "
-                         "(congestion: one failed report, the least simulator work per call)")
+    ap.add_argument("--mix", choices=("all", "congestion", "null"), default="all",
+                    help="all: numbers ending 0-9 into the campaign's context (every outcome, "
+                         "~4 AGI reports a call); congestion: only 7s (one failed report); "
+                         "null: answered calls into a one-line context (exten s: Hangup), "
+                         "so pbxsim's per-call work is minimal and the AMI path is measured")
     args = ap.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="ami-bench-") as tmp:
@@ -184,7 +196,9 @@ def main():
         campaign = CampaignSpec(id=1, name="bench", message_sound="bench",
                                 options=[OptionSpec("1", "a"), OptionSpec("2", "b"),
                                          OptionSpec("3", "c", "repeat")])
-        write_dialplan([campaign], settings=settings)
+        path = write_dialplan([campaign], settings=settings)
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(f"\n[{NULL_CONTEXT}]\nexten => s,1,Hangup()\n")
         proc, port = start_pbxsim(tmp, settings.dialplan_path, args.speed,
                                   max_channels=100000)
         try:
