@@ -36,7 +36,7 @@ from app.campaigns import get_campaign, transition
 from app.config import get_settings
 from app.db import database, is_postgres
 from app.lifecycle import release_lease, renew_lease
-from app.models import CLOSED, FINALIZING, CampaignReport
+from app.models import CLOSED, FINALIZING, CampaignOption, CampaignReport
 from app.reports import (
     NOT_CALLED,
     PAGE,
@@ -122,7 +122,7 @@ def _case(expr: str, mapping: dict, prefix: str, invert: bool) -> str:
     return f"CASE {expr} {whens} END"
 
 
-def results_sql(with_list: bool) -> str:
+def results_sql(with_list: bool, option_count: int = 0) -> str:
     """INSERT ... SELECT that folds a campaign's events into one result row per contact.
 
     The rule is the dialer's per-attempt rule (``app.dialer.facts_of``) applied
@@ -151,12 +151,15 @@ def results_sql(with_list: bool) -> str:
         "c.id IN (SELECT contact_id FROM campaign_contact WHERE campaign_id = ?)"
     )
     dialed = "COALESCE(cc.attempts, 0)"
+    # the option labels are bound parameters of a CASE: no join, no lookup per contact
+    whens = " ".join("WHEN ? THEN ?" for _ in range(option_count))
+    label = f"CASE r.digit {whens} ELSE '' END" if option_count else "''"
     return sql(
         f"""
 INSERT INTO contact_result (campaign_id, contact_id, phone, outcome, attempts, digit,
                             digit_label, answered_at, talk_seconds, last_attempt_at)
 SELECT ?, r.contact_id, r.phone, r.outcome, r.attempts, r.digit,
-       COALESCE(o.label, ''), r.answered_at, r.talk_seconds, r.last_event_at
+       {label}, r.answered_at, r.talk_seconds, r.last_event_at
 FROM (
   SELECT c.id AS contact_id, c.phone AS phone,
     CASE
@@ -190,7 +193,6 @@ FROM (
   ) a ON a.contact_id = c.id
   WHERE {base}
 ) r
-LEFT JOIN campaign_option o ON o.campaign_id = ? AND o.digit = r.digit
 """
     )
 
@@ -198,14 +200,21 @@ LEFT JOIN campaign_option o ON o.campaign_id = ? AND o.digit = r.digit
 def fold_results(campaign_id: int, contact_list_id: int | None) -> int:
     """Insert one ContactResult per contact of the campaign; return how many."""
     with_list = contact_list_id is not None
+    labels = [
+        value
+        for option in CampaignOption.select()
+        .where(CampaignOption.campaign == campaign_id)
+        .order_by(CampaignOption.digit)
+        for value in (option.digit, option.label)
+    ]
     params = (
         campaign_id,
+        *labels,
         campaign_id,
         campaign_id,
         contact_list_id if with_list else campaign_id,
-        campaign_id,
     )
-    cursor = database.execute_sql(results_sql(with_list), params)
+    cursor = database.execute_sql(results_sql(with_list, len(labels) // 2), params)
     return cursor.rowcount
 
 

@@ -168,7 +168,7 @@ def part_raw(url: str) -> dict:
     if not is_postgres(db):
         db.execute_sql("PRAGMA temp_store = MEMORY")  # as finalization sets it
     sql = RAW_FOLD.replace("?", "%s").replace("%-", "%%-") if is_postgres(db) else RAW_FOLD
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     cursor = db.execute_sql(sql, (1,))
     n = 0
     while True:
@@ -176,7 +176,8 @@ def part_raw(url: str) -> dict:
         if not page:
             break
         n += len(page)
-    return {"seconds": time.perf_counter() - start, "rows": n, "peak_rss_mb": peak_rss_mb()}
+    return {"seconds": time.perf_counter() - start, "cpu": time.process_time() - cpu,
+            "rows": n, "peak_rss_mb": peak_rss_mb()}
 
 
 def part_fold(url: str) -> dict:
@@ -192,15 +193,12 @@ def part_fold(url: str) -> dict:
     db.connect()
     if not is_postgres(db):
         db.execute_sql("PRAGMA temp_store = MEMORY")  # as finalization sets it
-    best = None
-    for _ in range(1):
-        start = time.perf_counter()
-        with db.atomic() as txn:
-            rows = fold_results(1, 1)
-            seconds = time.perf_counter() - start
-            txn.rollback()
-        best = seconds if best is None else min(best, seconds)
-    return {"seconds": best, "rows": rows, "peak_rss_mb": peak_rss_mb()}
+    start, cpu = time.perf_counter(), time.process_time()
+    with db.atomic() as txn:
+        rows = fold_results(1, 1)
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+        txn.rollback()
+    return {"seconds": seconds, "cpu": cpu, "rows": rows, "peak_rss_mb": peak_rss_mb()}
 
 
 def part_finalize(url: str, export_dir: str) -> dict:
@@ -215,17 +213,18 @@ def part_finalize(url: str, export_dir: str) -> dict:
     db = init_database(url)
     db.connect()
     now = datetime.now(timezone.utc)
-    steps = {}
-    rss = {}
-    start = time.perf_counter()
+    steps, cpus, rss = {}, {}, {}
+    start, cpu = time.perf_counter(), time.process_time()
     for step in STEPS:
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         done = finalize(1, now, stop_after=step)
         assert done == step, (done, step)
         steps[step] = round(time.perf_counter() - t, 3)
+        cpus[step] = round(time.process_time() - c, 3)
         rss[step] = round(peak_rss_mb(), 1)
-    total = time.perf_counter() - start
-    return {"seconds": total, "steps": steps, "peak_rss_after_step_mb": rss, "peak_rss_mb": peak_rss_mb()}
+    return {"seconds": time.perf_counter() - start, "cpu": time.process_time() - cpu,
+            "steps": steps, "cpu_steps": cpus, "peak_rss_after_step_mb": rss,
+            "peak_rss_mb": peak_rss_mb()}
 
 
 def run_part(args: list[str]) -> dict:
@@ -301,16 +300,21 @@ def main() -> None:
             folds.append(run_part(["--part", "fold", "--url", url]))
         raw = min(raws, key=lambda r: r["seconds"])
         fold = min(folds, key=lambda r: r["seconds"])
+        raw_cpu = min(r["cpu"] for r in raws)
+        fold_cpu = min(r["cpu"] for r in folds)
         fin = run_part(["--part", "finalize", "--url", url, "--export-dir", f"{work}/exports"])
-        agg = fold["seconds"]
-        print(f"baseline raw SQL per-contact fold: {raw['seconds']:.2f} s, {raw['rows']:,} rows, "
-              f"peak RSS {raw['peak_rss_mb']:.0f} MB (best of 3)")
-        print(f"aggregation step (results fold):    {agg:.2f} s = {agg / raw['seconds']:.2f}x the raw fold "
-              f"(target <= 1.5x), {fold['rows']:,} rows, peak RSS {fold['peak_rss_mb']:.0f} MB (best of 3)")
-        print(f"whole finalization:                 {fin['seconds']:.2f} s (target <= 15 s), "
-              f"peak RSS {fin['peak_rss_mb']:.0f} MB (target <= 300 MB)")
+        # CPU time is what the machine's other load cannot inflate much; wall time is
+        # what an operator waits. Both are printed, each as best of three.
+        print(f"baseline raw SQL per-contact fold: wall {raw['seconds']:.2f} s, CPU {raw_cpu:.2f} s, "
+              f"{raw['rows']:,} rows, peak RSS {raw['peak_rss_mb']:.0f} MB")
+        print(f"aggregation step (results fold):    wall {fold['seconds']:.2f} s = "
+              f"{fold['seconds'] / raw['seconds']:.2f}x, CPU {fold_cpu:.2f} s = {fold_cpu / raw_cpu:.2f}x "
+              f"the raw fold (target <= 1.5x), {fold['rows']:,} rows, peak RSS {fold['peak_rss_mb']:.0f} MB")
+        print(f"whole finalization:                 wall {fin['seconds']:.2f} s, CPU {fin['cpu']:.2f} s "
+              f"(target <= 15 s), peak RSS {fin['peak_rss_mb']:.0f} MB (target <= 300 MB)")
         print(f"load average after the run: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
-        print("  steps: " + ", ".join(f"{k} {v:.2f} s" for k, v in fin["steps"].items()))
+        print("  steps wall: " + ", ".join(f"{k} {v:.2f} s" for k, v in fin["steps"].items()))
+        print("  steps CPU:  " + ", ".join(f"{k} {v:.2f} s" for k, v in fin["cpu_steps"].items()))
         exports = Path(work) / "exports" / "campaign-1"
         sizes = {p.name: p.stat().st_size for p in sorted(exports.iterdir())}
         print("  files: " + ", ".join(f"{k} {v / 1e6:.1f} MB" for k, v in sizes.items()))
