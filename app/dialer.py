@@ -30,6 +30,7 @@ update on the campaign's ``tick_token`` / ``tick_lease_until``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import secrets
@@ -799,6 +800,51 @@ class TickResult:
     timings: dict = field(default_factory=dict)  # phase -> seconds, for the bench and logs
 
 
+GLOBAL_LOCK_KEY = 0x43414C4C  # "CALL": the PostgreSQL advisory lock of the global budget
+
+
+@contextlib.contextmanager
+def global_lock(settings):
+    """Serialize budget + claim across campaigns while a global cap is set.
+
+    Without it two campaigns ticking at once could each see the same free
+    trunk capacity and both take it. SQLite: a write transaction from the
+    start (BEGIN IMMEDIATE); PostgreSQL: a transaction-scoped advisory lock.
+    """
+    if not settings.global_max_channels:
+        yield
+        return
+    db = database.obj
+    if is_postgres(db):
+        with database.atomic():
+            db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (GLOBAL_LOCK_KEY,))
+            yield
+    else:
+        with database.atomic(lock_type="IMMEDIATE"):
+            yield
+
+
+def claim_due(campaign: Campaign, slots: int, now: datetime, result) -> list[Claim]:
+    """Claim up to ``slots`` due contacts; do-not-call ones are closed (counted in result.dnc)."""
+    claims = []
+    for _ in range(DNC_ROUNDS):
+        wanted = slots - len(claims)
+        if wanted <= 0:
+            break
+        dues = due_contacts(campaign.id, now, wanted)
+        callable_ = []
+        for due in dues:
+            if due.dnc:
+                if close_without_call(campaign.id, due, DNC, now):
+                    result.dnc += 1
+            else:
+                callable_.append(due)
+        claims.extend(claim(campaign, callable_, now))
+        if len(dues) < wanted or not any(d.dnc for d in dues):
+            break
+    return claims
+
+
 def run_tick(campaign_id: int, now: datetime, ami, settings=None) -> TickResult:
     """One dialer tick of one campaign (see the module docstring)."""
     settings = settings or get_settings()
@@ -866,9 +912,11 @@ def run_tick(campaign_id: int, now: datetime, ami, settings=None) -> TickResult:
         set_status(campaign_id, result.status, now)
         return result
 
-    plan = budget(campaign, snapshot, now, settings)
+    with global_lock(settings):
+        plan = budget(campaign, snapshot, now, settings)
+        lap("budget")
+        claims = claim_due(campaign, plan.slots, now, result) if plan.slots > 0 else []
     result.live = plan.live
-    lap("budget")
     if plan.slots <= 0:
         if plan.reason == "channel cap":
             result.status = f"channel cap reached ({plan.live}/{campaign.max_channels} live)"
@@ -876,23 +924,6 @@ def run_tick(campaign_id: int, now: datetime, ami, settings=None) -> TickResult:
             result.status = f"{plan.reason} reached ({plan.live}/{campaign.max_channels} live)"
         set_status(campaign_id, result.status, now)
         return result
-
-    claims = []
-    for _ in range(DNC_ROUNDS):
-        wanted = plan.slots - len(claims)
-        if wanted <= 0:
-            break
-        dues = due_contacts(campaign_id, now, wanted)
-        callable_ = []
-        for due in dues:
-            if due.dnc:
-                if close_without_call(campaign_id, due, DNC, now):
-                    result.dnc += 1
-            else:
-                callable_.append(due)
-        claims.extend(claim(campaign, callable_, now))
-        if len(dues) < wanted or not any(d.dnc for d in dues):
-            break
     lap("claim")
     if not claims:
         nxt = next_due_at(campaign_id)

@@ -409,3 +409,34 @@ def test_it_hands_the_lease_back_when_the_campaign_left_active(db):
     assert acquire_tick(campaign.id, "aaaa", 1, "", NOW, 10) == "drop"
     row = Campaign.get_by_id(campaign.id)
     assert (row.tick_token, row.tick_lease_until) == ("", None)
+
+
+def test_it_never_exceeds_the_global_cap_with_campaigns_ticking_at_once(pbx, monkeypatch):
+    import threading
+
+    from app.config import get_settings
+    from app.db import database
+
+    monkeypatch.setenv("GLOBAL_MAX_CHANNELS", "6")
+    get_settings.cache_clear()
+    campaigns = [
+        activated_on(pbx, [f"+1202556{k}{i:03d}" for i in range(20)], max_channels=20)
+        for k in range(3)
+    ]
+    Campaign.update(dialer_status="no due contacts").execute()  # nobody looks hungry yet
+    barrier = threading.Barrier(len(campaigns))
+    results = []
+
+    def tick(campaign_id):
+        with database.connection_context():
+            barrier.wait()
+            results.append(run(campaign_id, NOW, pbx))
+
+    threads = [threading.Thread(target=tick, args=(c.id,)) for c in campaigns]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sum(r.originated for r in results) == 6
+    assert CallAttempt.select().count() == 6
+    get_settings.cache_clear()
