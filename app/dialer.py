@@ -6,7 +6,7 @@ A tick (``run_tick``) does, in order:
    fold and read after it); AMI down or refusing: fold only, claim nothing,
    status ``PBX unreachable``;
 2. ``fold_events``: turn the new CallEvent rows of in-flight attempts (from the
-   AGI daemon, or from AMI UserEvents, see ``app.ami_events``) into
+   AGI daemons, or the AMI UserEvent recorder ``python -m agi.amievents``) into
    attempt and contact state (answered -> final; a retryable failure -> pending
    again after that outcome's delay while attempts remain; else final);
 3. ``reconcile``: an attempt with no terminal event after ring timeout +

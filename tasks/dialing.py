@@ -9,8 +9,6 @@ send the next tick with a delay.
 from __future__ import annotations
 
 import logging
-import os
-import threading
 from datetime import datetime, timezone
 
 import dramatiq
@@ -18,7 +16,7 @@ from periodiq import cron
 
 from tasks.broker import DIALING, broker  # noqa: F401  (sets the broker first)
 
-from app import activation, ami_events
+from app import activation
 from app.config import get_settings
 from app.db import database, init_database
 from app.dialer import (
@@ -36,8 +34,6 @@ from app.dialer import (
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF_S = 30.0
-_collector = None
-_collector_lock = threading.Lock()
 
 
 def utcnow() -> datetime:
@@ -48,26 +44,6 @@ def _db():
     if database.obj is None:
         init_database()
     return database.connection_context()
-
-
-def _store_user_events(settings):
-    """Store the CallcastEvent UserEvents this process heard since the last tick."""
-    global _collector
-    with _collector_lock:
-        if _collector is None or _collector.pid != os.getpid():
-            _collector = ami_events.UserEventCollector.from_settings(settings)
-        collector = _collector
-    collector.ensure_connected()
-    rows = collector.drain()
-    if not rows:
-        return 0
-    try:
-        ami_events.store(rows)
-    except Exception:
-        collector.give_back(rows)
-        raise
-    log.info("stored %d events from AMI UserEvents", len(rows))
-    return len(rows)
 
 
 def _ami():
@@ -96,7 +72,6 @@ def dial_tick(campaign_id: int, token: str, seq: int = 0, seen: str = "", failur
             )
             return
         try:
-            _store_user_events(settings)
             result = run_tick(campaign_id, now, _ami(), settings)
         except Exception as exc:
             # The chain holds the turn now: keep it alive with a backoff rather

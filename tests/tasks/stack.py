@@ -122,6 +122,17 @@ class Stack:
         self.env["AMI_PORT"] = str(self.pbx_port)
         return self.pbx_port
 
+    def start_ami_events(self):
+        """The AMI UserEvent recorder (``python -m agi.amievents``), once it is logged in."""
+        from app.models import Heartbeat
+
+        env = dict(self.env, AGI_JOURNAL_PATH=str(self._file("ami-journal.jsonl")))
+        proc = self._spawn("ami-events", [sys.executable, "-m", "agi.amievents"], env)
+        # it beats only after a Ping answered, i.e. logged in and listening
+        wait_for(lambda: Heartbeat.select().where(Heartbeat.kind == "ami-events").exists(),
+                 20, "the AMI UserEvent recorder to log in")
+        return proc
+
     def start_dialer(self, name="dialer", threads=8):
         argv = [str(VENV_BIN / "dramatiq"), "tasks.dialing", "-Q", "dialing", "-p", "1",
                 "-t", str(threads)]

@@ -54,7 +54,7 @@ def stack(request, sqlite_db, broker, tmp_path, monkeypatch):
     """pbxsim + AGI daemon running; the test process's settings point at them.
 
     Parametrized "no-agi": no daemon listens on AGI_PORT, so every report takes
-    the dialplan's UserEvent path on AMI.
+    the dialplan's UserEvent path on AMI, recorded by ``python -m agi.amievents``.
     """
     s = Stack(tmp_path, {"DIAL_TICK_MS": "100", "AMI_TIMEOUT": "2"})
     try:
@@ -63,6 +63,8 @@ def stack(request, sqlite_db, broker, tmp_path, monkeypatch):
         else:
             s.env["AGI_PORT"] = str(closed_port())
         s.start_pbxsim(speed=20.0)
+        if request.param != "agi":
+            s.start_ami_events()
         for key in ("AGI_PORT", "AMI_PORT", "DIAL_TICK_MS", "AMI_TIMEOUT"):
             monkeypatch.setenv(key, s.env[key])
         get_settings.cache_clear()
