@@ -26,6 +26,7 @@ from agi.writer import EventWriter
 from app import heartbeats
 from app.config import settings_or_exit
 from app.db import init_database
+from app.events import USER_EVENT
 from app.logs import configure_logging
 from app.pbx.ami import AmiClient
 from app.pbx.errors import PbxError
@@ -33,7 +34,6 @@ from app.pbx.errors import PbxError
 log = logging.getLogger(__name__)
 
 HEARTBEAT_KIND = "ami-events"
-USER_EVENT = "CallcastEvent"
 SOURCE = "ami"
 KEEPALIVE_SECONDS = 5.0  # a Ping this often notices a restarted PBX and logs in again
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from agi.errors import AgiProtocolError
-from app.events import EVENT_NAMES, HANGUP
+from app.events import CONFIRM_VALUE, CONFIRM_VARIABLE, EVENT_NAMES, HANGUP
 
 # Limits. Asterisk's own lines are short (the longest is agi_request with the
 # URL); a generous bound per line and per block still stops a peer from making
@@ -35,8 +35,6 @@ EVENTS = EVENT_NAMES
 # before this point still looks to Asterisk like a normal end of script
 # (AGISTATUS=SUCCESS, for a FIN and a RST alike), so the dialplan must treat
 # "variable not STORED" as "not recorded" and take its fallback path.
-CONFIRM_VARIABLE = "CALLCAST_AGI_STATUS"
-CONFIRM_VALUE = "STORED"
 CONFIRM_COMMAND = f"SET VARIABLE {CONFIRM_VARIABLE} {CONFIRM_VALUE}\n".encode()
 
 # Column widths of call_event; longer values are cut, not refused: an event

@@ -36,6 +36,14 @@ EVENT_NAMES = frozenset(
 )
 EVENT_RE = re.compile(r"^(answered|hangup|timeout|invalid|dtmf-[0-9*#]|failed-[a-z]+)$")
 
+# A FastAGI daemon confirms a durable event by setting this channel variable
+# before it closes; the dialplan trusts nothing else (AGISTATUS is SUCCESS
+# whenever the connection closed, even when the daemon died mid-request).
+CONFIRM_VARIABLE = "CALLCAST_AGI_STATUS"
+CONFIRM_VALUE = "STORED"
+# the AMI UserEvent the dialplan sends when no daemon confirmed a report
+USER_EVENT = "CallcastEvent"
+
 # outcomes an attempt or contact can end with
 ANSWERED_OUTCOME = "answered"
 LOST = "lost"  # no terminal event and the PBX no longer has the channel

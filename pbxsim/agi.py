@@ -17,14 +17,18 @@ Asterisk 22 ``res/res_agi.c``:
 * ``run_agi``: reads commands until the server closes; EOF with nothing read
   ends the script and ``AGISTATUS`` is ``SUCCESS``. There is no timeout: a
   server that never closes pins the channel (pbxsim gives up after
-  ``pin_limit`` seconds and records it). A command line gets an answer; pbxsim
-  answers ``510 Invalid or unknown command`` to anything (Callcast's daemon
-  sends none).
+  ``pin_limit`` seconds and records it). Each command line is run
+  (``agi_handle_command``) and answered before the next read: pbxsim knows
+  ``SET VARIABLE name value`` (``handle_setvariable``: sets the channel
+  variable, ``200 result=1``; allowed on a dead channel too) — Callcast's daemon
+  sends it to confirm a stored event — and answers
+  ``510 Invalid or unknown command`` to anything else.
 """
 
 from __future__ import annotations
 
 import asyncio
+import shlex
 import socket
 import time
 from urllib.parse import urlsplit
@@ -78,16 +82,37 @@ def env_block(chan, url, args, context, exten, priority, threadid) -> bytes:
     return ("\n".join(lines) + "\n\n").encode("utf-8")
 
 
-async def run_fastagi(url, block, connect_timeout=2.0, pin_limit=30.0):
-    """Connect, send ``block``, wait for the server to close.
+def run_command(line: str, variables: dict) -> bytes:
+    """Carry out one AGI command line as res_agi.c would; return the answer."""
+    try:
+        argv = shlex.split(line)
+    except ValueError:
+        argv = line.split()
+    if len(argv) >= 2 and [a.lower() for a in argv[:2]] == ["set", "variable"]:
+        if len(argv) != 4:
+            return b"520 Invalid command syntax.  Proper usage follows:\n"
+        variables[argv[2]] = argv[3]
+        return b"200 result=1\n"
+    return b"510 Invalid or unknown command\n"
 
-    Returns ``(status, detail)``: ``SUCCESS`` when the server closed,
-    ``FAILURE`` when it could not be reached, ``PINNED`` when it kept the
-    connection past ``pin_limit`` (real Asterisk would wait forever).
+
+async def run_fastagi(url, block, connect_timeout=2.0, pin_limit=30.0):
+    """Connect, send ``block``, run the server's commands until it closes.
+
+    Returns ``(status, detail, variables)``: ``SUCCESS`` when the server
+    closed, ``FAILURE`` when it could not be reached, ``PINNED`` when it kept
+    the connection past ``pin_limit`` (real Asterisk would wait forever);
+    ``variables`` are the channel variables its commands set.
     Raw non-blocking sockets rather than streams: pbxsim makes thousands of
     these a second in the benchmark.
     """
     host, port, _script = parse_url(url)
+    variables = {}
+    status, detail = await _converse(host, port, block, connect_timeout, pin_limit, variables)
+    return status, detail, variables
+
+
+async def _converse(host, port, block, connect_timeout, pin_limit, variables):
     loop = asyncio.get_running_loop()
     started = time.monotonic()
     try:
@@ -111,6 +136,7 @@ async def run_fastagi(url, block, connect_timeout=2.0, pin_limit=30.0):
         except OSError as exc:
             return "FAILURE", f"send: {exc}"
         deadline = started + pin_limit
+        pending = b""
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -123,10 +149,15 @@ async def run_fastagi(url, block, connect_timeout=2.0, pin_limit=30.0):
                 return "SUCCESS", "reset by server"
             if not data:
                 return "SUCCESS", "closed by server"
-            for _ in range(data.count(b"\n")):
+            pending += data
+            while b"\n" in pending:
+                line, pending = pending.split(b"\n", 1)
+                answer = run_command(line.decode("utf-8", "replace").strip(), variables)
                 try:
-                    await loop.sock_sendall(sock, b"510 Invalid or unknown command\n")
+                    await loop.sock_sendall(sock, answer)
                 except OSError:
+                    # the server closed right after its last command: Asterisk
+                    # ran that command before writing the answer (res_agi.c)
                     return "SUCCESS", "reset by server"
     finally:
         sock.close()

@@ -862,7 +862,9 @@ class Pbx:
             return
         block = agimod.env_block(chan, url, args, chan.context, chan.exten, chan.priority,
                                  threadid=140000000000000 + id(chan) % 100000)
-        status, detail = await agimod.run_fastagi(url, block, pin_limit=self.pin_limit)
+        status, detail, variables = await agimod.run_fastagi(url, block,
+                                                             pin_limit=self.pin_limit)
+        chan.vars.update(variables)
         chan.vars["AGISTATUS"] = "SUCCESS" if status == "SUCCESS" else "FAILURE"
         event = url.rsplit("/", 1)[-1]
         b = chan.callee
@@ -875,6 +877,7 @@ class Pbx:
             rec.agi.append({
                 "event": script.rsplit("/", 1)[-1], "script": script, "url": url,
                 "args": args, "status": status, "detail": detail, "host": host,
+                "variables": variables,
                 "port": port, "channel": chan.name, "uniqueid": chan.uniqueid,
                 "at": time.time(),
             })

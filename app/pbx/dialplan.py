@@ -50,14 +50,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from app.events import REASON_CODES
+from app.events import CONFIRM_VALUE, CONFIRM_VARIABLE, REASON_CODES, USER_EVENT
 from app.pbx.errors import DialplanError
 
 log = logging.getLogger(__name__)
 
 REPORT_CONTEXT = "callcast-report"
 CONTEXT_PREFIX = "callcast-campaign-"
-USER_EVENT = "CallcastEvent"
 REPEAT_LIMIT = 5  # menu plays a caller can ask for with a "repeat" option
 OPTION_DIGITS = tuple("0123456789*#")
 ACTIONS = ("record", "repeat", "transfer")
@@ -197,10 +196,12 @@ def render_report_context(settings) -> str:
     lines = [
         f"[{REPORT_CONTEXT}]",
         "; Gosub(callcast-report,s,1(<event>[,<arg>])) reports one step of a call.",
-        "; AGISTATUS is SUCCESS once the daemon read the request and closed; anything",
-        "; else means the report did not land: try the fallback daemon and tell AMI.",
-        f"exten => s,1,AGI({primary},${{ARG2}})",
-        ' same => n,GotoIf($["${AGISTATUS}" = "SUCCESS"]?done)',
+        f"; The daemon sets {CONFIRM_VARIABLE}={CONFIRM_VALUE} once the event is durable.",
+        "; AGISTATUS alone proves nothing: a daemon killed mid-request also reads as",
+        "; SUCCESS. Unconfirmed: try the fallback daemon and tell AMI.",
+        f"exten => s,1,Set({CONFIRM_VARIABLE}=)",
+        f" same => n,AGI({primary},${{ARG2}})",
+        f' same => n,GotoIf($["${{{CONFIRM_VARIABLE}}}" = "{CONFIRM_VALUE}"]?done)',
         " same => n,Set(CC_AGISTATUS=${AGISTATUS})",
     ]
     if settings.agi_fallback_host:
@@ -211,7 +212,7 @@ def render_report_context(settings) -> str:
     lines += [
         f" same => n,UserEvent({USER_EVENT},campaign: ${{CC_CAMPAIGN}},contact: ${{CC_CONTACT}},"
         "attempt: ${CC_ATTEMPT},event: ${ARG1},arg: ${ARG2},agistatus: ${CC_AGISTATUS},"
-        "fallback: ${AGISTATUS})",
+        f"fallback: ${{AGISTATUS}},stored: ${{{CONFIRM_VARIABLE}}})",
         " same => n(done),Return()",
         "",
         "; A hangup noticed while a report runs ends the dialplan here, and Asterisk",

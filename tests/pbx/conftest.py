@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from app.config import load_settings
+from app.events import CONFIRM_VALUE, CONFIRM_VARIABLE
 from app.pbx.dialplan import CampaignSpec, OptionSpec, write_dialplan
 from pbxsim.server import PbxsimThread
 
@@ -28,9 +29,15 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class AgiListener:
-    """A FastAGI server that records each request (ordered lines + dict) and closes."""
+    """A FastAGI server that records each request (ordered lines + dict) and closes.
 
-    def __init__(self):
+    Like Callcast's daemon it confirms each request with
+    ``SET VARIABLE CALLCAST_AGI_STATUS STORED`` before closing; ``confirm=False``
+    plays a daemon that closes without storing (killed mid-request).
+    """
+
+    def __init__(self, confirm=True):
+        self.confirm = confirm
         self.requests = []  # dicts: lines, env, at
         self.port = None
         self._cond = threading.Condition()
@@ -74,6 +81,8 @@ class AgiListener:
         with self._cond:
             self.requests.append({"lines": lines, "env": env, "at": time.monotonic()})
             self._cond.notify_all()
+        if self.confirm:
+            writer.write(f"SET VARIABLE {CONFIRM_VARIABLE} {CONFIRM_VALUE}\n".encode())
         writer.close()
 
     def wait_for(self, count, timeout=10.0):

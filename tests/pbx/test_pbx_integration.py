@@ -114,7 +114,7 @@ def test_it_places_100_calls_that_act_out_the_lastdigit_rule(pbxsim, agi_listene
         assert env["agi_request"] == (f"agi://127.0.0.1:{agi_listener.port}/"
                                       f"{env['agi_network_script']}")
         assert env["agi_accountcode"] == f"campaign-{campaign}"
-        assert env["agi_context"] == "callcast-report" and env["agi_priority"] == "1"
+        assert env["agi_context"] == "callcast-report" and env["agi_priority"] == "2"
         if event.startswith("failed-"):
             assert (env["agi_channel"], env["agi_type"]) == ("OutgoingSpoolFailed", "NULL")
         else:

@@ -79,6 +79,49 @@ def test_it_takes_the_fallback_path_and_sends_a_user_event_when_the_agi_port_ref
         fallback.stop()
 
 
+def test_it_takes_the_fallback_path_when_the_daemon_closes_without_confirming(tmp_path):
+    # A daemon killed between reading the request and storing it: Asterisk
+    # reads EOF and sets AGISTATUS=SUCCESS, so only the missing confirmation
+    # tells the dialplan the event is not safe.
+    primary, fallback = AgiListener(confirm=False).start(), AgiListener().start()
+    try:
+        settings = load_settings({
+            "AGI_PORT": str(primary.port),
+            "AGI_FALLBACK_HOST": "127.0.0.1", "AGI_FALLBACK_PORT": str(fallback.port),
+            "DIALPLAN_PATH": str(tmp_path / "callcast.conf"),
+        })
+        write_dialplan([sample_campaign(7)], settings=settings)
+        sim = start_sim(settings)
+        with AmiClient("127.0.0.1", sim.port, "callcast", "callcast", events="user") as ami:
+            events = listen(ami)
+            ami.originate(**originate_args(sample_campaign(7), 3, 1, "5550005", settings))
+            call = sim.wait_idle()["calls"][0]
+        sim.stop()
+        assert [(a["port"], a["status"], a["variables"]) for a in call["agi"]] == [
+            (primary.port, "SUCCESS", {}),
+            (fallback.port, "SUCCESS", {"CALLCAST_AGI_STATUS": "STORED"}),
+        ]
+        [user_event] = [m for _, m in drain(events) if m.event == "UserEvent"]
+        assert (user_event["event"], user_event["agistatus"], user_event["stored"]) == (
+            "failed-busy", "SUCCESS", "STORED")
+    finally:
+        primary.stop()
+        fallback.stop()
+
+
+def test_it_reports_once_when_the_daemon_confirms(pbxsim, agi_listener, pbx_settings):
+    with AmiClient("127.0.0.1", pbxsim.port, "callcast", "callcast", events="user") as ami:
+        events = listen(ami)
+        ami.originate(**originate_args(sample_campaign(7), 3, 1, "5550000", pbx_settings))
+        call = pbxsim.wait_idle()["calls"][0]
+    assert [(a["event"], a["variables"]) for a in call["agi"]] == [
+        ("answered", {"CALLCAST_AGI_STATUS": "STORED"}),
+        ("dtmf-1", {"CALLCAST_AGI_STATUS": "STORED"}),
+        ("hangup", {"CALLCAST_AGI_STATUS": "STORED"}),
+    ]
+    assert [m for _, m in drain(events) if m.event == "UserEvent"] == []
+
+
 def test_it_sends_only_the_user_event_when_no_fallback_is_configured(tmp_path):
     settings = load_settings({"AGI_PORT": str(free_port()),
                               "DIALPLAN_PATH": str(tmp_path / "callcast.conf")})
