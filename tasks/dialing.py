@@ -8,6 +8,7 @@ send the next tick with a delay.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from datetime import datetime, timezone
 
@@ -41,8 +42,12 @@ def utcnow() -> datetime:
 
 
 def _db():
+    """This thread's connection for the duration: the caller's own when it has one open
+    (a web request calling activate_campaign), else one opened and closed here."""
     if database.obj is None:
         init_database()
+    if not database.is_closed():
+        return contextlib.nullcontext()
     return database.connection_context()
 
 
