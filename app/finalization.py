@@ -151,6 +151,10 @@ def results_sql(with_list: bool, option_count: int = 0) -> str:
         "c.id IN (SELECT contact_id FROM campaign_contact WHERE campaign_id = ?)"
     )
     dialed = "COALESCE(cc.attempts, 0)"
+    # prefix tests as a range of the binary collation: cheaper than LIKE on every row
+    # ('.' follows '-', so every 'dtmf-X' lies between 'dtmf-' and 'dtmf.')
+    is_dtmf = "(name > 'dtmf-' AND name < 'dtmf.')"
+    is_failed = "(name > 'failed-' AND name < 'failed.')"
     # the option labels are bound parameters of a CASE: no join, no lookup per contact
     whens = " ".join("WHEN ? THEN ?" for _ in range(option_count))
     label = f"CASE r.digit {whens} ELSE '' END" if option_count else "''"
@@ -181,12 +185,12 @@ FROM (
   LEFT JOIN (
     SELECT contact_id,
       MAX(attempt) AS max_attempt,
-      MIN(CASE WHEN name IN ('answered', 'timeout', 'invalid') OR name LIKE 'dtmf-%'
+      MIN(CASE WHEN name IN ('answered', 'timeout', 'invalid') OR {is_dtmf}
           THEN received_at END) AS answered_at,
       MAX(CASE WHEN name = 'hangup' THEN received_at END) AS hangup_at,
       MAX(CASE WHEN name = 'hangup' THEN attempt END) AS hangup_attempt,
-      MAX(CASE WHEN name LIKE 'failed-%' THEN attempt * 16 + {fail_code} END) AS fail_key,
-      MAX(CASE WHEN name LIKE 'dtmf-%' THEN {event_id} * 16 + {digit_code} END) AS digit_key,
+      MAX(CASE WHEN {is_failed} THEN attempt * 16 + {fail_code} END) AS fail_key,
+      MAX(CASE WHEN {is_dtmf} THEN {event_id} * 16 + {digit_code} END) AS digit_key,
       MAX(received_at) AS last_event_at
     FROM call_event WHERE campaign_id = ?
     GROUP BY contact_id
