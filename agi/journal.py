@@ -65,7 +65,15 @@ class Journal:
         """Open and lock the file, drop a torn last line, count pending events."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            created = not self.path.exists()
             self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o640)
+            if created:
+                # The file's directory entry must survive a power cut too.
+                dir_fd = os.open(self.path.parent, os.O_RDONLY)
+                try:
+                    os.fsync(dir_fd)
+                finally:
+                    os.close(dir_fd)
         except OSError as exc:
             raise JournalError(f"cannot open journal {self.path}: {exc}") from exc
         try:
