@@ -201,6 +201,11 @@ def login():
     return render_template("auth/login.html", form=form, next_url=next_url or ""), status
 
 
+@bp.get("/")
+def home():
+    return redirect(url_for("admin.index"))
+
+
 @bp.route("/logout", methods=["POST"])
 def logout():
     logout_user()

@@ -215,8 +215,10 @@ class CampaignView(SecureModelView):
 
     # --- list ---------------------------------------------------------------
 
-    def get_list(self, *args, **kwargs):
-        count, rows = super().get_list(*args, **kwargs)
+    def get_list(self, page, sort_column, sort_desc, search, filters, execute=True, page_size=None):
+        count, rows = super().get_list(page, sort_column, sort_desc, search, filters, execute, page_size)
+        if not execute:
+            return count, rows
         rows = list(rows)
         # one look-up per page, not one per row
         g.campaign_progress = page_progress(rows)

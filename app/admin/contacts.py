@@ -269,8 +269,10 @@ class ContactView(SecureModelView):
     writable = False
     column_list = ("id", "contact_list", "position", "phone", "fields")
     column_labels = {"position": "Line"}
-    column_default_sort = ("id", False)
-    column_sortable_list = ("id", "position")
+    # file order: (contact_list, position) is an index, so a page of one list is
+    # an index range, never a sort of the list's million rows
+    column_default_sort = [("contact_list", False), ("position", False)]
+    column_sortable_list = ()
     column_searchable_list = ("phone",)
     column_filters = (ContactListFilter(Contact.contact_list, "List"),)
     column_formatters = {
@@ -278,8 +280,10 @@ class ContactView(SecureModelView):
         "fields": lambda v, c, m, n: ", ".join(f"{k}={val}" for k, val in (m.fields or {}).items()),
     }
 
-    def get_list(self, *args, **kwargs):
-        count, rows = super().get_list(*args, **kwargs)
+    def get_list(self, page, sort_column, sort_desc, search, filters, execute=True, page_size=None):
+        count, rows = super().get_list(page, sort_column, sort_desc, search, filters, execute, page_size)
+        if not execute:
+            return count, rows
         rows = list(rows)
         list_ids = {c.contact_list_id for c in rows}
         # the names of the lists on this page only, in one query

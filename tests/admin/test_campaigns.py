@@ -228,6 +228,10 @@ def test_it_shows_live_progress_calls_outcomes_and_digits(db, no_csrf, viewer_cl
     assert 'id="live-bar" style="width: 33.3%"' in page
     assert "channel cap reached" in page
     assert 'id="op-pause"' not in page  # a viewer gets no buttons
+    attempts = viewer_client.get(f"/admin/attempt/?flt0_0={campaign.id}").get_data(as_text=True)
+    assert f"cc-{campaign.id}-{ids[0]}-1" in attempts
+    events = viewer_client.get(f"/admin/event/?flt0_0={campaign.id}").get_data(as_text=True)
+    assert "dtmf-1" in events
     listing = viewer_client.get("/admin/campaign/").get_data(as_text=True)
     assert "2 / 6" in listing
 
