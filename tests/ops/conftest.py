@@ -238,6 +238,18 @@ def ansible_playbook(workdir, inventory, vars_file, *args, check=False, timeout=
     return recap
 
 
+def task_results(output: str) -> dict:
+    """{"role : task name": [status, ...]} (ok, changed, skipping, failed) from a run's output."""
+    results, task = {}, None
+    for line in output.splitlines():
+        if line.startswith(("TASK [", "RUNNING HANDLER [")):
+            task = line.split("[", 1)[1].rsplit("]", 1)[0]
+            results.setdefault(task, [])
+        elif task and re.match(r"^(ok|changed|skipping|failed|fatal):", line):
+            results[task].append(line.split(":", 1)[0])
+    return results
+
+
 def changed_tasks(output: str) -> list[str]:
     """The names of the tasks that reported "changed" in an ansible-playbook output."""
     names, task = [], None
