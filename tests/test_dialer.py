@@ -440,3 +440,15 @@ def test_it_never_exceeds_the_global_cap_with_campaigns_ticking_at_once(pbx, mon
     assert sum(r.originated for r in results) == 6
     assert CallAttempt.select().count() == 6
     get_settings.cache_clear()
+
+
+def test_it_lists_active_campaigns_whose_chain_died_for_a_restart(db):
+    from app.dialer import chains_to_restart
+
+    live = activated(["+15550000001"])
+    dead = activated(["+15550000002"])
+    paused = activated(["+15550000003"])
+    assert acquire_tick(live.id, "aaaa", 0, "", NOW, 60) == "run"
+    assert acquire_tick(dead.id, "bbbb", 0, "", NOW - timedelta(seconds=120), 60) == "run"
+    activation.pause(paused.id, NOW)
+    assert chains_to_restart(NOW) == [dead.id]
