@@ -27,7 +27,6 @@ from app.models import (
     DRAINING,
     FINAL,
     FINALIZING,
-    FINISHED,
     PAUSED,
     UP,
     CallAttempt,
