@@ -5,6 +5,7 @@ rabbitmq and postgresql roles run in --check mode against the shared services
 (they detect them and would change nothing destructive) and are linted.
 """
 
+import json
 import os
 import shlex
 import signal
@@ -17,7 +18,8 @@ import psutil
 import pytest
 
 from .conftest import (
-    ANSIBLE_DIR, HOST, VENV_BIN, ansible_playbook, changed_tasks, task_results, wait_until,
+    ANSIBLE_DIR, HOST, VENV_BIN, ansible_playbook, changed_tasks, free_hundred, task_results,
+    wait_until,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
@@ -97,6 +99,26 @@ def test_it_restarts_a_worker_killed_with_kill_9(deployment):
 def test_it_changes_nothing_on_a_second_apply(deployment):
     recap = deployment.playbook()
     assert recap.changed == 0, changed_tasks(recap.output)
+
+
+def test_it_restarts_only_the_program_whose_definition_changed(deployment):
+    def pids():
+        return {name: pid for name, (state, pid) in deployment.status().items()
+                if state == "RUNNING"}
+
+    wait_until(lambda: len(pids()) == len(PROGRAMS) + 1, 90, "every program RUNNING")
+    before = pids()
+    new_base = free_hundred(1, taken={deployment.ports["lifecycle_metrics"],
+                                      deployment.ports["dialer_metrics"]})
+    recap = deployment.playbook("-e", json.dumps({"callcast_lifecycle_metrics_base": new_base}))
+    assert changed_tasks(recap.output) == [
+        "supervisor : Write the Callcast programs of this host",
+        "supervisor : Apply changed program definitions",
+    ]
+    after = wait_until(lambda: (lambda p: p if len(p) == len(before) else None)(pids()),
+                       90, "every program RUNNING again")
+    restarted = sorted(name for name in before if after[name] != before[name])
+    assert restarted == ["callcast-lifecycle"]
 
 
 def test_it_checks_the_rabbitmq_and_postgresql_roles_against_the_running_services(tmp_path):

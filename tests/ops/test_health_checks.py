@@ -129,3 +129,22 @@ def test_it_requires_the_fallback_agi_only_when_configured(client, settings_of, 
     status, body = get_health(client)
     assert status == 503
     assert body["failing"] == ["agi_fallback"]
+
+
+def test_it_answers_503_naming_the_database_when_it_cannot_be_opened(app, client, settings_of,
+                                                                      pbx, tmp_path):
+    from app.db import connect_database, database
+
+    settings_of(ami_port=pbx, ami_secret="s3cret")
+    beat_all(datetime.now(timezone.utc))
+    working = database.obj
+    database.initialize(connect_database(f"sqlite:///{tmp_path}/a-folder"))
+    (tmp_path / "a-folder").mkdir()  # a folder where the file should be: cannot open
+    try:
+        status, body = get_health(client)
+    finally:
+        database.initialize(working)
+    assert status == 503
+    assert "database" in body["failing"]
+    assert "OperationalError" in body["checks"]["database"]["detail"]
+    assert body["checks"]["dialer"]["detail"].startswith("cannot read heartbeats")
