@@ -212,23 +212,28 @@ def test_it_counts_calls_and_channels_exactly_while_they_are_up(pbxsim, pbx_sett
 
 def test_it_holds_the_channel_while_the_agi_server_keeps_the_connection(pbxsim, pbx_settings):
     # a FastAGI server that reads and never closes pins the channel (res_agi.c run_agi)
-    held = []
+    held = threading.Semaphore(0)
+    writers = []
     loop = asyncio.new_event_loop()
 
     async def hold(reader, writer):
-        held.append(writer)
+        writers.append(writer)
+        held.release()
 
-    server = loop.run_until_complete(asyncio.start_server(hold, "127.0.0.1", 0))
+    # the loop lives in its own thread from the start: the main thread may
+    # already carry a running loop (Playwright's sync API leaves one there)
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
+    server = asyncio.run_coroutine_threadsafe(
+        asyncio.start_server(hold, "127.0.0.1", 0), loop).result(5)
     try:
         settings = load_settings({"AGI_PORT": str(server.sockets[0].getsockname()[1]),
                                   "DIALPLAN_PATH": str(pbx_settings.dialplan_path)})
         write_dialplan([sample_campaign(7)], settings=settings)
-        sim = pbxsim.restart(pin_limit=0.5)
+        sim = pbxsim.restart(pin_limit=1.0)
         with AmiClient("127.0.0.1", sim.port, "callcast", "callcast") as ami:
             ami.originate(**originate_args(sample_campaign(7), 1, 1, "5550007", settings))
-            threading.Event().wait(0.2)
+            assert held.acquire(timeout=5), "the AGI connection never arrived"
             assert ami.count_calls_by_account() == {"campaign-7": 1}  # still in AGI()
             call = sim.wait_idle(timeout=5)["calls"][0]
         assert call["agi"][0]["status"] == "PINNED"
