@@ -151,10 +151,14 @@ def results_sql(with_list: bool, option_count: int = 0) -> str:
         "c.id IN (SELECT contact_id FROM campaign_contact WHERE campaign_id = ?)"
     )
     dialed = "COALESCE(cc.attempts, 0)"
-    # prefix tests as a range of the binary collation: cheaper than LIKE on every row
-    # ('.' follows '-', so every 'dtmf-X' lies between 'dtmf-' and 'dtmf.')
-    is_dtmf = "(name > 'dtmf-' AND name < 'dtmf.')"
-    is_failed = "(name > 'failed-' AND name < 'failed.')"
+    if pg:
+        # a locale collation may ignore punctuation when comparing: match the pattern
+        is_dtmf, is_failed = "name LIKE 'dtmf-%'", "name LIKE 'failed-%'"
+    else:
+        # SQLite compares bytes: a range is cheaper than LIKE on every row
+        # ('.' follows '-', so every 'dtmf-X' lies between 'dtmf-' and 'dtmf.')
+        is_dtmf = "(name > 'dtmf-' AND name < 'dtmf.')"
+        is_failed = "(name > 'failed-' AND name < 'failed.')"
     # the option labels are bound parameters of a CASE: no join, no lookup per contact
     whens = " ".join("WHEN ? THEN ?" for _ in range(option_count))
     label = f"CASE r.digit {whens} ELSE '' END" if option_count else "''"
