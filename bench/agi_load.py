@@ -12,6 +12,8 @@ doubled. Figures, then ratios to the baselines measured in the same run.
     .venv/bin/python bench/agi_load.py --concurrency 50 --duration 5
 
 Not a timed test: it prints figures (and exits 1 only if events were lost).
+``cpu us/req`` is the server process's CPU time per completed request: unlike
+req/s it does not move much when other jobs share the cores.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ class Run:
     missing: int | None = None
     doubled: int | None = None
     extra: int | None = None
+    server_cpu: float = 0.0  # CPU seconds the server process used during the step
 
     @property
     def rps(self):
@@ -134,6 +137,13 @@ class Server:
         self.port = int(port_file.read_text().split()[0])
         return self
 
+    def cpu(self):
+        """CPU seconds (user+system, all threads) the server process has used."""
+        import psutil
+
+        times = psutil.Process(self.proc.pid).cpu_times()
+        return times.user + times.system
+
     def __exit__(self, *exc):
         self.proc.send_signal(signal.SIGTERM)
         try:
@@ -172,13 +182,15 @@ def make_database(kind, workdir):
 
 def print_table(runs):
     print(f"{'server':<8} {'conc':>5} {'req/s':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} "
-          f"{'done':>7} {'errors':>6} {'stored':>7} {'missing':>7} {'doubled':>7}")
+          f"{'done':>7} {'errors':>6} {'stored':>7} {'missing':>7} {'doubled':>7} "
+          f"{'cpu us/req':>10}")
     for r in runs:
         def show(v):
             return "-" if v is None else str(v)
         print(f"{r.server:<8} {r.concurrency:>5} {r.rps:>8.0f} {r.pct(50):>7.2f} {r.pct(95):>7.2f} "
               f"{r.pct(99):>7.2f} {len(r.latencies):>7} {r.errors:>6} {show(r.stored):>7} "
-              f"{show(r.missing):>7} {show(r.doubled):>7}")
+              f"{show(r.missing):>7} {show(r.doubled):>7} "
+              f"{r.server_cpu / max(len(r.latencies), 1) * 1e6:>10.0f}")
 
 
 def loadavg():
@@ -207,7 +219,8 @@ def main():
         "nodb": [py, "bench/agi_baseline.py", "--mode", "nodb"],
         "commit": [py, "bench/agi_baseline.py", "--mode", "commit", "--database-url", url],
     }
-    print(f"# agi_load: database={args.database} (SQLite synchronous=FULL, WAL) "
+    print(f"# agi_load: database={args.database}"
+          f"{' (synchronous=FULL, WAL)' if args.database == 'sqlite' else ''} "
           f"duration={args.duration}s cpus={os.cpu_count()} {loadavg()}")
     runs = []
     campaign = 1000
@@ -216,8 +229,10 @@ def main():
             with Server(name, commands[name], env, workdir) as server:
                 for conc in args.concurrency:
                     campaign += 1
+                    cpu_before = server.cpu()
                     run = uvloop.run(load(server.port, conc, args.duration, campaign,
                                           confirm=(name == "agi")))
+                    run.server_cpu = server.cpu() - cpu_before
                     run.server = name
                     if name != "nodb":
                         verify(run, url, campaign)
