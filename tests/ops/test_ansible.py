@@ -159,3 +159,33 @@ def test_it_passes_ansible_lint(tmp_path):
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "0 failure(s), 0 warning(s)" in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("inventory, expected", [
+    ("split", {
+        "web1.example.net": "web",
+        "work1.example.net": "dialer,lifecycle,scheduler",  # the one scheduler
+        "work2.example.net": "dialer,lifecycle",
+        "pbx1.example.net": "agi,agi-fallback,ami-events",
+        "mq1.example.net": "",
+        "db1.example.net": "",
+    }),
+    ("single", {
+        "pbx1.example.net": "web,dialer,lifecycle,scheduler,agi,agi-fallback,ami-events",
+    }),
+])
+def test_it_places_each_process_on_its_hosts(tmp_path, inventory, expected):
+    done = subprocess.run(
+        [str(VENV_BIN / "ansible"), "-i", f"inventories/{inventory}/hosts.yml", "all",
+         "-c", "local", "--playbook-dir", ".", "-m", "debug",
+         "-a", '{"msg": "{{ inventory_hostname }}={{ callcast_processes | join(\',\') }}"}'],
+        cwd=ANSIBLE_DIR, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+        env={"PATH": f"{VENV_BIN}:/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root"),
+             "ANSIBLE_HOME": str(tmp_path), "ANSIBLE_NOCOLOR": "1", "LANG": "C.UTF-8"},
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    placed = dict(
+        line.split('"msg": "', 1)[1].rstrip('"').split("=", 1)
+        for line in done.stdout.splitlines() if '"msg": "' in line
+    )
+    assert placed == expected
