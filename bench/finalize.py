@@ -167,7 +167,7 @@ def part_raw(url: str) -> dict:
     db.connect()
     if not is_postgres(db):
         db.execute_sql("PRAGMA temp_store = MEMORY")  # as finalization sets it
-    sql = RAW_FOLD.replace("?", "%s").replace("%-", "%%-") if is_postgres(db) else RAW_FOLD
+    sql = RAW_FOLD.replace("%", "%%").replace("?", "%s") if is_postgres(db) else RAW_FOLD
     start, cpu = time.perf_counter(), time.process_time()
     cursor = db.execute_sql(sql, (1,))
     n = 0
@@ -228,7 +228,9 @@ def part_finalize(url: str, export_dir: str) -> dict:
 
 
 def run_part(args: list[str]) -> dict:
-    out = subprocess.run([sys.executable, __file__, *args], check=True, capture_output=True, text=True)
+    out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True)
+    if out.returncode:
+        sys.exit(f"bench part {args} failed:\n{out.stderr}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
