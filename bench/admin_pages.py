@@ -10,7 +10,8 @@ Flask-Admin, templates; no network):
 
 - the campaign list (progress bars: contacts final / total per campaign),
 - the contact-list list,
-- the contacts of the big list, first page and page 200 (keyed on an index).
+- the contacts of the big list, first page and page 200 (keyed on an index),
+- and, for information, the live campaign JSON the campaign page polls.
 
 Figures next to two baselines measured in the same run: the same pages before
 the million rows are loaded (ratio = what they cost), and the contacts page
@@ -99,6 +100,10 @@ def load(rows: int) -> dict:
             (campaign.id, FINAL, PENDING, (now - timedelta(minutes=1)).replace(tzinfo=None),
              now.replace(tzinfo=None), big.id),
         )
+    if is_postgres() and rows:
+        # what autovacuum does shortly after a bulk import: fresh planner statistics
+        database.execute_sql(f"ANALYZE {contact_table}")
+        database.execute_sql(f"ANALYZE {cc_table}")
     for i in range(40):
         small = ContactList.create(name=f"list {i}", status="ready", rows_total=100, rows_imported=100)
         Campaign.create(name=f"campaign {i}", state=DRAFT, contact_list=small.id)
@@ -156,6 +161,7 @@ def measure(app, ids, requests):
         "contact-list list": "/admin/contactlist/",
         "contacts, page 1": f"/admin/contact/?flt0_0={ids['big_list']}",
         "contacts, page 200": f"/admin/contact/?flt0_0={ids['big_list']}&page=199",
+        "campaign live JSON (2 s poll)": f"/admin/campaign/live/{ids['campaign']}.json",
     }
     results = {}
     client = signed_in_client(app)
@@ -206,11 +212,11 @@ def main(argv=None):
         base = empty.get(name)
         base_p95 = percentile(base[1], 95) if base else float("nan")
         ratio = p95 / base_p95 if base else float("nan")
-        baseline_row = name.endswith("COUNT(*) pager")
+        baseline_row = name.endswith("COUNT(*) pager") or "JSON" in name
         if not baseline_row:
             ok &= p95 <= TARGET_MS
         print(f"{name:32} {args.rows:>10,} {statistics.median(times):8.1f} {p95:8.1f} {max(times):8.1f} "
-              f"{cold:8.1f} {base_p95:10.1f} {ratio:7.2f}{'  (baseline, not a target)' if baseline_row else ''}")
+              f"{cold:8.1f} {base_p95:10.1f} {ratio:7.2f}{'  (not a target)' if baseline_row else ''}")
     print()
     print("all pages within target" if ok else "SOME PAGE IS OVER TARGET")
     return 0 if ok else 1

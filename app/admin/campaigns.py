@@ -20,7 +20,7 @@ from wtforms import fields, validators
 from app.admin.base import SecureModelView, can_act
 from app.admin.campaign_ops import OPS, run_op
 from app.admin.media import STOCK_SOUNDS, store_message
-from app.admin.stats import cached_progress, live_view, page_progress
+from app.admin.stats import TTLCache, cached_progress, live_view, page_progress, shared_live_view
 from app.campaigns import get_campaign
 from app.db import database
 from app.errors import CallcastError, NotFoundError, ValidationError
@@ -93,6 +93,11 @@ def to_utc(value: datetime | None, zone: str) -> datetime | None:
     if value is None or value.tzinfo is not None:
         return value
     return value.replace(tzinfo=ZoneInfo(zone)).astimezone(ZoneInfo("UTC"))
+
+
+def stats_cache() -> TTLCache:
+    """This app's cache of campaign figures (a new app, as in each test, starts empty)."""
+    return current_app.extensions.setdefault("callcast_stats_cache", TTLCache())
 
 
 def render_progress(done: int, total: int) -> Markup:
@@ -221,7 +226,7 @@ class CampaignView(SecureModelView):
             return count, rows
         rows = list(rows)
         # one look-up per page, not one per row
-        g.campaign_progress = page_progress(rows)
+        g.campaign_progress = page_progress(rows, stats_cache())
         list_ids = {c.contact_list_id for c in rows if c.contact_list_id is not None}
         g.list_names = dict(
             ContactList.select(ContactList.id, ContactList.name).where(ContactList.id.in_(list_ids)).tuples()
@@ -230,7 +235,7 @@ class CampaignView(SecureModelView):
 
     def _format_progress(view, context, model, name):
         found = getattr(g, "campaign_progress", {}).get(model.id)
-        return render_progress(*(found or cached_progress(model)))
+        return render_progress(*(found or cached_progress(model, stats_cache())))
 
     def _format_name(view, context, model, name):
         return Markup('<a href="{}">{}</a>').format(
@@ -412,7 +417,7 @@ class CampaignView(SecureModelView):
         return self.render(
             self.details_template,
             campaign=campaign,
-            live=live_view(campaign.id),
+            live=live_view(campaign.id, stats_cache()),
             report=report if campaign.state == CLOSED else None,
             ops=[op for op in OPS.values() if campaign.state in op.sources] if can_act() else [],
             options=list(campaign.options.order_by(CampaignOption.digit)),
@@ -427,7 +432,7 @@ class CampaignView(SecureModelView):
             get_campaign(campaign_id)
         except NotFoundError:
             abort(404)
-        return jsonify(live_view(campaign_id))
+        return jsonify(shared_live_view(campaign_id, stats_cache()))
 
     def _report(self, campaign_id):
         report = CampaignReport.get_or_none(CampaignReport.campaign == campaign_id)

@@ -29,8 +29,27 @@ from app.models import (
 # the campaign list shows progress at most this stale, so a page of campaigns
 # with a million contacts each never counts them on every load
 PROGRESS_TTL = 5.0
-_progress_cache: dict[int, tuple[float, tuple[int, int]]] = {}
-_cache_lock = threading.Lock()
+# the live page polls every 2 s; viewers of one campaign share one computation
+LIVE_TTL = 1.5
+
+
+class TTLCache:
+    """A small thread-safe dict whose entries expire; one per app (per process)."""
+
+    def __init__(self):
+        self._items: dict = {}
+        self._lock = threading.Lock()
+
+    def get(self, key, ttl: float, now: float):
+        with self._lock:
+            hit = self._items.get(key)
+        if hit and now - hit[0] < ttl:
+            return hit[1]
+        return None
+
+    def put(self, key, value, now: float):
+        with self._lock:
+            self._items[key] = (now, value)
 
 
 def list_total(contact_list_id: int | None) -> int:
@@ -74,20 +93,18 @@ def progress(campaign: Campaign) -> tuple[int, int]:
     return done, max(done, total)
 
 
-def cached_progress(campaign: Campaign, now: float | None = None) -> tuple[int, int]:
+def cached_progress(campaign: Campaign, cache: TTLCache, now: float | None = None) -> tuple[int, int]:
     """progress(), reused for PROGRESS_TTL seconds per campaign."""
     now = time.monotonic() if now is None else now
-    with _cache_lock:
-        hit = _progress_cache.get(campaign.id)
-    if hit and now - hit[0] < PROGRESS_TTL and campaign.state != DRAFT:
-        return hit[1]
+    hit = cache.get(("progress", campaign.id), PROGRESS_TTL, now)
+    if hit is not None and campaign.state != DRAFT:
+        return hit
     value = progress(campaign)
-    with _cache_lock:
-        _progress_cache[campaign.id] = (now, value)
+    cache.put(("progress", campaign.id), value, now)
     return value
 
 
-def page_progress(campaigns) -> dict[int, tuple[int, int]]:
+def page_progress(campaigns, cache: TTLCache) -> dict[int, tuple[int, int]]:
     """Progress of a page of campaigns: drafts from one query, the rest from the cache."""
     drafts = [c for c in campaigns if c.state == DRAFT]
     list_ids = {c.contact_list_id for c in drafts if c.contact_list_id is not None}
@@ -99,7 +116,7 @@ def page_progress(campaigns) -> dict[int, tuple[int, int]]:
     found = {c.id: (0, totals.get(c.contact_list_id, 0)) for c in drafts}
     for campaign in campaigns:
         if campaign.state != DRAFT:
-            found[campaign.id] = cached_progress(campaign)
+            found[campaign.id] = cached_progress(campaign, cache)
     return found
 
 
@@ -162,13 +179,13 @@ def closed_attempts(campaign_id: int) -> int:
     ) or 0
 
 
-def live_view(campaign_id: int) -> dict:
+def live_view(campaign_id: int, cache: TTLCache | None = None) -> dict:
     """Everything the live campaign page shows, as JSON-ready values."""
     campaign = Campaign.get_by_id(campaign_id)
     closed = campaign.state == CLOSED
     done, total = progress(campaign)
-    with _cache_lock:
-        _progress_cache[campaign.id] = (time.monotonic(), (done, total))
+    if cache is not None:
+        cache.put(("progress", campaign.id), (done, total), time.monotonic())
     labels = dict(
         CampaignOption.select(CampaignOption.digit, CampaignOption.label)
         .where(CampaignOption.campaign == campaign_id)
@@ -197,3 +214,18 @@ def live_view(campaign_id: int) -> dict:
         ],
         "report": bool(report and report.csv_path),
     }
+
+
+def shared_live_view(campaign_id: int, cache: TTLCache, now: float | None = None) -> dict:
+    """live_view(), computed at most once per LIVE_TTL seconds per campaign and process.
+
+    At a million contacts one computation reads the whole campaign's index
+    (~0.5 s); ten operators watching the same campaign must not multiply it.
+    """
+    now = time.monotonic() if now is None else now
+    hit = cache.get(("live", campaign_id), LIVE_TTL, now)
+    if hit is not None:
+        return hit
+    value = live_view(campaign_id, cache)
+    cache.put(("live", campaign_id), value, now)
+    return value
