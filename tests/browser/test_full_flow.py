@@ -21,6 +21,7 @@ import pytest
 
 from app.config import get_settings
 from app.models import Campaign, ContactList
+from app.pbx.ami import reset_ami
 from tests.tasks.stack import Stack, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.timeout(420)]
@@ -66,6 +67,7 @@ def stack(sqlite_db, broker, tmp_path, monkeypatch):
         for key in ("AGI_PORT", "AMI_PORT", *env):
             monkeypatch.setenv(key, s.env[key])
         get_settings.cache_clear()
+        reset_ami()  # an earlier test may have built the shared client for another port
         s.start_dialer(threads=4)
         modules = TASK_MODULES
         s._spawn("lifecycle", [str(sys_bin("dramatiq")), *modules, "-Q", "drain", "finalize",
@@ -76,6 +78,7 @@ def stack(sqlite_db, broker, tmp_path, monkeypatch):
         print(s.logs())  # shown when the test fails
         s.close()
         get_settings.cache_clear()
+        reset_ami()
 
 
 def sys_bin(name):
