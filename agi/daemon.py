@@ -97,8 +97,10 @@ class Daemon:
         self.server.writer = self.writer
         self.metrics.connections.set_function(lambda: self.server.active)
         self.metrics.journal_depth.set(self.journal.depth)
-        self.writer.start()
+        # Listen first (requests queue for the writer meanwhile), so the
+        # writer's first heartbeat already names the bound port.
         port = await self.server.start()
+        self.writer.start()
         if opts.metrics_port is not None:
             self.metrics_port = self.metrics.serve(opts.metrics_port, addr=opts.bind)
         log.info("agi daemon up port=%s metrics=%s journal=%s depth=%d source=%s",
