@@ -183,3 +183,57 @@ def test_it_keeps_every_event_through_the_fallback_while_the_agi_daemon_is_down(
         subprocess.run([str(run), "flask", "--app", "app", "campaign", "finish", str(campaign_id)],
                        capture_output=True, timeout=120, env=deployment.env)
     deployment.wait_health(200, timeout=120)
+
+
+def _metric(port, name):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith(name) and not line.startswith("#"))
+
+
+def test_it_drills_the_journal_disk_full(deployment):
+    """A full disk under the journal and the (SQLite) database: the event is left
+    unconfirmed, counted as lost, and the dialplan takes its other paths."""
+    import asyncio
+    import resource
+
+    from agi.client import agi_call
+
+    def report(port, contact):
+        return asyncio.run(agi_call("127.0.0.1", port, f"9001/{contact}/1/answered", timeout=60))
+
+    deployment.wait_health(200, timeout=120)
+    run = Path(deployment.vars["callcast_root"]) / "bin" / "callcast-run"
+    port_file = deployment.workdir / "agi-full.port"
+    journal = deployment.workdir / "agi-full" / "journal.jsonl"
+    journal.parent.mkdir()
+
+    def disk_full():
+        # No file of this process may grow past 64 bytes (the port file fits): the
+        # journal append and the SQLite commit fail with EFBIG, as on a full disk.
+        resource.setrlimit(resource.RLIMIT_FSIZE, (64, 64))
+
+    daemon = subprocess.Popen(
+        [str(run), "python", "-m", "agi", "--port", "0", "--metrics-port", "0",
+         "--port-file", str(port_file), "--journal", str(journal)],
+        preexec_fn=disk_full, env=deployment.env, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    output = b""
+    try:
+        wait_until(lambda: port_file.exists() or daemon.poll() is not None, 60,
+                   "the AGI daemon on the full disk")
+        assert daemon.poll() is None, daemon.communicate()[0].decode()[-3000:]
+        port, metrics_port = map(int, port_file.read_text().split())
+        assert report(port, 2) is False  # neither committed nor journaled: not confirmed
+        assert _metric(metrics_port, "agi_events_lost_total") == 1
+    finally:
+        daemon.terminate()
+        output = daemon.communicate(timeout=30)[0]
+    assert b"could not be committed nor journaled" in output
+    # the supervised daemon, with disk space, confirms the next report
+    assert report(deployment.ports["agi"], 3) is True
+    stored = db_rows(deployment, "SELECT contact_id FROM call_event WHERE campaign_id = 9001")
+    assert stored == [(3,)]
+    deployment.wait_health(200, timeout=120)
