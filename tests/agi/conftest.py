@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -21,26 +20,9 @@ from agi.client import agi_call
 from agi.daemon import Daemon, Options
 from app.config import get_settings
 from app.db import connect_database
+from tests.waiting import free_port, wait_until  # noqa: F401 - the agi tests import them from here
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def wait_until(predicate, timeout=15.0, interval=0.02, message="condition"):
-    """Poll ``predicate`` until true or fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
-        time.sleep(interval)  # polling with a deadline, not a fixed wait
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def stored_rows(url, campaign_id):
@@ -169,7 +151,7 @@ class DaemonProcess:
                 env=self.env, cwd=ROOT, stdout=log, stderr=log,
             )
         wait_until(lambda: self.port_file.exists() or self.proc.poll() is not None,
-                   timeout=20, message="the daemon to listen")
+                   timeout=20, what="the daemon to listen")
         assert self.proc.poll() is None, self.log.read_text()[-3000:]
         self.metrics_port = int(self.port_file.read_text().split()[1])
         return self
@@ -281,7 +263,7 @@ class Load:
 
     def wait_completed(self, count, timeout=30):
         wait_until(lambda: len(self.completed) >= count, timeout=timeout,
-                   message=f"{count} completed requests (have {len(self.completed)})")
+                   what=f"{count} completed requests (have {len(self.completed)})")
 
     def stop(self):
         self._stop.set()

@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -18,7 +17,7 @@ from app.pbx.ami import AmiClient, parse_message
 from app.pbx.dialplan import originate_args, write_dialplan
 from pbxsim.server import PbxsimThread
 from tests.pbx.conftest import sample_campaign
-from tests.pbxsim.test_pbxsim_calls import free_port
+from tests.waiting import free_port, wait_until
 
 # what app_userevent.c sends for the dialplan's UserEvent(CallcastEvent,...)
 HANGUP_EVENT = (
@@ -54,16 +53,6 @@ def test_it_refuses_a_callcast_event_with_bad_ids_or_an_unknown_event(change):
         event_from_userevent(parse_message(HANGUP_EVENT.replace(*change)), utcnow())
 
 
-def wait_for_rows(count, deadline_s=20.0):
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        rows = list(CallEvent.select().order_by(CallEvent.id))
-        if len(rows) >= count:
-            return rows
-        time.sleep(0.05)  # polling the database with a deadline
-    return list(CallEvent.select().order_by(CallEvent.id))
-
-
 @pytest.mark.e2e
 def test_it_stores_a_call_reported_only_on_ami_once(sqlite_db, tmp_path):
     settings = load_settings({"AGI_PORT": str(free_port()),  # no FastAGI daemon anywhere
@@ -77,16 +66,16 @@ def test_it_stores_a_call_reported_only_on_ami_once(sqlite_db, tmp_path):
                                 stdin=subprocess.DEVNULL)
     try:
         # it is listening once its heartbeat row exists (written after login)
-        deadline = time.monotonic() + 15
-        while not Heartbeat.select().where(Heartbeat.kind == "ami-events").exists():
-            assert recorder.poll() is None, "the recorder exited"
-            assert time.monotonic() < deadline, "the recorder never beat"
-            time.sleep(0.05)
+        wait_until(lambda: recorder.poll() is not None
+                   or Heartbeat.select().where(Heartbeat.kind == "ami-events").exists(),
+                   15, "the recorder's heartbeat")
+        assert recorder.poll() is None, "the recorder exited"
         with AmiClient("127.0.0.1", sim.port, "callcast", "callcast") as ami:
             ami.originate(**originate_args(sample_campaign(7), 3, 1, "5550000", settings))
             ami.originate(**originate_args(sample_campaign(7), 5, 1, "5550005", settings))
         sim.wait_idle()
-        rows = wait_for_rows(4)
+        wait_until(lambda: CallEvent.select().count() >= 4, 20, "4 stored events")
+        rows = list(CallEvent.select())
     finally:
         recorder.send_signal(signal.SIGTERM)
         code = recorder.wait(timeout=15)

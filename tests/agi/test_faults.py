@@ -77,12 +77,12 @@ def test_it_journals_while_the_database_is_away_then_drains(agi_process, agi_db,
         load.wait_completed(100)
         outage.cut()
         wait_until(lambda: daemon.metric("agi_journal_depth") >= 200, timeout=30,
-                   message="the journal to fill")
+                   what="the journal to fill")
         assert daemon.journal.stat().st_size > 0
         outage.resume()
         done_while_away = len(load.completed)
         wait_until(lambda: daemon.metric("agi_journal_depth") == 0, timeout=30,
-                   message="the journal to drain")
+                   what="the journal to drain")
         load.wait_completed(done_while_away + 100)
     finally:
         load.stop()
@@ -102,8 +102,8 @@ def test_it_replays_a_journal_left_by_a_previous_run_first(agi_process, agi_db):
                     for i in range(1, 51)])
     journal.close()
     daemon.start()
-    wait_until(lambda: len(stored_rows(url, 504)) == 50, message="the replay")
-    wait_until(lambda: daemon.journal.stat().st_size == 0, message="the truncation")
+    wait_until(lambda: len(stored_rows(url, 504)) == 50, what="the replay")
+    wait_until(lambda: daemon.journal.stat().st_size == 0, what="the truncation")
     call(daemon.port, "504/1/1/answered")  # a replayed event sent again
     assert_exactly_once(url, 504, set(range(1, 51)))
 

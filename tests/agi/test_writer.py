@@ -23,8 +23,8 @@ def test_it_replays_a_journal_at_start_and_sets_a_poison_event_aside(agi_daemon,
     journal.close()
 
     daemon = agi_daemon(journal_path=path)
-    wait_until(lambda: len(stored_rows(url, 60)) == 5, message="the replay")
-    wait_until(lambda: path.stat().st_size == 0, message="the truncation")
+    wait_until(lambda: len(stored_rows(url, 60)) == 5, what="the replay")
+    wait_until(lambda: path.stat().st_size == 0, what="the truncation")
     assert set(stored_rows(url, 60)) == {(i, 1, "answered") for i in range(1, 6)}
     rejected = journal.rejected_path.read_text().splitlines()
     assert [decode(line) for line in rejected] == [poison]

@@ -22,7 +22,8 @@ import pytest
 from app.config import get_settings
 from app.models import Campaign, ContactList
 from app.pbx.ami import reset_ami
-from tests.tasks.stack import Stack, wait_for
+from tests.tasks.stack import Stack
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.timeout(420)]
 
@@ -203,7 +204,7 @@ def run_flow(page, base, stack, artifacts, tmp_path):
                 page.screenshot(path=str(artifacts / "03-campaign-live.png"), full_page=True)
         return value == 100.0 or page.inner_text("#live-state") == "CLOSED"
 
-    wait_for(watch, 150, "every contact to be final", interval=0.2)
+    wait_until(watch, 150, "every contact to be final", interval=0.2)
     assert any(0 < v < 100 for v in seen), f"the bar never showed a value between 0 and 100: {seen}"
     assert seen == sorted(seen), f"the bar went backwards: {seen}"
     assert page.inner_text("#live-final") == "10"

@@ -18,17 +18,12 @@ from app.pbx.errors import (
     PbxError,
 )
 from app.errors import CallcastError
+from tests.waiting import free_port
 
 
 def client_for(sim, secret="callcast", **kwargs):
     kwargs.setdefault("timeout", 5.0)
     return AmiClient("127.0.0.1", sim.port, "callcast", secret, **kwargs)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_it_encodes_actions_with_repeated_keys_and_refuses_header_injection():

@@ -9,8 +9,6 @@ OriginateResponse comes back.
 from __future__ import annotations
 
 import queue
-import threading
-import time
 
 import pytest
 
@@ -18,6 +16,7 @@ from app.pbx.ami import AmiClient
 from app.pbx.dialplan import originate_args
 from app.pbx.errors import AmiAuthError, AmiConnectionError
 from tests.pbx.conftest import sample_campaign
+from tests.waiting import wait_until
 
 # last digit -> (AGI events with their agi_arg_1, OriginateResponse Response, Reason)
 PREDICTED = {
@@ -39,17 +38,6 @@ ENV_ORDER = [
     "agi_rdnis", "agi_context", "agi_extension", "agi_priority", "agi_enhanced",
     "agi_accountcode", "agi_threadid", "agi_arg_1",
 ]
-
-
-def poll(fn, timeout=20.0, interval=0.02):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"condition not met in {timeout}s")
-        threading.Event().wait(interval)
 
 
 def test_it_places_100_calls_that_act_out_the_lastdigit_rule(pbxsim, agi_listener, pbx_settings,
@@ -152,7 +140,7 @@ def test_it_places_100_calls_that_act_out_the_lastdigit_rule(pbxsim, agi_listene
     # pbxsim restarts on the same port: the client reconnects by itself
     port = pbxsim.port
     pbxsim.stop()
-    poll(lambda: not ami.connected, timeout=5)
+    wait_until(lambda: not ami.connected, timeout=5)
     with pytest.raises(AmiConnectionError):
         ami.ping(timeout=0.5)
     again = pbxsim.restart(port=port)
@@ -163,7 +151,7 @@ def test_it_places_100_calls_that_act_out_the_lastdigit_rule(pbxsim, agi_listene
         except AmiConnectionError:
             return False
 
-    poll(pong, timeout=10)
+    wait_until(pong, timeout=10)
     args = originate_args(campaigns[7], 5000, 1, "5550004", pbx_settings)
     assert ami.originate(**args)["Response"] == "Success"
     assert again.wait_idle(timeout=10)["calls"][0]["result"] == "answered"

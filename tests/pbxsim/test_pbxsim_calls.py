@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import queue
-import socket
 import threading
 import time
 
@@ -17,12 +16,7 @@ from app.pbx.dialplan import originate_args, write_dialplan
 from pbxsim.callee import LastDigit, RandomModel
 from pbxsim.server import PbxsimThread
 from tests.pbx.conftest import AgiListener, sample_campaign
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.waiting import free_port
 
 
 def start_sim(settings, **kwargs):

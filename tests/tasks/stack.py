@@ -12,27 +12,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
-
-
-def wait_for(predicate, timeout, what, interval=0.05):
-    """Poll ``predicate`` until it returns something truthy; return it.
-
-    Raises:
-        TimeoutError: not true within ``timeout`` seconds (message names ``what``).
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)  # polling with a deadline, not a fixed wait
 
 
 class Proc:
@@ -103,7 +88,7 @@ class Stack:
         env = dict(self.env, AGI_JOURNAL_PATH=str(self._file("agi-journal.jsonl")))
         self.agi = self._spawn("agi", [sys.executable, "-m", "agi", "--port", "0",
                                        "--no-metrics", "--port-file", str(port_file)], env)
-        text = wait_for(lambda: port_file.exists() and port_file.read_text().strip(), 20,
+        text = wait_until(lambda: port_file.exists() and port_file.read_text().strip(), 20,
                         "the AGI daemon's port file")
         self.agi_port = int(text.split()[0])
         self.env["AGI_PORT"] = str(self.agi_port)
@@ -116,7 +101,7 @@ class Stack:
                 str(port_file), "--speed", str(speed), "--max-channels", str(max_channels),
                 "--model", "lastdigit", *extra]
         self.pbxsim = self._spawn("pbxsim", argv, self.env)
-        text = wait_for(lambda: port_file.exists() and port_file.read_text().strip(), 20,
+        text = wait_until(lambda: port_file.exists() and port_file.read_text().strip(), 20,
                         "pbxsim's port file")
         self.pbx_port = int(text)
         self.env["AMI_PORT"] = str(self.pbx_port)
@@ -129,7 +114,7 @@ class Stack:
         env = dict(self.env, AGI_JOURNAL_PATH=str(self._file("ami-journal.jsonl")))
         proc = self._spawn("ami-events", [sys.executable, "-m", "agi.amievents"], env)
         # it beats only after a Ping answered, i.e. logged in and listening
-        wait_for(lambda: Heartbeat.select().where(Heartbeat.kind == "ami-events").exists(),
+        wait_until(lambda: Heartbeat.select().where(Heartbeat.kind == "ami-events").exists(),
                  20, "the AMI UserEvent recorder to log in")
         return proc
 

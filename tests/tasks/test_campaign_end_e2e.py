@@ -34,7 +34,9 @@ from app.models import (
     ContactResult,
 )
 from dialing_support import make_campaign
-from stack import VENV_BIN, Stack, wait_for
+from stack import VENV_BIN, Stack
+
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -102,15 +104,15 @@ def test_it_drains_until_the_last_call_hangs_up_then_closes_with_a_true_report(s
     from tasks.dialing import start_dialing
 
     start_dialing(campaign.id)
-    wait_for(lambda: live_on_pbx(stack, campaign) >= 5, 60, "calls up on pbxsim")
+    wait_until(lambda: live_on_pbx(stack, campaign) >= 5, 60, "calls up on pbxsim")
     activation.finish(campaign.id, utcnow())  # "finish now", calls still up
 
     start_lifecycle(stack)
     scheduler_tick()
     scheduler_tick()  # a second scheduler at the same minute: no second drain chain
-    wait_for(lambda: state(campaign.id) == DRAINING, 30, "DRAINING")
+    wait_until(lambda: state(campaign.id) == DRAINING, 30, "DRAINING")
     assert live_on_pbx(stack, campaign) > 0, "calls were up while it drained"
-    wait_for(lambda: state(campaign.id) == CLOSED, 110, "CLOSED", interval=0.2)
+    wait_until(lambda: state(campaign.id) == CLOSED, 110, "CLOSED", interval=0.2)
 
     stats = stack.pbx_stats()
     calls = [c for c in stats["calls"] if c["account"] == campaign.account_code]
@@ -204,7 +206,7 @@ def test_it_gives_the_same_report_and_export_after_kill_9_mid_finalization(stack
     finalize_campaign.send(victim.id, token)
     step = lambda: (CampaignReport.get_or_none(CampaignReport.campaign == victim.id) or  # noqa: E731
                     CampaignReport()).step
-    wait_for(lambda: step() not in ("", None), 90, "the first finalization step", interval=0.01)
+    wait_until(lambda: step() not in ("", None), 90, "the first finalization step", interval=0.01)
     # hold the write lock: the worker cannot commit another step while we kill it
     db_path = get_settings().database_url.split("sqlite:///", 1)[1]
     lock = sqlite3.connect(db_path, timeout=30, isolation_level=None)
@@ -222,7 +224,7 @@ def test_it_gives_the_same_report_and_export_after_kill_9_mid_finalization(stack
     print(f"killed the finalize worker after step {reached!r}", file=sys.stderr)
 
     start_lifecycle(stack, "lifecycle-2")  # RabbitMQ redelivers the unacked message
-    wait_for(lambda: state(victim.id) == CLOSED, 110, "CLOSED after redelivery", interval=0.2)
+    wait_until(lambda: state(victim.id) == CLOSED, 110, "CLOSED after redelivery", interval=0.2)
 
     got = CampaignReport.get(CampaignReport.campaign == victim.id)
     want = CampaignReport.get(CampaignReport.campaign == reference.id)

@@ -15,7 +15,9 @@ from app import activation
 from app.config import get_settings
 from app.models import FINAL, CallAttempt, CallEvent, Campaign, CampaignContact, Contact
 from dialing_support import make_campaign
-from stack import Stack, wait_for
+from stack import Stack
+
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -143,7 +145,7 @@ def test_it_dials_500_contacts_to_their_predicted_outcomes(stack):
     stack.start_dialer()
     began = utcnow()
     start(campaign.id)
-    wait_for(lambda: finished(campaign.id), 110, "the campaign to finish", interval=0.2)
+    wait_until(lambda: finished(campaign.id), 110, "the campaign to finish", interval=0.2)
     took = (utcnow() - began).total_seconds()
 
     per_contact, stats = assert_never_over_dialed(stack, campaign)
@@ -169,7 +171,7 @@ def test_it_never_double_claims_with_two_dialer_processes(stack):
     # two starts (as from a double click): still one chain
     start(campaign.id)
     start(campaign.id)
-    wait_for(lambda: finished(campaign.id), 100, "the campaign to finish", interval=0.2)
+    wait_until(lambda: finished(campaign.id), 100, "the campaign to finish", interval=0.2)
     per_contact, _ = assert_never_over_dialed(stack, campaign)
     assert len(per_contact) == 150
 
@@ -178,11 +180,11 @@ def test_it_completes_after_a_dialer_is_killed_mid_campaign(stack):
     campaign = new_campaign(stack, 200, max_channels=10, ring_timeout_s=5, max_call_s=5)
     first = stack.start_dialer("dialer-1")
     start(campaign.id)
-    wait_for(lambda: CallAttempt.select().count() >= 60, 60, "60 attempts", interval=0.05)
+    wait_until(lambda: CallAttempt.select().count() >= 60, 60, "60 attempts", interval=0.05)
     first.kill9()
     assert not first.alive()
     stack.start_dialer("dialer-2")
-    wait_for(lambda: finished(campaign.id), 100, "the campaign to finish", interval=0.2)
+    wait_until(lambda: finished(campaign.id), 100, "the campaign to finish", interval=0.2)
     per_contact, _ = assert_never_over_dialed(stack, campaign)
     assert len(per_contact) == 200
 
@@ -191,10 +193,10 @@ def test_it_resumes_after_the_pbx_was_down_for_a_while(stack):
     campaign = new_campaign(stack, 120, max_channels=10, ring_timeout_s=5, max_call_s=5)
     stack.start_dialer()
     start(campaign.id)
-    wait_for(lambda: CallAttempt.select().count() >= 30, 60, "30 attempts", interval=0.05)
+    wait_until(lambda: CallAttempt.select().count() >= 30, 60, "30 attempts", interval=0.05)
     port = stack.pbx_port
     stack.pbxsim.stop()
-    status = wait_for(
+    status = wait_until(
         lambda: (lambda c: c.dialer_status if c.dialer_status.startswith("PBX unreachable")
                  else None)(Campaign.get_by_id(campaign.id)),
         30, "the dialer status to say the PBX is unreachable",
@@ -206,7 +208,7 @@ def test_it_resumes_after_the_pbx_was_down_for_a_while(stack):
     pending = CampaignContact.select().where(CampaignContact.state == "pending").count()
     assert pending > 0
     stack.start_pbxsim(speed=20.0, port=port)
-    wait_for(lambda: finished(campaign.id), 100, "the campaign to finish", interval=0.2)
+    wait_until(lambda: finished(campaign.id), 100, "the campaign to finish", interval=0.2)
     assert CallAttempt.select().count() > before
     per_contact, _ = assert_never_over_dialed(stack, campaign)
     assert len(per_contact) == 120
@@ -217,7 +219,7 @@ def test_it_gets_every_outcome_from_ami_user_events_while_the_agi_daemon_is_down
     campaign = new_campaign(stack, 60, max_channels=10)
     stack.start_dialer()
     start(campaign.id)
-    wait_for(lambda: finished(campaign.id), 60, "the campaign to finish", interval=0.2)
+    wait_until(lambda: finished(campaign.id), 60, "the campaign to finish", interval=0.2)
     per_contact, _ = assert_never_over_dialed(stack, campaign)
     check_predicted_outcomes(campaign, per_contact)
     sources = {e.source for e in CallEvent.select(CallEvent.source).distinct()}
