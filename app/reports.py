@@ -13,6 +13,7 @@ import io
 import json
 import logging
 import os
+import textwrap
 import uuid
 from collections import Counter
 from datetime import datetime, timezone
@@ -334,6 +335,9 @@ def write_csv(campaign_id: int, out) -> int:
 # --- charts ----------------------------------------------------------------------
 
 
+LABEL_WIDTH = 12  # characters per line of a bar's label
+
+
 def _figure():
     # Figure + Agg canvas, not pyplot: no global state, safe in worker threads.
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -348,7 +352,9 @@ def _bar_png(title, labels, values, xlabel, ylabel) -> bytes:
     fig = _figure()
     ax = fig.add_subplot()
     ax.bar(range(len(values)), values, color="#3b75af")
-    ax.set_xticks(range(len(labels)), labels, rotation=30 if len(labels) > 6 else 0, ha="right" if len(labels) > 6 else "center")
+    # option labels are free text: wrap them so neighbours never overlap
+    labels = [textwrap.fill(str(label), LABEL_WIDTH) for label in labels]
+    ax.set_xticks(range(len(labels)), labels, fontsize=8 if len(labels) > 6 else 9)
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
