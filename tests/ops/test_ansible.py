@@ -42,8 +42,9 @@ def test_it_applies_the_playbook_into_an_isolated_prefix(deployment):
                  "stopwaitsecs=25", "priority=200", "stopasgroup=true", "killasgroup=true",
                  "stdout_logfile_maxbytes=10MB", "stderr_logfile_backups=5",
                  "process_name=%(program_name)s_%(process_num)02d",
-                 'environment=PYTHONUNBUFFERED="1",METRICS_PORT="'
-                 f'{deployment.ports["dialer_metrics"] // 100}%(process_num)02d"'):
+                 'environment=METRICS_PORT="'
+                 f'{deployment.ports["dialer_metrics"] // 100}%(process_num)02d",'
+                 'PYTHONUNBUFFERED="1",dramatiq_worker_timeout="250"'):
         assert line in dialer.splitlines(), line
     env_file = Path(v["callcast_root"]) / ".env"
     assert stat.S_IMODE(env_file.stat().st_mode) == 0o640
