@@ -12,6 +12,7 @@ from prometheus_client.core import GaugeMetricFamily
 from app.config import settings_or_exit
 from app.db import database, init_database
 from app.health import run_checks
+from app.logs import configure_logging
 from app.models import STATES, Campaign
 
 bp = Blueprint("core", __name__)
@@ -59,6 +60,9 @@ def build_app(test_config=None) -> Flask:
     )
     if test_config:
         app.config.update(test_config)
+    if not app.config.get("TESTING"):
+        # tests keep pytest's own log capture
+        configure_logging(settings, "web")
     init_database(app.config.get("DATABASE_URL"))
 
     @app.before_request
