@@ -14,9 +14,14 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-g
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
-    """A headless chromium; a missing browser fails the run (``make test`` installs it)."""
+    """A headless chromium; a missing browser fails the run (``make test`` installs it).
+
+    Module scope, not session: Playwright's sync API keeps an event loop set on
+    the main thread while it is open, which breaks every later test that runs
+    asyncio there.
+    """
     if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
         pytest.fail(f"chromium not found at {CHROMIUM}: apt-get install chromium (make test does)")
     from playwright.sync_api import sync_playwright
