@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timezone
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
@@ -60,8 +61,9 @@ def build_app(test_config=None) -> Flask:
     )
     if test_config:
         app.config.update(test_config)
-    if not app.config.get("TESTING"):
-        # tests keep pytest's own log capture
+    if not logging.getLogger().handlers:
+        # gunicorn and flask leave the root logger bare; a host that set up
+        # logging itself (pytest, an embedding program) keeps its own
         configure_logging(settings, "web")
     init_database(app.config.get("DATABASE_URL"))
 
