@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import fcntl
+import functools
 import grp
 import hashlib
 import json
@@ -44,6 +45,9 @@ from urllib.parse import quote, urlparse, urlunparse
 import psutil
 import pytest
 
+from tests import waiting
+from tests.waiting import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 ANSIBLE_DIR = ROOT / "deploy" / "ansible"
 VENV_BIN = Path(sys.executable).parent
@@ -53,26 +57,9 @@ RECAP = re.compile(
 )
 
 
-def wait_until(predicate, timeout, what, poll=0.2):
-    """Poll ``predicate`` until it returns something truthy; return it.
-
-    Raises:
-        AssertionError: not true within ``timeout`` seconds.
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(poll)  # polling with a deadline
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+# the predicates here run supervisorctl, curl-like requests or psutil scans:
+# poll them every 0.2 s, not the default 20 ms
+wait_until = functools.partial(waiting.wait_until, interval=0.2)
 
 
 def port_free(port: int) -> bool:
@@ -331,7 +318,7 @@ class Deployment:
             check=True, env=self.env, cwd=self.prefix, timeout=30, stdin=subprocess.DEVNULL,
         )
         pidfile = Path(self.vars["supervisor_pidfile"])
-        wait_until(lambda: pidfile.exists() and pidfile.read_text().strip(), 20, "supervisord pidfile")
+        wait_until(lambda: pidfile.exists() and pidfile.read_text().strip(), 20, "supervisord pidfile", interval=0.2)
         self.supervisord_pid = int(pidfile.read_text())
 
     def stop_supervisord(self):
@@ -373,7 +360,7 @@ class Deployment:
             return failing is None or sorted(body.get("failing", [])) == sorted(failing)
 
         try:
-            wait_until(ready, timeout, f"/health {want}", poll=0.5)
+            wait_until(ready, timeout, f"/health {want}", interval=0.5)
         except AssertionError as exc:
             raise AssertionError(f"{exc}; last answer: {last.get('seen')}\n{self.tail_logs()}") from None
         return last["seen"][1]

@@ -169,7 +169,7 @@ def test_it_keeps_every_event_through_the_fallback_while_the_agi_daemon_is_down(
                 "(name = 'hangup' OR name LIKE 'failed-%')", campaign_id)
             return len(rows) == 6
 
-        wait_until(terminal_contacts, 180, "a terminal event for every contact", poll=1)
+        wait_until(terminal_contacts, 180, "a terminal event for every contact", interval=1)
         sources = db_rows(deployment, "SELECT DISTINCT source FROM call_event "
                           "WHERE campaign_id = ?", campaign_id)
         assert sources == [("fallback",)]
