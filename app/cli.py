@@ -36,7 +36,9 @@ def register_cli(app) -> None:
     # imported here: each group pulls in its topic (auth, dialing, reports)
     from app.cli_campaign import campaign_cli
     from app.cli_demo import demo_cli
+    from app.cli_report import attach as attach_report
     from app.cli_user import user_cli
 
+    attach_report(campaign_cli)  # `campaign report` lives with the reports
     for group in (user_cli, campaign_cli, demo_cli):
         app.cli.add_command(group)

@@ -10,6 +10,7 @@ from flask.cli import AppGroup
 
 from app import activation
 from app.campaigns import get_campaign
+from app.contacts_import import create_contact_list, import_contact_list
 from app.db import database
 from app.errors import CallcastError, ValidationError
 from app.models import (
@@ -139,11 +140,6 @@ def create(name, csv_path, list_id, phone_column, country, message_file, message
 
 def _import(csv_path, name, phone_column, country):
     try:
-        from app.contacts_import import create_contact_list, import_contact_list
-    except ImportError:
-        _fail("contact import (app.contacts_import) is not available in this build; "
-              "import the list in the back office and use --list-id")
-    try:
         contact_list, _plan = create_contact_list(name, csv_path, country, phone_column or None)
         contact_list = import_contact_list(contact_list.id, csv_path)
     except CallcastError as exc:
@@ -244,8 +240,3 @@ def _pairs(counts: dict) -> str:
 
 
 __all__ = ["campaign_cli", "WEEKDAYS"]
-
-# ``campaign report`` lives with the reports (app/cli_report.py, issue 6)
-from app.cli_report import attach as _attach_report  # noqa: E402
-
-_attach_report(campaign_cli)
