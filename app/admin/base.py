@@ -68,6 +68,19 @@ def utc_filters(column, name):
     return [UtcAfter(column, name), UtcBefore(column, name), UtcBetween(column, name)]
 
 
+class IdFilter(peewee_filters.BasePeeweeFilter):
+    """column = an id (a foreign key or a plain id column the index covers)."""
+
+    def apply(self, query, value):
+        return query.where(self.column == int(value))
+
+    def operation(self):
+        return "id is"
+
+    def validate(self, value):
+        return str(value).isdigit()
+
+
 class FilterConverter(peewee_filters.FilterConverter):
     """Flask-Admin matches filters by field class name; teach it ours."""
 

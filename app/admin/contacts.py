@@ -9,12 +9,11 @@ from pathlib import Path
 
 from flask import abort, current_app, flash, g, jsonify, redirect, request, send_file, url_for
 from flask_admin import expose
-from flask_admin.contrib.peewee.filters import BasePeeweeFilter
 from flask_login import current_user
 from markupsafe import Markup
 
 from app import contacts_import
-from app.admin.base import SecureModelView, can_act
+from app.admin.base import IdFilter, SecureModelView, can_act
 from app.db import database
 from app.errors import CallcastError, ValidationError
 from app.models import Contact, ContactList
@@ -251,18 +250,6 @@ def read_rejects(contact_list: ContactList, limit: int):
     return {"header": header, "rows": rows}
 
 
-class ContactListFilter(BasePeeweeFilter):
-    def apply(self, query, value):
-        return query.where(self.column == int(value))
-
-    def operation(self):
-        return "id is"
-
-    def validate(self, value):
-        return str(value).isdigit()
-
-
-
 class ContactView(SecureModelView):
     """A million rows: keyed pages on an index, never a COUNT(*)."""
 
@@ -274,7 +261,7 @@ class ContactView(SecureModelView):
     column_default_sort = [("contact_list", False), ("position", False)]
     column_sortable_list = ()
     column_searchable_list = ("phone",)
-    column_filters = (ContactListFilter(Contact.contact_list, "List"),)
+    column_filters = (IdFilter(Contact.contact_list, "List"),)
     column_formatters = {
         "contact_list": lambda v, c, m, n: v._list_name(m.contact_list_id),
         "fields": lambda v, c, m, n: ", ".join(f"{k}={val}" for k, val in (m.fields or {}).items()),

@@ -4,31 +4,17 @@ from __future__ import annotations
 
 import logging
 
-from flask_admin.contrib.peewee.filters import BasePeeweeFilter, FilterEqual
+from flask_admin.contrib.peewee.filters import FilterEqual
 from flask_login import current_user
 from wtforms import fields, validators
 
-from app.admin.base import SecureModelView, utc_filters
+from app.admin.base import IdFilter, SecureModelView, utc_filters
 from app.auth import ADMIN, hash_password, validate_new_user
 from app.errors import ValidationError
 from app.events import OUTCOMES
-from app.models import ROLES, CallAttempt, CallEvent, Campaign
+from app.models import ROLES, CallAttempt, CallEvent
 
 log = logging.getLogger(__name__)
-
-
-class CampaignIdFilter(BasePeeweeFilter):
-    """campaign = a campaign chosen by name (the id is what the index covers)."""
-
-    def apply(self, query, value):
-        return query.where(self.column == int(value))
-
-    def operation(self):
-        return "id is"
-
-
-    def validate(self, value):
-        return str(value).isdigit()
 
 
 class ReadOnlyView(SecureModelView):
@@ -45,7 +31,7 @@ class AttemptView(ReadOnlyView):
     column_default_sort = ("id", True)
     column_sortable_list = ("id", "originated_at")
     column_filters = (
-        CampaignIdFilter(CallAttempt.campaign, "Campaign"),
+        IdFilter(CallAttempt.campaign, "Campaign"),
         FilterEqual(CallAttempt.outcome, "Outcome", options=[(o, o) for o in OUTCOMES]),
         FilterEqual(CallAttempt.state, "State", options=[(s, s) for s in ("originating", "up", "done")]),
         *utc_filters(CallAttempt.originated_at, "Originated"),
@@ -64,7 +50,7 @@ class EventView(ReadOnlyView):
     column_sortable_list = ("id", "received_at")
     column_searchable_list = ("uniqueid",)
     column_filters = (
-        CampaignIdFilter(CallEvent.campaign_id, "Campaign"),
+        IdFilter(CallEvent.campaign_id, "Campaign"),
         FilterEqual(CallEvent.name, "Event"),
         FilterEqual(CallEvent.source, "Source", options=[(s, s) for s in ("agi", "fallback", "ami")]),
         *utc_filters(CallEvent.received_at, "Received"),
