@@ -40,21 +40,29 @@ def drain(events):
     return out
 
 
+def one_call(tmp_path, number, **env):
+    """Place one call to ``number`` through a fresh pbxsim whose dialplan uses ``env``'s
+    AGI endpoints; return pbxsim's record of the call and the UserEvents AMI sent."""
+    settings = load_settings({"DIALPLAN_PATH": str(tmp_path / "callcast.conf"), **env})
+    write_dialplan([sample_campaign(7)], settings=settings)
+    sim = start_sim(settings)
+    try:
+        with AmiClient("127.0.0.1", sim.port, "callcast", "callcast", events="user") as ami:
+            events = listen(ami)
+            ami.originate(**originate_args(sample_campaign(7), 3, 1, number, settings))
+            call = sim.wait_idle()["calls"][0]
+    finally:
+        sim.stop()
+    return call, [m for _, m in drain(events) if m.event == "UserEvent"]
+
+
 def test_it_takes_the_fallback_path_and_sends_a_user_event_when_the_agi_port_refuses(tmp_path):
     fallback = AgiListener().start()
     try:
-        settings = load_settings({
-            "AGI_PORT": str(free_port()),  # nothing listens: AGISTATUS=FAILURE
-            "AGI_FALLBACK_HOST": "127.0.0.1", "AGI_FALLBACK_PORT": str(fallback.port),
-            "DIALPLAN_PATH": str(tmp_path / "callcast.conf"),
-        })
-        write_dialplan([sample_campaign(7)], settings=settings)
-        sim = start_sim(settings)
-        with AmiClient("127.0.0.1", sim.port, "callcast", "callcast", events="user") as ami:
-            events = listen(ami)
-            ami.originate(**originate_args(sample_campaign(7), 3, 1, "5550000", settings))
-            call = sim.wait_idle()["calls"][0]
-        sim.stop()
+        call, user_events = one_call(
+            tmp_path, "5550000",
+            AGI_PORT=str(free_port()),  # nothing listens: AGISTATUS=FAILURE
+            AGI_FALLBACK_HOST="127.0.0.1", AGI_FALLBACK_PORT=str(fallback.port))
         primary = [a for a in call["agi"] if a["port"] != fallback.port]
         assert [(a["event"], a["status"]) for a in primary] == [
             ("answered", "FAILURE"), ("dtmf-1", "FAILURE"), ("hangup", "FAILURE")]
@@ -62,7 +70,6 @@ def test_it_takes_the_fallback_path_and_sends_a_user_event_when_the_agi_port_ref
         assert [r["env"]["agi_network_script"] for r in got] == [
             "7/3/1/answered", "7/3/1/dtmf-1", "7/3/1/hangup"]
         assert got[2]["env"]["agi_arg_1"] == "16"
-        user_events = [m for _, m in drain(events) if m.event == "UserEvent"]
         assert [m["event"] for m in user_events] == ["answered", "dtmf-1", "hangup"]
         last = user_events[-1]
         assert (last["UserEvent"], last["campaign"], last["contact"], last["attempt"],
@@ -79,23 +86,14 @@ def test_it_takes_the_fallback_path_when_the_daemon_closes_without_confirming(tm
     # tells the dialplan the event is not safe.
     primary, fallback = AgiListener(confirm=False).start(), AgiListener().start()
     try:
-        settings = load_settings({
-            "AGI_PORT": str(primary.port),
-            "AGI_FALLBACK_HOST": "127.0.0.1", "AGI_FALLBACK_PORT": str(fallback.port),
-            "DIALPLAN_PATH": str(tmp_path / "callcast.conf"),
-        })
-        write_dialplan([sample_campaign(7)], settings=settings)
-        sim = start_sim(settings)
-        with AmiClient("127.0.0.1", sim.port, "callcast", "callcast", events="user") as ami:
-            events = listen(ami)
-            ami.originate(**originate_args(sample_campaign(7), 3, 1, "5550005", settings))
-            call = sim.wait_idle()["calls"][0]
-        sim.stop()
+        call, user_events = one_call(
+            tmp_path, "5550005", AGI_PORT=str(primary.port),
+            AGI_FALLBACK_HOST="127.0.0.1", AGI_FALLBACK_PORT=str(fallback.port))
         assert [(a["port"], a["status"], a["variables"]) for a in call["agi"]] == [
             (primary.port, "SUCCESS", {}),
             (fallback.port, "SUCCESS", {"CALLCAST_AGI_STATUS": "STORED"}),
         ]
-        [user_event] = [m for _, m in drain(events) if m.event == "UserEvent"]
+        [user_event] = user_events
         assert (user_event["event"], user_event["agistatus"], user_event["stored"]) == (
             "failed-busy", "SUCCESS", "STORED")
     finally:
@@ -117,17 +115,9 @@ def test_it_reports_once_when_the_daemon_confirms(pbxsim, agi_listener, pbx_sett
 
 
 def test_it_sends_only_the_user_event_when_no_fallback_is_configured(tmp_path):
-    settings = load_settings({"AGI_PORT": str(free_port()),
-                              "DIALPLAN_PATH": str(tmp_path / "callcast.conf")})
-    write_dialplan([sample_campaign(7)], settings=settings)
-    sim = start_sim(settings)
-    with AmiClient("127.0.0.1", sim.port, "callcast", "callcast", events="user") as ami:
-        events = listen(ami)
-        ami.originate(**originate_args(sample_campaign(7), 3, 1, "5550007", settings))
-        call = sim.wait_idle()["calls"][0]
-    sim.stop()
+    call, user_events = one_call(tmp_path, "5550007", AGI_PORT=str(free_port()))
     assert [(a["event"], a["status"]) for a in call["agi"]] == [("failed-congestion", "FAILURE")]
-    [(_, ev)] = [(t, m) for t, m in drain(events) if m.event == "UserEvent"]
+    [ev] = user_events
     assert (ev["event"], ev["arg"], ev["agistatus"], ev["fallback"]) == (
         "failed-congestion", "8", "FAILURE", "NONE")
     assert ev["Channel"] == "OutgoingSpoolFailed"
