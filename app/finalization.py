@@ -122,35 +122,16 @@ def _case(expr: str, mapping: dict, prefix: str, invert: bool) -> str:
     return f"CASE {expr} {whens} END"
 
 
-def results_sql(with_list: bool, option_count: int = 0) -> str:
-    """INSERT ... SELECT that folds a campaign's events into one result row per contact.
+def _aggregate_sql() -> str:
+    """One row per contact with events: the figures the outcome rule needs, in contact order.
 
-    The rule is the dialer's per-attempt rule (``app.dialer.facts_of``) applied
-    to the contact's last attempt, in one set-based pass: answered if any
-    attempt shows a sign of an answer (answered, a digit, timeout, invalid) —
-    even when its hangup event never came, since the person was reached; else
-    the failure reason of its last attempt; else 'failed' for a last attempt
-    that hung up unanswered; else 'dnc' when the dialer skipped it as
-    do-not-call; 'not_called' when it was never dialed; else 'lost' (its last
-    attempt has no outcome and the PBX no longer has it: the reconciliation
-    rule). Attempts are the dialer's counter or the events' highest attempt,
-    whichever is larger; the digit is the last one pressed; talk time runs
-    from the first answer sign to 'hangup'.
+    Read through the (campaign, contact, attempt, name) index, so the groups come
+    out already sorted; FILTER feeds each aggregate only the rows it concerns.
     """
     pg = is_postgres()
     event_id = "CAST(id AS BIGINT)" if pg else "id"
-    if pg:
-        talk = "CAST(ROUND(EXTRACT(EPOCH FROM (a.hangup_at - a.answered_at))) AS INTEGER)"
-    else:
-        talk = "CAST(ROUND((julianday(a.hangup_at) - julianday(a.answered_at)) * 86400) AS INTEGER)"
     fail_code = _case("name", FAILURE_CODES, "failed-", invert=False)
     digit_code = _case("name", DIGIT_CODES, "dtmf-", invert=False)
-    fail_name = _case("a.fail_key % 16", FAILURE_CODES, "", invert=True)
-    digit_name = _case("a.digit_key % 16", DIGIT_CODES, "", invert=True)
-    base = "c.contact_list_id = ?" if with_list else (
-        "c.id IN (SELECT contact_id FROM campaign_contact WHERE campaign_id = ?)"
-    )
-    dialed = "COALESCE(cc.attempts, 0)"
     if pg:
         # a locale collation may ignore punctuation when comparing: match the pattern
         is_dtmf, is_failed = "name LIKE 'dtmf-%'", "name LIKE 'failed-%'"
@@ -159,13 +140,67 @@ def results_sql(with_list: bool, option_count: int = 0) -> str:
         # ('.' follows '-', so every 'dtmf-X' lies between 'dtmf-' and 'dtmf.')
         is_dtmf = "(name > 'dtmf-' AND name < 'dtmf.')"
         is_failed = "(name > 'failed-' AND name < 'failed.')"
+    return f"""
+    SELECT contact_id,
+      MAX(attempt) AS max_attempt,
+      MIN(received_at) FILTER (WHERE name IN ('answered', 'timeout', 'invalid') OR {is_dtmf})
+        AS answered_at,
+      MAX(received_at) FILTER (WHERE name = 'hangup') AS hangup_at,
+      MAX(attempt) FILTER (WHERE name = 'hangup') AS hangup_attempt,
+      MAX(attempt * 16 + {fail_code}) FILTER (WHERE {is_failed}) AS fail_key,
+      MAX({event_id} * 16 + {digit_code}) FILTER (WHERE {is_dtmf}) AS digit_key,
+      MAX(received_at) AS last_event_at
+    FROM call_event WHERE campaign_id = ?
+    GROUP BY contact_id"""
+
+
+def _base_sql(with_list: bool) -> str:
+    """The campaign's contacts: its list's, or (no list) those the dialer seeded."""
+    if with_list:
+        return "c.contact_list_id = ?"
+    return "c.id IN (SELECT contact_id FROM campaign_contact WHERE campaign_id = ?)"
+
+
+RESULT_COLUMNS = (
+    "campaign_id, contact_id, phone, outcome, attempts, digit, digit_label, "
+    "answered_at, talk_seconds, last_attempt_at"
+)
+
+
+def results_sql(with_list: bool, option_count: int = 0) -> str:
+    """INSERT ... SELECT that folds the events of each contact that has some into its result row.
+
+    The rule is the dialer's per-attempt rule (``app.dialer.facts_of``) applied
+    to the contact's last attempt, in one set-based pass: answered if any
+    attempt shows a sign of an answer (answered, a digit, timeout, invalid) —
+    even when its hangup event never came, since the person was reached; else
+    the failure reason of its last attempt; else 'failed' for a last attempt
+    that hung up unanswered; else 'dnc' when the dialer skipped it as
+    do-not-call; else 'lost' (its last attempt has no outcome and the PBX no
+    longer has it: the reconciliation rule). Attempts are the dialer's counter
+    or the events' highest attempt, whichever is larger; the digit is the last
+    one pressed; talk time runs from the first answer sign to 'hangup'.
+
+    The aggregate drives the join (contacts looked up by primary key in the
+    same order), so no temporary index is built over 300,000 groups.
+    Parameters: campaign, the option (digit, label) pairs, campaign (events),
+    campaign (dial state), list or campaign (``_base_sql``).
+    """
+    if is_postgres():
+        talk = "CAST(ROUND(EXTRACT(EPOCH FROM (a.hangup_at - a.answered_at))) AS INTEGER)"
+        join = "JOIN"
+    else:
+        talk = "CAST(ROUND((julianday(a.hangup_at) - julianday(a.answered_at)) * 86400) AS INTEGER)"
+        join = "CROSS JOIN"  # SQLite: keeps the aggregate as the outer loop
+    fail_name = _case("a.fail_key % 16", FAILURE_CODES, "", invert=True)
+    digit_name = _case("a.digit_key % 16", DIGIT_CODES, "", invert=True)
+    dialed = "COALESCE(cc.attempts, 0)"
     # the option labels are bound parameters of a CASE: no join, no lookup per contact
     whens = " ".join("WHEN ? THEN ?" for _ in range(option_count))
     label = f"CASE r.digit {whens} ELSE '' END" if option_count else "''"
     return sql(
         f"""
-INSERT INTO contact_result (campaign_id, contact_id, phone, outcome, attempts, digit,
-                            digit_label, answered_at, talk_seconds, last_attempt_at)
+INSERT INTO contact_result ({RESULT_COLUMNS})
 SELECT ?, r.contact_id, r.phone, r.outcome, r.attempts, r.digit,
        {label}, r.answered_at, r.talk_seconds, r.last_event_at
 FROM (
@@ -175,32 +210,43 @@ FROM (
       WHEN a.fail_key / 16 >= a.max_attempt AND a.fail_key / 16 >= {dialed} THEN {fail_name}
       WHEN a.hangup_attempt >= a.max_attempt AND a.hangup_attempt >= {dialed} THEN 'failed'
       WHEN cc.last_outcome = 'dnc' THEN 'dnc'
-      WHEN a.contact_id IS NULL AND {dialed} = 0 THEN '{NOT_CALLED}'
       ELSE 'lost'
     END AS outcome,
-    CASE WHEN {dialed} > COALESCE(a.max_attempt, 0) THEN {dialed}
-         ELSE COALESCE(a.max_attempt, 0) END AS attempts,
+    CASE WHEN {dialed} > a.max_attempt THEN {dialed} ELSE a.max_attempt END AS attempts,
     CASE WHEN a.digit_key IS NULL THEN '' ELSE {digit_name} END AS digit,
     a.answered_at AS answered_at,
     CASE WHEN a.hangup_at >= a.answered_at THEN {talk} END AS talk_seconds,
     a.last_event_at AS last_event_at
-  FROM contact c
+  FROM ({_aggregate_sql()}
+  ) a
+  {join} contact c ON c.id = a.contact_id
   LEFT JOIN campaign_contact cc ON cc.campaign_id = ? AND cc.contact_id = c.id
-  LEFT JOIN (
-    SELECT contact_id,
-      MAX(attempt) AS max_attempt,
-      MIN(CASE WHEN name IN ('answered', 'timeout', 'invalid') OR {is_dtmf}
-          THEN received_at END) AS answered_at,
-      MAX(CASE WHEN name = 'hangup' THEN received_at END) AS hangup_at,
-      MAX(CASE WHEN name = 'hangup' THEN attempt END) AS hangup_attempt,
-      MAX(CASE WHEN {is_failed} THEN attempt * 16 + {fail_code} END) AS fail_key,
-      MAX(CASE WHEN {is_dtmf} THEN {event_id} * 16 + {digit_code} END) AS digit_key,
-      MAX(received_at) AS last_event_at
-    FROM call_event WHERE campaign_id = ?
-    GROUP BY contact_id
-  ) a ON a.contact_id = c.id
-  WHERE {base}
+  WHERE {_base_sql(with_list)}
 ) r
+"""
+    )
+
+
+def silent_results_sql(with_list: bool) -> str:
+    """INSERT ... SELECT of the result of each contact with no event (run after ``results_sql``).
+
+    'dnc' when the dialer skipped it as do-not-call, 'not_called' when it was
+    never dialed, else 'lost' (dialed, but no event ever came back).
+    Parameters: campaign, campaign (dial state), list or campaign, campaign (results).
+    """
+    dialed = "COALESCE(cc.attempts, 0)"
+    return sql(
+        f"""
+INSERT INTO contact_result ({RESULT_COLUMNS})
+SELECT ?, c.id, c.phone,
+  CASE WHEN cc.last_outcome = 'dnc' THEN 'dnc'
+       WHEN {dialed} = 0 THEN '{NOT_CALLED}'
+       ELSE 'lost' END,
+  {dialed}, '', '', NULL, NULL, NULL
+FROM contact c
+LEFT JOIN campaign_contact cc ON cc.campaign_id = ? AND cc.contact_id = c.id
+WHERE {_base_sql(with_list)}
+  AND NOT EXISTS (SELECT 1 FROM contact_result r WHERE r.campaign_id = ? AND r.contact_id = c.id)
 """
     )
 
@@ -208,6 +254,7 @@ FROM (
 def fold_results(campaign_id: int, contact_list_id: int | None) -> int:
     """Insert one ContactResult per contact of the campaign; return how many."""
     with_list = contact_list_id is not None
+    base = contact_list_id if with_list else campaign_id
     labels = [
         value
         for option in CampaignOption.select()
@@ -215,15 +262,18 @@ def fold_results(campaign_id: int, contact_list_id: int | None) -> int:
         .order_by(CampaignOption.digit)
         for value in (option.digit, option.label)
     ]
-    params = (
-        campaign_id,
-        *labels,
-        campaign_id,
-        campaign_id,
-        contact_list_id if with_list else campaign_id,
+    params = (campaign_id, *labels, campaign_id, campaign_id, base)
+    folded = database.execute_sql(results_sql(with_list, len(labels) // 2), params).rowcount
+    count_sql = (
+        "SELECT COUNT(*) FROM contact WHERE contact_list_id = ?"
+        if with_list
+        else "SELECT COUNT(*) FROM campaign_contact WHERE campaign_id = ?"
     )
-    cursor = database.execute_sql(results_sql(with_list, len(labels) // 2), params)
-    return cursor.rowcount
+    (contacts,) = database.execute_sql(sql(count_sql), (base,)).fetchone()
+    if folded < contacts:  # some contacts have no event at all
+        params = (campaign_id, campaign_id, base, campaign_id)
+        folded += database.execute_sql(silent_results_sql(with_list), params).rowcount
+    return folded
 
 
 # --- steps ------------------------------------------------------------------------

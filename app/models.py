@@ -317,7 +317,9 @@ class ContactResult(BaseModel):
     last_attempt_at = UTCDateTimeField(null=True)
 
     class Meta:
-        indexes = ((("campaign", "contact_id"), True), (("campaign", "outcome"), False))
+        # no (campaign, outcome) index: it cost the results step ~15% of its time
+        # for 330,000 contacts, and the counts per outcome are in the report
+        indexes = ((("campaign", "contact_id"), True),)
 
 
 class CampaignReport(BaseModel):

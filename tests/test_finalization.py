@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from app.finalization import STEPS, finalize, read_archive
-from app.models import CLOSED, FINALIZING, CampaignReport, ContactResult
+from app.models import CLOSED, FINALIZING, CallEvent, CampaignReport, ContactResult
 from tests.campaign_end_support import T0, call, contact_ids, make_campaign, working_rows
 
 NOW = T0 + timedelta(hours=5)
@@ -73,6 +73,20 @@ def test_it_folds_each_contact_by_the_rules(db):
     assert r[c[5]].talk_seconds == 20
     assert r[c[6]].talk_seconds is None
     assert r[c[0]].phone == "+33612340000"
+
+
+def test_it_folds_contacts_with_no_event_and_ignores_events_of_strangers(db):
+    campaign = make_campaign(3, state=FINALIZING)
+    c = contact_ids(campaign)
+    call(campaign, c[0], 1, [], outcome="lost")  # dialed, nothing ever came back
+    call(campaign, c[2], 1, [("answered", 0), ("hangup", 9)], outcome="answered")
+    # an event for a contact that is not in the campaign's list (events have no foreign key)
+    CallEvent.create(campaign_id=campaign.id, contact_id=999_999, attempt=1, name="answered",
+                     received_at=T0, uniqueid="x", data={})
+    finalize(campaign.id, NOW, stop_after="results")
+    r = results(campaign.id)
+    got = {cid: (r[cid].outcome, r[cid].attempts, r[cid].talk_seconds) for cid in r}
+    assert got == {c[0]: ("lost", 1, None), c[1]: ("not_called", 0, None), c[2]: ("answered", 1, 9)}
 
 
 def test_it_reports_counts_digits_histogram_and_hours(db):

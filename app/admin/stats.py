@@ -1,7 +1,8 @@
 """What the campaign pages show: progress, live calls, outcomes, digits.
 
 Working tables feed a running campaign; once it is closed they are purged and
-the kept ContactResult rows answer the same questions.
+the campaign report (or, before it is written, the kept ContactResult rows)
+answers the same questions.
 """
 
 from __future__ import annotations
@@ -191,8 +192,17 @@ def live_view(campaign_id: int, cache: TTLCache | None = None) -> dict:
         .where(CampaignOption.campaign == campaign_id)
         .tuples()
     )
-    digits = digit_counts(campaign_id, closed)
     report = CampaignReport.get_or_none(CampaignReport.campaign == campaign_id)
+    figures = (report.data or {}) if closed and report is not None else {}
+    if "outcomes" in figures:
+        # closed and reported: the report already holds the counts
+        outcomes = {k: v for k, v in figures["outcomes"].items() if v}
+        digits = {d["digit"]: d["count"] for d in figures.get("digits", []) if d["count"]}
+        attempts = figures.get("attempts_total", 0)
+    else:
+        outcomes = outcome_counts(campaign_id, closed)
+        digits = digit_counts(campaign_id, closed)
+        attempts = closed_attempts(campaign_id) if closed else attempt_count(campaign_id)
     return {
         "id": campaign.id,
         "name": campaign.name,
@@ -206,8 +216,8 @@ def live_view(campaign_id: int, cache: TTLCache | None = None) -> dict:
         "percent": round(100.0 * done / total, 1) if total else 0.0,
         "calls_up": 0 if closed else live_calls(campaign_id),
         "max_channels": campaign.max_channels,
-        "attempts": closed_attempts(campaign_id) if closed else attempt_count(campaign_id),
-        "outcomes": outcome_counts(campaign_id, closed),
+        "attempts": attempts,
+        "outcomes": outcomes,
         "digits": [
             {"digit": d, "label": labels.get(d, ""), "count": digits.get(d, 0)}
             for d in sorted(set(labels) | set(digits))

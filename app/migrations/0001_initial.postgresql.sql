@@ -29,7 +29,6 @@ CREATE TABLE "campaign_report" ("id" SERIAL NOT NULL PRIMARY KEY, "campaign_id" 
 CREATE UNIQUE INDEX "campaign_report_campaign_id" ON "campaign_report" ("campaign_id");
 CREATE TABLE "contact_result" ("id" SERIAL NOT NULL PRIMARY KEY, "campaign_id" INTEGER NOT NULL, "contact_id" INTEGER NOT NULL, "phone" VARCHAR(32) NOT NULL, "outcome" VARCHAR(32) NOT NULL, "attempts" INTEGER NOT NULL, "digit" VARCHAR(1) NOT NULL, "digit_label" VARCHAR(100) NOT NULL, "answered_at" TIMESTAMP, "talk_seconds" INTEGER, "last_attempt_at" TIMESTAMP, FOREIGN KEY ("campaign_id") REFERENCES "campaign" ("id") ON DELETE CASCADE);
 CREATE UNIQUE INDEX "contact_result_campaign_id_contact_id" ON "contact_result" ("campaign_id", "contact_id");
-CREATE INDEX "contact_result_campaign_id_outcome" ON "contact_result" ("campaign_id", "outcome");
 CREATE TABLE "do_not_call" ("id" SERIAL NOT NULL PRIMARY KEY, "phone" VARCHAR(32) NOT NULL, "source" VARCHAR(64) NOT NULL, "note" VARCHAR(255) NOT NULL, "created_at" TIMESTAMP NOT NULL);
 CREATE UNIQUE INDEX "do_not_call_phone" ON "do_not_call" ("phone");
 CREATE TABLE "heartbeat" ("name" VARCHAR(128) NOT NULL PRIMARY KEY, "kind" VARCHAR(32) NOT NULL, "host" VARCHAR(128) NOT NULL, "pid" INTEGER NOT NULL, "seen_at" TIMESTAMP NOT NULL, "info" TEXT NOT NULL);
