@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import csv
 
+import phonenumbers
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from app import contacts_import as ci
 from app.errors import NotFoundError, ValidationError
@@ -33,6 +36,40 @@ def rejects_rows(contact_list):
 
 
 # --- normalisation (no database) ----------------------------------------------------
+
+
+# regions that share their calling code with others (+1, +7, +39, +44), and a lone one
+SHARED_CODE_REGIONS = ["US", "CA", "JM", "PR", "RU", "KZ", "IT", "VA", "GB", "JE", "IM", "FR"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    region=st.sampled_from(SHARED_CODE_REGIONS),
+    prefix=st.sampled_from(["", "+1", "+7", "+39", "+44", "0", "1", "00"]),
+    digits=st.text("0123456789", min_size=6, max_size=12),
+)
+def test_it_judges_validity_exactly_as_phonenumbers_does(region, prefix, digits):
+    # normalise_phone skips is_valid_number's region search when it can: same verdict always
+    raw = prefix + digits
+    try:
+        number = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException:
+        assert ci.normalise_phone(raw, region)[0] is None
+        return
+    expected = (
+        phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        if phonenumbers.is_valid_number(number)
+        else None
+    )
+    assert ci.normalise_phone(raw, region)[0] == expected
+
+
+def test_it_keeps_a_valid_number_of_a_neighbour_region_sharing_the_code():
+    # +1 numbers of Canada and Jamaica with the US as default (not valid *for the US*)
+    assert ci.normalise_phone("(416) 979-1234", "US") == ("+14169791234", "")
+    assert ci.normalise_phone("876 927 1234", "US") == ("+18769271234", "")
+    # a US number with Canada (not the first region of +1) as default
+    assert ci.normalise_phone("(212) 736-5000", "CA") == ("+12127365000", "")
 
 
 def test_it_normalises_national_and_international_numbers_to_e164():
