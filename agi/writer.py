@@ -33,6 +33,10 @@ LOST = "lost"
 
 COLUMNS = ("campaign_id", "contact_id", "attempt", "name", "received_at", "uniqueid",
            "channel", "source", "data")
+# call_event's column types on PostgreSQL, for the unnest() arrays
+PG_TYPES = {"campaign_id": "integer", "contact_id": "integer", "attempt": "integer",
+            "name": "varchar", "received_at": "timestamp", "uniqueid": "varchar",
+            "channel": "varchar", "source": "varchar", "data": "text"}
 REPLAY_CHUNK = 1000
 BATCH_WAIT_FROM = 32  # events in the last batch from which the writer waits batch_wait
 REPLAY_SLICE_SECONDS = 0.05
@@ -89,7 +93,14 @@ class EventWriter:
         cols = ", ".join(f'"{c}"' for c in COLUMNS)
         table = CallEvent._meta.table_name
         if self.is_postgres:
-            self._sql = f'INSERT INTO "{table}" ({cols}) VALUES %s ON CONFLICT DO NOTHING'
+            # One array per column, unnested by the server: psycopg2 adapts a
+            # list in C, where a multi-row VALUES is mogrified row by row in Python.
+            # Prepared once per connection: a batch is then one EXECUTE, not
+            # parsed and planned again.
+            arrays = ", ".join(f"${i}::{PG_TYPES[c]}[]" for i, c in enumerate(COLUMNS, 1))
+            self._prepare = (f'PREPARE callcast_insert_events AS INSERT INTO "{table}" ({cols}) '
+                             f"SELECT * FROM unnest({arrays}) ON CONFLICT DO NOTHING")
+            self._sql = f"EXECUTE callcast_insert_events ({', '.join('%s' for _ in COLUMNS)})"
         else:
             marks = ", ".join("?" for _ in COLUMNS)
             self._sql = f'INSERT INTO "{table}" ({cols}) VALUES ({marks}) ON CONFLICT DO NOTHING'
@@ -276,9 +287,7 @@ class EventWriter:
         with _exception_wrapper, db.atomic():
             cursor = db.cursor()
             if self.is_postgres:
-                from psycopg2.extras import execute_values
-
-                execute_values(cursor, self._sql, rows, page_size=max(len(rows), 1))
+                cursor.execute(self._sql, [list(column) for column in zip(*rows)])
             else:
                 cursor.executemany(self._sql, rows)
         self.metrics.commit_seconds.observe(time.perf_counter() - start)
@@ -291,6 +300,7 @@ class EventWriter:
         # a lock or a hung server: the journal is durable too.
         if self.is_postgres:
             db.execute_sql(f"SET statement_timeout = {int(self.statement_timeout_ms)}")
+            db.execute_sql(self._prepare)
         else:
             db.execute_sql(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
 
