@@ -10,7 +10,8 @@ A tick (``run_tick``) does, in order:
    attempt and contact state (answered -> final; a retryable failure -> pending
    again after that outcome's delay while attempts remain; else final);
 3. ``reconcile``: an attempt with no terminal event after ring timeout +
-   maximum call length whose channel the PBX no longer has is closed ``lost``;
+   maximum call length whose channel the PBX no longer has is closed ``lost``
+   (``answered`` if it shows a sign of an answer);
 4. pace: live = max(PBX calls with the campaign's account code, attempts in
    flight in the DB); free = max_channels - live, capped by the campaign's fair
    share of GLOBAL_MAX_CHANNELS and of ORIGINATES_PER_SECOND;
@@ -366,6 +367,9 @@ def overdue_attempts(campaign: Campaign, now: datetime) -> list[CallAttempt]:
 def reconcile(campaign_id: int, now: datetime, live_channel_ids) -> int:
     """Close as ``lost`` the overdue attempts whose channel the PBX no longer has.
 
+    An overdue attempt that shows a sign of an answer but never reported its
+    hangup is closed ``answered`` instead: the person was reached.
+
     ``live_channel_ids``: the call ids the PBX has now (``live_calls``), taken
     BEFORE the fold that preceded this call, so an attempt whose terminal event
     landed in between is folded, not lost. Returns how many were closed lost.
@@ -383,7 +387,19 @@ def reconcile(campaign_id: int, now: datetime, live_channel_ids) -> int:
             )
         )
         if facts.outcome:
-            ok = close_attempt(campaign, attempt, facts, now)  # its event came late
+            close_attempt(campaign, attempt, facts, now)  # its event came late
+            continue
+        if facts.answered_at is not None:
+            # answered (a digit, perhaps), but its hangup report never came and
+            # the PBX no longer has the call: the person was reached, so the
+            # contact is answered and not called again (the results say so too)
+            facts.outcome, facts.ended_at = ANSWERED_OUTCOME, now
+            if close_attempt(campaign, attempt, facts, now):
+                log.warning(
+                    "attempt answered without a hangup report campaign=%s contact=%s "
+                    "attempt=%s channel=%s: closed answered",
+                    campaign_id, attempt.contact_id, attempt.number, attempt.channel_id,
+                )
             continue
         facts.outcome = LOST
         facts.ended_at = now

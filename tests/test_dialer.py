@@ -169,6 +169,19 @@ def test_it_folds_a_late_terminal_event_instead_of_losing_the_attempt(db):
     assert CallAttempt.get().outcome == "answered"
 
 
+def test_it_closes_an_answered_call_whose_hangup_never_came_as_answered_not_lost(db):
+    # the person answered and pressed 1; the hangup report was lost on every path
+    campaign = activated(["+15550000001"], ring_timeout_s=10, max_call_s=20, max_attempts=3)
+    [c] = claim_all(campaign, NOW)
+    event(campaign.id, c.contact_id, 1, "answered", NOW)
+    event(campaign.id, c.contact_id, 1, "dtmf-1", NOW + timedelta(seconds=4))
+    assert reconcile(campaign.id, NOW + timedelta(seconds=40), set()) == 0  # none lost
+    attempt = CallAttempt.get()
+    assert (attempt.outcome, attempt.digit) == ("answered", "1")
+    row = cc(campaign, c.contact_id)
+    assert (row.state, row.last_outcome) == (FINAL, "answered")  # not called again
+
+
 def test_it_retries_a_lost_attempt_while_attempts_remain(db):
     campaign = activated(["+15550000001"], ring_timeout_s=10, max_call_s=20, max_attempts=3,
                          retry_failed_s=60)
