@@ -436,8 +436,34 @@ def preview(path, country: str = "US", **overrides) -> dict:
     return plan_import(path, country, **overrides).as_dict()
 
 
+# Folders under MEDIA_DIR that hold uploaded CSVs: the back office's uploads
+# (previewed, then imported by token) and the importer's own copies.
+UPLOAD_FOLDERS = ("uploads", "imports")
+
+
 def upload_dir() -> Path:
     return get_settings().media_dir / "imports"
+
+
+def is_upload(path) -> bool:
+    """Whether ``path`` is a file in one of MEDIA_DIR's upload folders (ours to delete)."""
+    media = get_settings().media_dir.resolve()
+    parent = Path(path).resolve().parent
+    return any(parent == media / name for name in UPLOAD_FOLDERS)
+
+
+def discard_upload(path) -> bool:
+    """Delete an uploaded CSV once its list is imported; a file elsewhere is left alone.
+
+    Returns whether a file was deleted.
+    """
+    if not is_upload(path):
+        return False
+    try:
+        Path(path).unlink()
+    except FileNotFoundError:
+        return False
+    return True
 
 
 def save_upload(stream, filename: str = "") -> Path:

@@ -32,6 +32,7 @@ from pathlib import Path
 from peewee import Case, fn
 
 from app.campaigns import transition
+from app.contacts_import import UPLOAD_FOLDERS
 from app.db import database, is_postgres
 from app.errors import CallcastError, IllegalTransitionError, StaleStateError
 from app.heartbeats import purge_stale
@@ -261,6 +262,9 @@ def expiry_scan(now) -> ScanResult:
 # this stay, so /health can still name the process that died).
 HEARTBEAT_RETENTION_SECONDS = 7 * 86400
 TMP_MAX_AGE_SECONDS = 3600  # temporary files a crashed writer left behind
+# Uploaded CSVs left behind: previewed and never imported, or whose import failed
+# (an imported one is deleted by the import itself).
+UPLOAD_MAX_AGE_SECONDS = 2 * 86400
 
 
 def clean_exports(now, export_dir, retention_days: int) -> int:
@@ -286,10 +290,30 @@ def clean_exports(now, export_dir, retention_days: int) -> int:
     return removed
 
 
+def clean_uploads(now, media_dir) -> int:
+    """Delete uploaded CSVs older than ``UPLOAD_MAX_AGE_SECONDS``; return how many."""
+    cutoff = now.timestamp() - UPLOAD_MAX_AGE_SECONDS
+    removed = 0
+    for name in UPLOAD_FOLDERS:
+        folder = Path(media_dir) / name
+        if not folder.is_dir():
+            continue
+        for path in folder.iterdir():
+            try:
+                if path.is_file() and path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                continue  # another clean-up got it first
+    return removed
+
+
 def clean_up(now, settings) -> dict:
-    """The hourly clean-up: old exports and heartbeats of long-gone processes."""
+    """The hourly clean-up: old exports, old uploads and heartbeats of long-gone processes."""
     files = clean_exports(now, settings.export_dir, settings.export_retention_days)
+    uploads = clean_uploads(now, settings.media_dir)
     beats = purge_stale(now, max(HEARTBEAT_RETENTION_SECONDS, settings.heartbeat_stale_seconds))
-    if files or beats:
-        log.info("clean-up removed %d export files and %d heartbeats", files, beats)
-    return {"export_files": files, "heartbeats": beats}
+    if files or uploads or beats:
+        log.info("clean-up removed %d export files, %d uploads and %d heartbeats",
+                 files, uploads, beats)
+    return {"export_files": files, "uploads": uploads, "heartbeats": beats}

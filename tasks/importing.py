@@ -31,4 +31,9 @@ def import_contact_list(list_id: int, path: str, options: dict | None = None):
         init_database()
     with database.connection_context():
         result = contacts_import.import_contact_list(list_id, path, **(options or {}))
+    # the rows are in the database (and the rejects in their own CSV): an
+    # uploaded file is not needed any more; a failed import keeps it until the
+    # hourly clean-up, for a look at what went wrong
+    if result.status == contacts_import.READY and contacts_import.discard_upload(path):
+        log.info("upload deleted list=%s path=%s", list_id, path)
     log.info("import done list=%s status=%s", list_id, result.status)

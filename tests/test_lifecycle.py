@@ -284,10 +284,22 @@ def test_it_cleans_old_exports_and_long_stale_heartbeats(db, tmp_path, monkeypat
     beat("dialer", now - timedelta(days=8), name="dialer@dead:1")
     beat("dialer", now - timedelta(minutes=10), name="dialer@recent:2")
 
+    # uploaded CSVs: one abandoned three days ago, one previewed a minute ago
+    monkeypatch.setenv("MEDIA_DIR", str(tmp_path / "media"))
+    get_settings.cache_clear()
+    settings = get_settings()
+    uploads = settings.media_dir / "uploads"
+    uploads.mkdir(parents=True)
+    stale, recent = uploads / "a.csv", uploads / "b.csv"
+    for path in (stale, recent):
+        path.write_text("phone\n0612345678\n")
+    os.utime(stale, (now.timestamp() - 3 * 86400,) * 2)
+
     done = clean_up(now, settings)
-    assert done == {"export_files": 3, "heartbeats": 1}
+    assert done == {"export_files": 3, "uploads": 1, "heartbeats": 1}
     assert sorted(p.name for p in folder.iterdir()) == ["archive.zip"]
     assert not gone_folder.exists()
+    assert [p.name for p in uploads.iterdir()] == ["b.csv"]
     assert [h.name for h in Heartbeat.select()] == ["dialer@recent:2"]
-    assert clean_up(now, settings) == {"export_files": 0, "heartbeats": 0}
+    assert clean_up(now, settings) == {"export_files": 0, "uploads": 0, "heartbeats": 0}
     get_settings.cache_clear()

@@ -181,9 +181,14 @@ class ContactListView(SecureModelView):
             flash(str(exc), "error")
             return redirect(url_for(".upload_view"))
         options = overrides_from(form)
-        if path.stat().st_size <= INLINE_IMPORT_BYTES:
+        size = path.stat().st_size  # before the import, which deletes the upload once done
+        if size <= INLINE_IMPORT_BYTES:
             try:
-                contacts_import.import_contact_list(contact_list.id, str(path), workers=0, **options)
+                done = contacts_import.import_contact_list(
+                    contact_list.id, str(path), workers=0, **options
+                )
+                if done.status == contacts_import.READY:
+                    contacts_import.discard_upload(path)
             except CallcastError as exc:
                 flash(f"Import failed: {exc}", "error")
         else:
@@ -191,7 +196,7 @@ class ContactListView(SecureModelView):
 
             import_contact_list.send(contact_list.id, str(path), options)
         log.info("contact list upload list=%s user=%s bytes=%s", contact_list.id,
-                 current_user.username, path.stat().st_size)
+                 current_user.username, size)
         return redirect(url_for(".details_view", id=contact_list.id))
 
     @expose("/details/")

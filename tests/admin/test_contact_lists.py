@@ -55,6 +55,9 @@ def test_it_imports_a_latin_1_file_and_keeps_the_accents(no_csrf, operator_clien
     fields = sorted(c.fields["ville"] for c in Contact.select())
     assert fields == ["Besançon", "Nîmes"]
     assert sorted(c.phone for c in Contact.select()) == ["+33612345678", "+33612345679"]
+    # imported inline: the upload is deleted at once
+    uploads = operator_client.application.config["SETTINGS"].media_dir / "uploads"
+    assert not (uploads / f"{seen['token']}.csv").exists()
 
 
 def test_it_reads_a_utf_8_file_with_a_bom(no_csrf, operator_client):
@@ -112,6 +115,8 @@ def test_it_imports_a_large_file_in_the_background_with_progress(no_csrf, operat
 
     monkeypatch.setattr(contacts_view, "INLINE_IMPORT_BYTES", 100)
     rows = "\n".join(f"c{i},+3361{i:07d}" for i in range(3000))
+    uploads = operator_client.application.config["SETTINGS"].media_dir / "uploads"
+    before = set(uploads.iterdir()) if uploads.is_dir() else set()
     contact_list, _ = import_file(operator_client, f"name,phone\n{rows}\n".encode())
     url = f"/admin/contactlist/progress/{contact_list.id}.json"
     first = operator_client.get(url).get_json()
@@ -123,3 +128,5 @@ def test_it_imports_a_large_file_in_the_background_with_progress(no_csrf, operat
     state = wait_until(finished, 60, "the import to end", interval=0.2)
     assert state["status"] == "ready", state
     assert state["rows_imported"] == 3000
+    # the uploaded file went with the import (the rows are in the database)
+    wait_until(lambda: set(uploads.iterdir()) <= before, 10, "the upload to be deleted")
