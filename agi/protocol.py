@@ -18,7 +18,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from agi.errors import AgiProtocolError
-from app.events import CONFIRM_VALUE, CONFIRM_VARIABLE, EVENT_NAMES, HANGUP
+from app.events import (
+    CONFIRM_VALUE,
+    CONFIRM_VARIABLE,
+    EVENT_NAMES,
+    FAILED_PREFIX,
+    HANGUP,
+    INVALID,
+)
 
 # Limits. Asterisk's own lines are short (the longest is agi_request with the
 # URL); a generous bound per line and per block still stops a peer from making
@@ -42,7 +49,7 @@ CONFIRM_COMMAND = f"SET VARIABLE {CONFIRM_VARIABLE} {CONFIRM_VALUE}\n".encode()
 ID_MAX = 2**31 - 1  # call_event's integer columns (PostgreSQL integer)
 UNIQUEID_MAX = 64
 CHANNEL_MAX = 128
-HANGUPCAUSE_MAX = 16
+ARG_MAX = 16  # the one argument kept in data (a cause, a key, a reason code)
 
 _KEY_RE = re.compile(r"agi_[a-z0-9_]{1,60}\Z")
 # A block of well-formed lines (each ending in \n, unprompted HANGUPs allowed),
@@ -294,9 +301,17 @@ def event_from_request(request, received_at=None, source="agi"):
     name = m.group(4)
     if name not in EVENTS:
         raise AgiProtocolError("unknown_event", f"event {name!r}")
+    # the dialplan's argument: ${HANGUPCAUSE} for hangup, the key pressed
+    # (${INVALID_EXTEN}) for invalid, Asterisk's raw ${REASON} code for failed-*
     data = {}
-    if name == HANGUP and request.args and request.args[0] != "":
-        data["hangupcause"] = request.args[0][:HANGUPCAUSE_MAX]
+    arg = request.args[0][:ARG_MAX] if request.args else ""
+    if arg:
+        if name == HANGUP:
+            data["hangupcause"] = arg
+        elif name == INVALID:
+            data["key"] = arg
+        elif name.startswith(FAILED_PREFIX):
+            data["reason"] = arg
     env = request.env
     return Event(
         campaign_id=campaign_id,

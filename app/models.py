@@ -295,6 +295,8 @@ class CallEvent(BaseModel):
     uniqueid = CharField(max_length=64, default="")
     channel = CharField(max_length=128, default="")
     source = CharField(max_length=16, default="agi")  # agi | fallback | ami
+    # the dialplan's argument: {"hangupcause": "16"} (hangup), {"key": "7"}
+    # (invalid: the key pressed), {"reason": "5"} (failed-*: Asterisk's ${REASON})
     data = JSONField(default=dict)
 
     class Meta:

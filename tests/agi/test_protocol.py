@@ -95,6 +95,17 @@ def test_it_tolerates_an_unprompted_hangup_line():
     assert event_from_request(request).data == {"hangupcause": "17"}
 
 
+@pytest.mark.parametrize("script, arg, data", [
+    ("5/6/1/invalid", "7", {"key": "7"}),  # a key that is no option
+    ("5/6/1/failed-busy", "5", {"reason": "5"}),  # Asterisk's raw ${REASON}
+    ("5/6/1/failed-failed", "", {}),
+    ("5/6/1/dtmf-1", "x", {}),  # the digit is in the name: nothing else kept
+])
+def test_it_keeps_the_argument_of_invalid_and_failed_events(script, arg, data):
+    request = feed_all(asterisk_block(script, [arg]))
+    assert event_from_request(request).data == data
+
+
 def test_it_ignores_bytes_after_the_blank_line():
     parser = RequestParser()
     request = parser.feed(block() + b"HANGUP\ngarbage without newline")
