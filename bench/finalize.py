@@ -152,6 +152,9 @@ def generate(url: str, contacts: int, seed: int = 7) -> dict:
         if len(batch_c) >= 10_000:
             flush()
     flush()
+    if is_postgres(db):
+        # what autovacuum does after a bulk load: the planner needs statistics
+        db.execute_sql("ANALYZE")
     db.close()
     return {"contacts": contacts, "attempts": attempts_n, "events": events_n}
 

@@ -148,6 +148,25 @@ def test_it_closes_with_csv_charts_archive_and_empty_working_tables(db):
     assert len(results(campaign.id)) == 8
 
 
+def test_it_archives_odd_text_nulls_and_times_exactly_on_both_engines(db):
+    campaign = make_campaign(1, state=FINALIZING)
+    [cid] = contact_ids(campaign)
+    odd = "Local/tab\there;2 back\\slash\nnew line \\N é"
+    call(campaign, cid, 1, [("answered", 0), ("hangup", 7.25, {"hangupcause": "16\\x"})],
+         outcome="answered")
+    CallEvent.update(channel=odd).where(CallEvent.name == "answered").execute()
+    assert finalize(campaign.id, NOW) == "closed"
+    report = CampaignReport.get(CampaignReport.campaign == campaign.id)
+    events = {e["name"]: e for e in read_archive(report.archive_path, "call_event")}
+    assert events["answered"]["channel"] == odd
+    assert events["answered"]["attempt"] == 1 and events["answered"]["contact_id"] == cid
+    assert events["answered"]["received_at"] == "2026-11-23 09:00:00"
+    assert events["hangup"]["received_at"] == "2026-11-23 09:00:07.250000"
+    assert events["hangup"]["data"] == '{"hangupcause":"16\\\\x"}'
+    [attempt] = read_archive(report.archive_path, "call_attempt")
+    assert attempt["answered_at"] is None and attempt["number"] == 1
+
+
 def sha(path):
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
