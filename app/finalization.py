@@ -290,6 +290,10 @@ def step_results(campaign_id: int, now) -> None:
         _claim(campaign_id, RESULTS, now)
         database.execute_sql(sql("DELETE FROM contact_result WHERE campaign_id = ?"), (campaign_id,))
         count = fold_results(campaign_id, campaign.contact_list_id)
+    if is_postgres():
+        # the CSV pages through these rows: with the statistics of an empty
+        # table the planner sorted all 330,000 of them for every page (0.4 s each)
+        database.execute_sql("ANALYZE contact_result")
     log.info("campaign=%s results: %s contacts", campaign_id, count)
 
 
