@@ -23,7 +23,7 @@ from app.config import get_settings
 from app.dialer import fold_events, reconcile
 from app.errors import IllegalTransitionError, StaleStateError
 from app.lifecycle import claim_lease, renew_lease, write_transaction
-from app.models import DRAINING, FINALIZING, Campaign, CampaignReport
+from app.models import DRAINING, FINALIZING, Campaign, CampaignReport, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +88,9 @@ def poll(campaign_id: int, token: str, now, ami, drain_max_s: int | None = None)
     # the PBX first, the fold after: an attempt whose last event lands in
     # between is then folded, not reconciled as lost
     calls = live_channels(campaign, ami)
+    # when the PBX answered: the report's end of the drain (``now`` was taken
+    # before the question, and a last call may hang up during its round trip)
+    answered_at = max(now, utcnow())
     if not renew_lease(campaign_id, DRAINING, token, now):
         return DrainResult(GONE)  # another chain took over while we asked the PBX
     fold_events(campaign_id, now)
@@ -99,7 +102,7 @@ def poll(campaign_id: int, token: str, now, ami, drain_max_s: int | None = None)
     reconcile(campaign_id, now, {c["call_id"] for c in calls})
     drain = {
         "started_at": started.isoformat(),
-        "ended_at": now.isoformat(),
+        "ended_at": answered_at.isoformat(),
         "waited_seconds": round(waited, 1),
         "forced": bool(calls),
     }
