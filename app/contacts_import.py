@@ -46,9 +46,9 @@ IMPORTING, READY, FAILED = "importing", "ready", "failed"
 DELIMITERS = (",", ";", "\t", "|")
 DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 CHUNK_ROWS = 5000  # rows per worker task and per INSERT
-# One import transaction holds this many rows at most, and lasts this long at
-# most: the progress bar moves at every commit.
-COMMIT_ROWS = 50_000
+# Normalised rows are inserted (and the progress counters saved) in one
+# transaction per this many rows, or at least once per COMMIT_SECONDS.
+COMMIT_ROWS = 20_000
 COMMIT_SECONDS = 1.0
 SNIFF_BYTES = 64 * 1024
 SNIFF_ROWS = 50
@@ -798,27 +798,33 @@ def _run_import(db, list_id, plan, workers, chunk_rows) -> dict:
     writer = _ContactWriter(db, list_id)
     counts = dict(rows_total=0, rows_imported=0, rows_rejected=0, rows_duplicate=0)
     results = _normalised(_chunks(read_records(plan), chunk_rows), spec, workers)
-    try:
-        # Chunks are inserted into one open transaction, committed (with the
-        # progress counters) every COMMIT_ROWS rows or COMMIT_SECONDS: each
-        # commit writes every index page it dirtied to the WAL, and random
-        # phones dirty pages all over the unique index, so small transactions
-        # would write the same pages again and again.
-        with db.atomic() as txn:
-            uncommitted, since = 0, time.monotonic()
-            for good, bad in results:
-                rejects.write(bad)
-                inserted = writer.write(good)
-                counts["rows_total"] += len(good) + len(bad)
-                counts["rows_imported"] += inserted
-                counts["rows_rejected"] += len(bad)
-                counts["rows_duplicate"] += len(good) - inserted
-                uncommitted += len(good)
-                if uncommitted >= COMMIT_ROWS or time.monotonic() - since >= COMMIT_SECONDS:
-                    _save_progress(list_id, **counts)
-                    txn.commit()  # and begin the next transaction
-                    uncommitted, since = 0, time.monotonic()
+    buffered, rejected = [], 0  # normalised rows not inserted yet
+    since = time.monotonic()
+
+    def flush():
+        # One short transaction per COMMIT_ROWS rows: each commit writes every
+        # index page it dirtied to the WAL, and random phones dirty pages all
+        # over the unique index, so 5,000-row transactions rewrote it again and
+        # again. The rows wait in memory, not in an open transaction, so other
+        # writers (the AGI daemon's 250 ms busy timeout) only wait for the insert.
+        nonlocal buffered, rejected, since
+        with db.atomic():
+            inserted = writer.write(buffered)
+            counts["rows_total"] += len(buffered) + rejected
+            counts["rows_imported"] += inserted
+            counts["rows_rejected"] += rejected
+            counts["rows_duplicate"] += len(buffered) - inserted
             _save_progress(list_id, **counts)
+        buffered, rejected, since = [], 0, time.monotonic()
+
+    try:
+        for good, bad in results:
+            rejects.write(bad)
+            buffered += good
+            rejected += len(bad)
+            if len(buffered) >= COMMIT_ROWS or time.monotonic() - since >= COMMIT_SECONDS:
+                flush()
+        flush()
     finally:
         results.close()  # stops the workers if an insert failed
         rejects.close()
