@@ -121,8 +121,8 @@ def check_country(country: str) -> str:
 
 
 @functools.lru_cache(maxsize=None)
-def _validates_alone(country: str) -> bool:
-    """Whether "valid for ``country``" already means "valid" (``is_valid_number``).
+def _alone_code(country: str) -> int:
+    """``country``'s calling code if "valid for ``country``" already means "valid"; else 0.
 
     True when ``country`` is the first region of its calling code and, if the
     code is shared (+1, +7, +44 ...), carries no leading-digits rule:
@@ -132,9 +132,10 @@ def _validates_alone(country: str) -> bool:
     code = phonenumbers.country_code_for_region(country)
     regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(code, ())
     if not regions or regions[0] != country:
-        return False
+        return 0
     metadata = PhoneMetadata.metadata_for_region(country)
-    return len(regions) == 1 or (metadata is not None and metadata.leading_digits is None)
+    alone = len(regions) == 1 or (metadata is not None and metadata.leading_digits is None)
+    return code if alone else 0
 
 
 def _is_valid(number, country: str) -> bool:
@@ -143,13 +144,11 @@ def _is_valid(number, country: str) -> bool:
     ``is_valid_number`` first finds the number's region (for +1 that means
     matching the number against each NANPA region in turn), then validates it
     there. A number of the default country's own calling code is validated for
-    that country first; when it passes and ``_validates_alone(country)``, the
-    full answer is the same, so the region search is skipped.
+    that country first; when it passes and ``_alone_code(country)`` is that
+    code, the full answer is the same, so the region search is skipped.
     """
-    if (
-        number.country_code == phonenumbers.country_code_for_region(country)
-        and _validates_alone(country)
-        and phonenumbers.is_valid_number_for_region(number, country)
+    if number.country_code == _alone_code(country) and phonenumbers.is_valid_number_for_region(
+        number, country
     ):
         return True
     return phonenumbers.is_valid_number(number)
