@@ -11,10 +11,11 @@ import logging
 import re
 from dataclasses import dataclass, field
 
+from app.clock import utcnow
 from app.contacts_import import normalise_phone, plan_import, read_records, require_phone
 from app.db import database
 from app.errors import NotFoundError
-from app.models import DoNotCall, utcnow
+from app.models import DoNotCall
 
 log = logging.getLogger(__name__)
 

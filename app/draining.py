@@ -19,11 +19,12 @@ import logging
 from dataclasses import dataclass, field
 
 from app.campaigns import get_campaign, transition
+from app.clock import utcnow
 from app.config import get_settings
 from app.dialer import fold_events, reconcile
 from app.errors import IllegalTransitionError, StaleStateError
 from app.lifecycle import claim_lease, renew_lease, write_transaction
-from app.models import DRAINING, FINALIZING, Campaign, CampaignReport, utcnow
+from app.models import DRAINING, FINALIZING, Campaign, CampaignReport
 
 log = logging.getLogger(__name__)
 

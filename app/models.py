@@ -23,13 +23,10 @@ from peewee import (
     TimeField,
 )
 
+from app.clock import utcnow
 from app.db import database
 
 UTC = timezone.utc
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class UTCDateTimeField(DateTimeField):

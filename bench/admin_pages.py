@@ -112,7 +112,7 @@ def load(rows: int) -> dict:
 
 
 def signed_in_client(app):
-    from app.auth import create_user
+    from app.users import create_user
     from app.models import User
 
     if not User.select().where(User.username == "bench").exists():
@@ -153,7 +153,7 @@ def build(url):
 
 
 def measure(app, ids, requests):
-    from app.admin.contacts import ContactView
+    from app.web.admin.contacts import ContactView
     from app.db import database
 
     pages = {

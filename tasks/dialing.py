@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from datetime import datetime, timezone
 
 import dramatiq
 from periodiq import cron
 
+from app.clock import utcnow
 from tasks.broker import DIALING, broker  # noqa: F401  (sets the broker first)
 
 from app import activation
@@ -35,10 +35,6 @@ from app.dialer import (
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF_S = 30.0
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def _db():

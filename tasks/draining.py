@@ -11,11 +11,11 @@ FINALIZING and a ``finalize`` message is sent.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
 
 import dramatiq
 from peewee import InterfaceError, OperationalError
 
+from app.clock import utcnow
 from tasks.broker import DRAIN, broker  # noqa: F401  (sets the broker first)
 
 from app.db import database, init_database
@@ -32,10 +32,6 @@ DRAIN_MAX_BACKOFF_MS = 30_000
 # failures that are not "wait" or "PBX/database down" (bugs, bad data) stop after this
 OTHER_ERRORS_MAX = 10
 TRANSIENT = (dramatiq.Retry, PbxError, OperationalError, InterfaceError)
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def db_session():

@@ -27,13 +27,13 @@ import re
 import signal
 import tempfile
 import threading
-from datetime import datetime, timezone
 from pathlib import Path
 
 from dramatiq.middleware import Middleware
 from dramatiq.middleware import prometheus as dramatiq_prometheus
 
 from app import heartbeats
+from app.clock import utcnow
 from app.config import get_settings
 from app.db import database, init_database
 
@@ -62,10 +62,6 @@ def kinds_for_queues(queues) -> list[str]:
 def beat_interval(settings) -> float:
     """Seconds between two beats: three beats per stale window, within sane bounds."""
     return min(MAX_INTERVAL, max(MIN_INTERVAL, settings.heartbeat_stale_seconds / 3))
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 class _Beater(threading.Thread):

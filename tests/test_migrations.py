@@ -5,9 +5,9 @@ from pathlib import Path
 import peewee
 import pytest
 
+from app.clock import utcnow
 from app.migrations import applied, available, model_ddl, upgrade
 from app.models import MODELS, CallAttempt, CallEvent, Campaign, Contact, ContactList
-from app.models import utcnow
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "app" / "migrations"
 

@@ -8,7 +8,7 @@ import pytest
 
 import functools
 
-from app.auth import hash_password
+from app.users import hash_password
 from app.models import User
 
 PASSWORD = "correct horse 1"

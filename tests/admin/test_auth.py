@@ -6,10 +6,10 @@ import logging
 import re
 from datetime import timedelta
 
-from werkzeug.routing import BaseConverter
 
-from app.auth import FAILURE_WINDOW, MAX_FAILURES_PER_USER
-from app.models import Campaign, LoginFailure, User, utcnow
+from app.clock import utcnow
+from app.users import FAILURE_WINDOW, MAX_FAILURES_PER_USER
+from app.models import Campaign, LoginFailure, User
 
 from .conftest import PASSWORD, csrf_token, sign_in
 
@@ -85,7 +85,7 @@ def test_it_goes_back_to_the_page_asked_for_but_never_off_site(app, users):
 
 
 def test_it_refuses_a_wrong_password_and_logs_it(app, client, users, caplog):
-    with caplog.at_level(logging.WARNING, logger="app.auth"):
+    with caplog.at_level(logging.WARNING, logger="app.web.auth"):
         response = sign_in(client, "operator", "wrong password")
     assert response.status_code == 401
     assert "Wrong user name or password" in response.get_data(as_text=True)
@@ -97,7 +97,7 @@ def test_it_refuses_a_wrong_password_and_logs_it(app, client, users, caplog):
 def test_it_locks_a_name_after_repeated_failures_even_with_the_right_password(app, client, users, caplog):
     for _ in range(MAX_FAILURES_PER_USER):
         assert sign_in(client, "operator", "guess").status_code == 401
-    with caplog.at_level(logging.WARNING, logger="app.auth"):
+    with caplog.at_level(logging.WARNING, logger="app.web.auth"):
         response = sign_in(client, "operator", PASSWORD)
     assert response.status_code == 401
     assert "rate limited user=operator" in caplog.text
@@ -158,7 +158,7 @@ def test_it_signs_out(app, admin_client):
 
 
 def test_it_signs_out_every_session_when_the_password_changes(app, admin_client):
-    from app.auth import set_password
+    from app.users import set_password
 
     set_password(User.get(User.username == "admin").id, "a brand new one")
     assert admin_client.get("/admin/campaign/").status_code == 302

@@ -8,7 +8,7 @@ from datetime import datetime, time, timezone
 
 import pytest
 
-from app.admin.stats import live_view
+from app.web.admin.stats import live_view
 from app.finalization import finalize
 from app.models import (
     ACTIVE,

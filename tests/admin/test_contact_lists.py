@@ -5,9 +5,8 @@ from __future__ import annotations
 import io
 import re
 
-import pytest
 
-from app.admin import contacts as contacts_view
+from app.web.admin import contacts as contacts_view
 from app.models import Contact, ContactList
 
 from tests.waiting import wait_until

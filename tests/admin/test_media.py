@@ -8,7 +8,7 @@ import struct
 
 import pytest
 
-from app.admin.media import check_gsm, check_message, check_wav
+from app.web.admin.media import check_gsm, check_message, check_wav
 from app.errors import ValidationError
 from app.models import Campaign
 

@@ -7,8 +7,8 @@ import re
 import socket
 from datetime import timedelta
 
+from app.clock import utcnow
 from app.heartbeats import beat
-from app.models import utcnow
 
 
 def test_it_shows_the_queues_of_the_broker_vhost(app, viewer_client, broker):

@@ -11,8 +11,9 @@ import pytest
 
 from agi.amievents import event_from_userevent
 from agi.errors import AgiProtocolError
+from app.clock import utcnow
 from app.config import load_settings
-from app.models import CallEvent, Heartbeat, utcnow
+from app.models import CallEvent, Heartbeat
 from app.pbx.ami import AmiClient, parse_message
 from app.pbx.dialplan import originate_args, write_dialplan
 from pbxsim.server import PbxsimThread

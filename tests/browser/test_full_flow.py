@@ -91,7 +91,7 @@ def sys_bin(name):
 @pytest.fixture
 def console(stack, live_server_factory):
     from app import create_app
-    from app.auth import create_user
+    from app.users import create_user
 
     app = create_app({"WTF_CSRF_ENABLED": True})
     create_user("olivia", "operator", "operator pass 1")
@@ -184,7 +184,7 @@ def run_flow(page, base, stack, artifacts, tmp_path):
     assert campaign.options.count() == 2 and campaign.windows.count() == 2
 
     # --- activate from the campaign page and watch it run
-    page.click(f"text=Browser campaign")
+    page.click("text=Browser campaign")
     page.wait_for_selector("#op-activate")
     page.click("#op-activate")
     page.wait_for_selector("#op-pause")  # the page came back with the running campaign's buttons

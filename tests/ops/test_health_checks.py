@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from app.health import CHECKS
+from app.web.health import CHECKS
 from app.heartbeats import beat
 from pbxsim.server import PbxsimThread
 

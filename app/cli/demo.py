@@ -11,8 +11,8 @@ import csv
 import click
 from flask.cli import AppGroup
 
-from app.auth import create_user
-from app.cli_campaign import create as create_campaign_cmd
+from app.users import create_user
+from app.cli.campaign import create as create_campaign_cmd
 from app.config import get_settings
 from app.db import database
 from app.models import Campaign, User

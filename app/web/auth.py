@@ -1,4 +1,4 @@
-"""Sign-in for the back office: hashed passwords, roles, rate-limited failures.
+"""Sign-in for the back office: sessions, the login page, CSRF, public endpoints.
 
 Roles: admin (everything, users too), operator (campaigns, lists, do-not-call),
 viewer (read-only). Every URL except the sign-in page, static files, /health
@@ -13,7 +13,6 @@ from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
-    abort,
     flash,
     redirect,
     render_template,
@@ -23,21 +22,15 @@ from flask import (
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError, CSRFProtect
-from peewee import fn
-from werkzeug.security import check_password_hash, generate_password_hash
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from app.errors import ValidationError
-from app.models import ROLES, LoginFailure, User, utcnow
+from app.clock import utcnow
+from app.models import User
+from app.users import ADMIN, OPERATOR, authenticate
 
 log = logging.getLogger(__name__)
 
-ADMIN, OPERATOR, VIEWER = ROLES
-# failed sign-ins allowed per window before the door shuts for that window
-MAX_FAILURES_PER_USER = 5
-MAX_FAILURES_PER_ADDR = 20
-FAILURE_WINDOW = timedelta(minutes=15)
 # endpoints an anonymous visitor may reach
 PUBLIC_ENDPOINTS = frozenset({"auth.login", "static", "core.health", "core.metrics"})
 
@@ -66,93 +59,6 @@ class SignedIn(UserMixin):
     @property
     def is_admin(self) -> bool:
         return self.role == ADMIN
-
-
-# --- passwords and users -------------------------------------------------------
-
-
-def hash_password(password: str) -> str:
-    return generate_password_hash(password)
-
-
-def validate_new_user(username: str, role: str, password: str) -> None:
-    """Raises: ValidationError naming what is wrong."""
-    if not username or len(username) > 64 or not username.isprintable() or " " in username:
-        raise ValidationError("user name must be 1-64 printable characters without spaces")
-    if role not in ROLES:
-        raise ValidationError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
-    if len(password or "") < 8:
-        raise ValidationError("password must have at least 8 characters")
-
-
-def create_user(username: str, role: str, password: str) -> User:
-    """Create a user with a hashed password.
-
-    Raises:
-        ValidationError: bad name, role or password, or the name is taken.
-    """
-    validate_new_user(username, role, password)
-    if User.select().where(User.username == username).exists():
-        raise ValidationError(f"user {username!r} already exists")
-    user = User.create(username=username, role=role, password_hash=hash_password(password))
-    log.info("user created user=%s role=%s", username, role)
-    return user
-
-
-def set_password(user_id: int, password: str) -> None:
-    """Raises: ValidationError when the password is too short."""
-    if len(password or "") < 8:
-        raise ValidationError("password must have at least 8 characters")
-    User.update(password_hash=hash_password(password)).where(User.id == user_id).execute()
-
-
-# --- rate limiting ------------------------------------------------------------
-
-
-def recent_failures(username: str, remote_addr: str, now) -> tuple[int, int]:
-    """Failed sign-ins inside the window: (for this user name, from this address)."""
-    since = now - FAILURE_WINDOW
-    by_user = (
-        LoginFailure.select(fn.COUNT(LoginFailure.id))
-        .where((LoginFailure.username == username) & (LoginFailure.at >= since))
-        .scalar()
-    )
-    by_addr = (
-        LoginFailure.select(fn.COUNT(LoginFailure.id))
-        .where((LoginFailure.remote_addr == remote_addr) & (LoginFailure.at >= since))
-        .scalar()
-    )
-    return by_user or 0, by_addr or 0
-
-
-def is_throttled(username: str, remote_addr: str, now) -> bool:
-    by_user, by_addr = recent_failures(username, remote_addr, now)
-    return by_user >= MAX_FAILURES_PER_USER or by_addr >= MAX_FAILURES_PER_ADDR
-
-
-def authenticate(username: str, password: str, remote_addr: str, now) -> User | None:
-    """The active user with that name and password, or None (and the failure is recorded).
-
-    A throttled name or address fails without checking the password, so
-    guessing gains nothing while the window lasts.
-    """
-    username = (username or "")[:64]
-    remote_addr = (remote_addr or "")[:64]
-    if is_throttled(username, remote_addr, now):
-        log.warning("sign-in refused, rate limited user=%s addr=%s", username, remote_addr)
-        LoginFailure.create(username=username, remote_addr=remote_addr, at=now)
-        return None
-    user = User.get_or_none((User.username == username) & (User.active == True))  # noqa: E712
-    if user is not None and check_password_hash(user.password_hash, password or ""):
-        User.update(last_login_at=now).where(User.id == user.id).execute()
-        log.info("sign-in user=%s addr=%s", username, remote_addr)
-        return user
-    LoginFailure.create(username=username, remote_addr=remote_addr, at=now)
-    log.warning("sign-in failed user=%s addr=%s", username, remote_addr)
-    return None
-
-
-# --- Flask wiring ---------------------------------------------------------------
 
 
 class LoginForm(FlaskForm):
@@ -210,14 +116,6 @@ def home():
 def logout():
     logout_user()
     return redirect(url_for("auth.login"))
-
-
-def require_role(*roles):
-    """Abort with 403 unless the signed-in user has one of ``roles``."""
-    if not current_user.is_authenticated:
-        abort(401)
-    if current_user.role not in roles:
-        abort(403)
 
 
 def init_auth(app) -> None:

@@ -17,10 +17,11 @@ from flask_login import current_user
 from markupsafe import Markup
 from wtforms import fields, validators
 
-from app.admin.base import SecureModelView, can_act
-from app.admin.campaign_ops import OPS, run_op
-from app.admin.media import STOCK_SOUNDS, store_message
-from app.admin.stats import TTLCache, cached_progress, live_view, page_progress, shared_live_view
+from app.clock import utcnow
+from app.web.admin.base import SecureModelView, can_act
+from app.web.admin.campaign_ops import OPS, run_op
+from app.web.admin.media import STOCK_SOUNDS, store_message
+from app.web.admin.stats import TTLCache, cached_progress, live_view, page_progress, shared_live_view
 from app.campaigns import get_campaign
 from app.db import database
 from app.errors import CallcastError, NotFoundError, ValidationError
@@ -37,7 +38,6 @@ from app.models import (
     CampaignOption,
     CampaignReport,
     ContactList,
-    utcnow,
 )
 
 log = logging.getLogger(__name__)

@@ -13,8 +13,8 @@ from urllib.parse import quote, unquote, urlparse
 from flask import current_app
 from flask_admin import expose
 
-from app.admin.base import SecureBaseView
-from app.health import run_checks
+from app.web.admin.base import SecureBaseView
+from app.web.health import run_checks
 from app.models import Heartbeat
 
 log = logging.getLogger(__name__)

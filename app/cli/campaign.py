@@ -10,6 +10,7 @@ from flask.cli import AppGroup
 
 from app import activation
 from app.campaigns import get_campaign
+from app.clock import utcnow
 from app.contacts_import import create_contact_list, import_contact_list
 from app.db import database
 from app.errors import CallcastError, ValidationError
@@ -23,10 +24,6 @@ from app.models import (
 from app.windows import WEEKDAYS, parse_windows, zone
 
 campaign_cli = AppGroup("campaign", help="Campaigns: create, activate, pause, resume, finish, show.")
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def _fail(exc):

@@ -12,7 +12,7 @@ from prometheus_client.core import GaugeMetricFamily
 
 from app.config import settings_or_exit
 from app.db import database, init_database
-from app.health import run_checks
+from app.web.health import run_checks
 from app.logs import configure_logging
 from app.models import STATES, Campaign
 
@@ -84,7 +84,7 @@ def build_app(test_config=None) -> Flask:
     app.extensions["metrics"] = registry
     app.register_blueprint(bp)
 
-    from app.admin import init_admin
+    from app.web.admin import init_admin
 
     init_admin(app)
 

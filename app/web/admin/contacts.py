@@ -13,7 +13,7 @@ from flask_login import current_user
 from markupsafe import Markup
 
 from app import contacts_import
-from app.admin.base import IdFilter, SecureModelView, can_act
+from app.web.admin.base import IdFilter, SecureModelView, can_act
 from app.db import database
 from app.errors import CallcastError, ValidationError
 from app.models import Contact, ContactList

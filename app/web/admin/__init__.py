@@ -5,13 +5,13 @@ from __future__ import annotations
 from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
 
-from app.admin.base import HomeView
-from app.admin.campaigns import CampaignView
-from app.admin.contacts import ContactListView, ContactView
-from app.admin.dnc import DoNotCallView
-from app.admin.operations import OperationsView
-from app.admin.records import AttemptView, EventView, UserView
-from app.auth import init_auth
+from app.web.admin.base import HomeView
+from app.web.admin.campaigns import CampaignView
+from app.web.admin.contacts import ContactListView, ContactView
+from app.web.admin.dnc import DoNotCallView
+from app.web.admin.operations import OperationsView
+from app.web.admin.records import AttemptView, EventView, UserView
+from app.web.auth import init_auth
 from app.models import CallAttempt, CallEvent, Campaign, Contact, ContactList, DoNotCall, User
 
 

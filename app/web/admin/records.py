@@ -8,8 +8,8 @@ from flask_admin.contrib.peewee.filters import FilterEqual
 from flask_login import current_user
 from wtforms import fields, validators
 
-from app.admin.base import IdFilter, SecureModelView, utc_filters
-from app.auth import ADMIN, hash_password, validate_new_user
+from app.web.admin.base import IdFilter, SecureModelView, utc_filters
+from app.users import ADMIN, hash_password, validate_new_user
 from app.errors import ValidationError
 from app.events import OUTCOMES
 from app.models import ROLES, CallAttempt, CallEvent

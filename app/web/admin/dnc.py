@@ -10,8 +10,8 @@ from flask_login import current_user
 from wtforms import fields, validators
 
 from app import dnc
-from app.admin.base import SecureModelView, can_act
-from app.admin.contacts import save_upload
+from app.web.admin.base import SecureModelView, can_act
+from app.web.admin.contacts import save_upload
 from app.errors import CallcastError
 
 log = logging.getLogger(__name__)

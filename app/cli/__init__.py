@@ -34,10 +34,10 @@ def db_version():
 def register_cli(app) -> None:
     app.cli.add_command(db_cli)
     # imported here: each group pulls in its topic (auth, dialing, reports)
-    from app.cli_campaign import campaign_cli
-    from app.cli_demo import demo_cli
-    from app.cli_report import attach as attach_report
-    from app.cli_user import user_cli
+    from app.cli.campaign import campaign_cli
+    from app.cli.demo import demo_cli
+    from app.cli.report import attach as attach_report
+    from app.cli.user import user_cli
 
     attach_report(campaign_cli)  # `campaign report` lives with the reports
     for group in (user_cli, campaign_cli, demo_cli):

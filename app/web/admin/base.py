@@ -11,7 +11,7 @@ from flask_login import current_user
 
 from datetime import timezone
 
-from app.auth import ADMIN, OPERATOR
+from app.users import ADMIN, OPERATOR
 from app.errors import CallcastError
 
 

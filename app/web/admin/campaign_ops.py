@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 
 from app import activation
-from app.admin.errors import ActionRefusedError
+from app.web.admin.errors import ActionRefusedError
 from app.campaigns import get_campaign
 from app.models import ACTIVE, DRAFT, FINISHED, PAUSED
 

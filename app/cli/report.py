@@ -60,6 +60,6 @@ def report_cmd(campaign_id, as_json, csv_path):
 
 
 def attach(group) -> None:
-    """Add ``report`` to a click group (the ``campaign`` group of app.cli_campaign)."""
+    """Add ``report`` to a click group (the ``campaign`` group of app.cli.campaign)."""
     if "report" not in group.commands:
         group.add_command(report_cmd)

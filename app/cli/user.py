@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from app.auth import create_user, set_password
+from app.users import create_user, set_password
 from app.db import database
 from app.errors import ValidationError
 from app.models import ROLES, User
