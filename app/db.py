@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 from urllib.parse import urlparse
 
-from peewee import DatabaseProxy, PostgresqlDatabase, SqliteDatabase
+from peewee import DatabaseProxy, PostgresqlDatabase
+from playhouse import db_url
 
 from app.config import get_settings
 
@@ -14,42 +16,32 @@ log = logging.getLogger(__name__)
 
 database = DatabaseProxy()
 
+# what every connection of ours gets unless the URL's query says otherwise
+SQLITE_PRAGMAS = {"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 5000,
+                  "cache_size": -16000}
+POSTGRES_DEFAULTS = {"connect_timeout": 5}
+
 
 def connect_database(url: str, sqlite_synchronous: str | None = None):
-    """Build (not open) a peewee Database for ``url``.
+    """Build (not open) a peewee Database for ``url`` (``playhouse.db_url`` forms).
 
-    SQLite gets WAL, foreign keys and a busy timeout; its folder is created.
+    Query options reach the driver (``?sslmode=require``); user and password are
+    URL-decoded. A ``+driver`` suffix (``postgresql+psycopg2``) names the engine
+    only. SQLite gets WAL, foreign keys and a busy timeout; its folder is created.
     """
     parsed = urlparse(url)
-    scheme = parsed.scheme.split("+")[0]
-    if scheme == "sqlite":
-        path = parsed.path
-        if path != "/:memory:":
-            # sqlite:////abs/file -> /abs/file, sqlite:///rel/file -> rel/file
-            path = path[1:]
+    scheme = parsed.scheme if parsed.scheme in db_url.schemes else parsed.scheme.split("+")[0]
+    url = scheme + url[len(parsed.scheme):]
+    if scheme.startswith("sqlite"):
+        path = db_url.parse(url)["database"]
+        if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        else:
-            path = ":memory:"
         synchronous = sqlite_synchronous or get_settings().sqlite_synchronous
-        return SqliteDatabase(
-            path,
-            pragmas={
-                "journal_mode": "wal",
-                "foreign_keys": 1,
-                "busy_timeout": 5000,
-                "synchronous": synchronous,
-                "cache_size": -16000,
-            },
-            check_same_thread=False,
-        )
-    return PostgresqlDatabase(
-        parsed.path.lstrip("/"),
-        host=parsed.hostname or "127.0.0.1",
-        port=parsed.port or 5432,
-        user=parsed.username,
-        password=parsed.password,
-        connect_timeout=5,
-    )
+        pragmas = {**SQLITE_PRAGMAS, "synchronous": synchronous}
+        return db_url.connect(url, pragmas=pragmas, check_same_thread=False)
+    options = {**POSTGRES_DEFAULTS, **db_url.parse(url, unquote_password=True, unquote_user=True)}
+    options.setdefault("host", "127.0.0.1")
+    return db_url.schemes[scheme](**options)
 
 
 def init_database(url: str | None = None):
@@ -57,6 +49,20 @@ def init_database(url: str | None = None):
     db = connect_database(url or get_settings().database_url)
     database.initialize(db)
     return db
+
+
+def connection():
+    """This thread's connection for a unit of work (an actor message, a CLI command).
+
+    The caller's own when it has one open (a web request calling a domain
+    function), else one opened here and closed at the end; the proxy is bound
+    on first use.
+    """
+    if database.obj is None:
+        init_database()
+    if not database.is_closed():
+        return contextlib.nullcontext()
+    return database.connection_context()
 
 
 def is_postgres(db=None) -> bool:
