@@ -7,6 +7,7 @@ naming the variable, so a process with a bad setting stops at start.
 from __future__ import annotations
 
 import functools
+import ipaddress
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,6 +100,18 @@ def env_url(env, name, default, schemes):
     return value
 
 
+def env_networks(env, name, default=""):
+    """A comma-separated list of IP addresses or networks (``10.0.0.0/8, ::1``)."""
+    networks = []
+    for item in env_str(env, name, default).split(","):
+        if item.strip():
+            try:
+                networks.append(ipaddress.ip_network(item.strip(), strict=False))
+            except ValueError:
+                raise ConfigError(f"{name}: {item.strip()!r} is not an IP address or network") from None
+    return tuple(networks)
+
+
 def env_path(env, name, default):
     return Path(env_str(env, name, str(default))).expanduser()
 
@@ -149,6 +162,7 @@ class Settings:
     web_port: int
     metrics_port: int
     session_cookie_secure: bool
+    trusted_proxies: tuple
     heartbeat_stale_seconds: int
     log_format: str
     log_level: str
@@ -213,6 +227,7 @@ def load_settings(env=None) -> Settings:
         web_port=env_port(env, "WEB_PORT", 8000),
         metrics_port=env_port(env, "METRICS_PORT", 9191),
         session_cookie_secure=env_bool(env, "SESSION_COOKIE_SECURE", False),
+        trusted_proxies=env_networks(env, "TRUSTED_PROXIES"),
         heartbeat_stale_seconds=env_int(env, "HEARTBEAT_STALE_SECONDS", 90, minimum=1),
         log_format=env_choice(env, "LOG_FORMAT", "text", LOG_FORMATS),
         log_level=env_str(env, "LOG_LEVEL", "INFO").upper(),

@@ -50,6 +50,7 @@ def test_it_reads_typed_values_from_the_environment():
             "SESSION_COOKIE_SECURE": "yes",
             "LOG_FORMAT": "JSON",
             "MEDIA_DIR": "/srv/media",
+            "TRUSTED_PROXIES": "127.0.0.1, 10.1.0.0/16",
         }
     )
 
@@ -60,6 +61,7 @@ def test_it_reads_typed_values_from_the_environment():
     assert settings.session_cookie_secure is True
     assert settings.log_format == "json"
     assert settings.media_dir == Path("/srv/media")
+    assert [str(n) for n in settings.trusted_proxies] == ["127.0.0.1/32", "10.1.0.0/16"]
 
 
 def test_it_treats_an_empty_value_as_unset():
@@ -86,6 +88,8 @@ def test_it_treats_an_empty_value_as_unset():
         ("LOG_FORMAT", "xml"),
         ("SQLITE_SYNCHRONOUS", "sometimes"),
         ("PBXSIM_MODEL", "chaos"),
+        ("TRUSTED_PROXIES", "10.0.0.0/33"),
+        ("TRUSTED_PROXIES", "127.0.0.1, nginx"),
     ],
 )
 def test_it_names_the_variable_in_every_typed_error(name, value):

@@ -13,6 +13,7 @@ from prometheus_client.core import GaugeMetricFamily
 from app.config import settings_or_exit
 from app.db import database, init_database
 from app.web.health import run_checks
+from app.web.proxies import TrustedProxies
 from app.logs import configure_logging
 from app.models import STATES, Campaign
 
@@ -66,6 +67,8 @@ def build_app(test_config=None) -> Flask:
         # logging itself (pytest, an embedding program) keeps its own
         configure_logging(settings, "web")
     init_database(app.config.get("DATABASE_URL"))
+    if settings.trusted_proxies:
+        app.wsgi_app = TrustedProxies(app.wsgi_app, settings.trusted_proxies)
 
     @app.before_request
     def _open_db():

@@ -6,10 +6,21 @@ import logging
 import re
 from datetime import timedelta
 
+import pytest
 
+import app.users as user_rules
 from app.clock import utcnow
-from app.users import FAILURE_WINDOW, MAX_FAILURES_PER_USER
 from app.models import Campaign, LoginFailure, User
+from app.users import (
+    BASE_DELAY,
+    FAILURE_WINDOW,
+    FREE_FAILURES_PER_ADDR,
+    FREE_FAILURES_PER_PAIR,
+    MAX_DELAY,
+    authenticate,
+    delay_after,
+    prune_login_failures,
+)
 
 from .conftest import PASSWORD, csrf_token, sign_in
 
@@ -95,7 +106,7 @@ def test_it_refuses_a_wrong_password_and_logs_it(app, client, users, caplog):
 
 
 def test_it_locks_a_name_after_repeated_failures_even_with_the_right_password(app, client, users, caplog):
-    for _ in range(MAX_FAILURES_PER_USER):
+    for _ in range(FREE_FAILURES_PER_PAIR):
         assert sign_in(client, "operator", "guess").status_code == 401
     with caplog.at_level(logging.WARNING, logger="app.web.auth"):
         response = sign_in(client, "operator", PASSWORD)
@@ -107,7 +118,7 @@ def test_it_locks_a_name_after_repeated_failures_even_with_the_right_password(ap
 
 def test_it_opens_again_once_the_failures_are_older_than_the_window(app, client, users):
     old = utcnow() - FAILURE_WINDOW - timedelta(seconds=1)
-    for _ in range(MAX_FAILURES_PER_USER):
+    for _ in range(FREE_FAILURES_PER_PAIR):
         LoginFailure.create(username="operator", remote_addr="127.0.0.1", at=old)
     assert sign_in(client, "operator").status_code == 302
 
@@ -170,3 +181,118 @@ def test_it_marks_the_session_cookie_http_only_and_same_site(app, users):
     cookie = client.get_cookie("session")
     assert cookie is not None and cookie.http_only and cookie.same_site == "Lax"
     assert app.config["SESSION_COOKIE_SECURE"] is False  # SESSION_COOKIE_SECURE=0 in tests
+
+
+# --- throttling by (name, address) and by address, with exponential delays ----
+
+
+def sign_in_from(client, address, username, password=PASSWORD, headers=None):
+    page = client.get("/login", environ_base={"REMOTE_ADDR": address})
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.get_data(as_text=True))
+    return client.post(
+        "/login",
+        data={"username": username, "password": password, "csrf_token": token.group(1)},
+        environ_base={"REMOTE_ADDR": address},
+        headers=headers or {},
+    )
+
+
+def test_it_lets_no_stranger_lock_out_a_user_from_another_address(app, users):
+    stranger = app.test_client()
+    for n in range(FREE_FAILURES_PER_ADDR + 5):
+        assert sign_in_from(stranger, "198.51.100.7", f"random{n}", "guess").status_code == 401
+    for _ in range(FREE_FAILURES_PER_PAIR + 2):
+        assert sign_in_from(stranger, "198.51.100.7", "operator", "guess").status_code == 401
+    # the stranger's own address is slowed down, even with the right password ...
+    assert sign_in_from(stranger, "198.51.100.7", "operator").status_code == 401
+    # ... while the user, from their own address, signs in at once
+    assert sign_in_from(app.test_client(), "203.0.113.20", "operator").status_code == 302
+
+
+def test_it_doubles_the_delay_per_failure_up_to_a_cap():
+    free = FREE_FAILURES_PER_PAIR
+    assert delay_after(free - 1, free) == timedelta(0)
+    assert delay_after(free, free) == BASE_DELAY
+    assert delay_after(free + 1, free) == 2 * BASE_DELAY
+    assert delay_after(free + 2, free) == 4 * BASE_DELAY
+    assert delay_after(free + 1000, free) == MAX_DELAY
+
+
+def test_it_opens_again_after_the_delay_and_refused_tries_do_not_extend_it(app, users):
+    start = utcnow()
+    for n in range(FREE_FAILURES_PER_PAIR):
+        assert authenticate("operator", "guess", "192.0.2.1", start + timedelta(seconds=n)) is None
+    last = start + timedelta(seconds=FREE_FAILURES_PER_PAIR - 1)
+    # refused (right password) during the delay, again and again: nothing is recorded
+    for n in range(10):
+        assert authenticate("operator", PASSWORD, "192.0.2.1", last + timedelta(seconds=n)) is None
+    assert LoginFailure.select().count() == FREE_FAILURES_PER_PAIR
+    opened = authenticate("operator", PASSWORD, "192.0.2.1", last + BASE_DELAY)
+    assert opened is not None and opened.username == "operator"
+
+
+def test_it_checks_a_password_hash_for_unknown_names_too(app, users, monkeypatch):
+    checked = []
+    real = user_rules.check_password_hash
+
+    def counting(stored, password):
+        checked.append(stored)
+        return real(stored, password)
+
+    monkeypatch.setattr(user_rules, "check_password_hash", counting)
+    now = utcnow()
+    assert authenticate("nobody-by-that-name", "guess", "192.0.2.9", now) is None
+    assert authenticate("operator", "guess", "192.0.2.9", now) is None
+    assert len(checked) == 2
+    # the same kind of hash, so the same work: the answer's time names no user
+    assert checked[0].split("$")[0] == checked[1].split("$")[0]
+
+
+def test_it_prunes_failures_too_old_to_count(app):
+    now = utcnow()
+    old = now - FAILURE_WINDOW - timedelta(seconds=1)
+    LoginFailure.create(username="a", remote_addr="192.0.2.1", at=old)
+    LoginFailure.create(username="b", remote_addr="192.0.2.1", at=now - timedelta(seconds=1))
+    assert prune_login_failures(now) == 1
+    assert [f.username for f in LoginFailure.select()] == ["b"]
+
+
+@pytest.fixture
+def proxied_client(app, monkeypatch):
+    """A client of the app as deployed behind a local reverse proxy (TRUSTED_PROXIES)."""
+    from app import create_app
+    from app.config import get_settings
+    from app.db import database
+
+    bound = database.obj
+    monkeypatch.setenv("TRUSTED_PROXIES", "127.0.0.1, ::1")
+    get_settings.cache_clear()
+    proxied = create_app({"TESTING": True, "DATABASE_URL": app.config["DATABASE_URL"]})
+    database.initialize(bound)  # keep the test's database bound, as the app fixture does
+    yield proxied.test_client()
+    monkeypatch.delenv("TRUSTED_PROXIES")
+    get_settings.cache_clear()
+
+
+def test_it_takes_the_client_address_from_a_trusted_proxy_only(proxied_client, users):
+    client = proxied_client
+    for _ in range(FREE_FAILURES_PER_PAIR):
+        sign_in_from(client, "127.0.0.1", "operator", "guess", {"X-Forwarded-For": "192.0.2.50"})
+    # the proxy's other clients are not slowed down by that one
+    ok = sign_in_from(client, "127.0.0.1", "operator", PASSWORD, {"X-Forwarded-For": "192.0.2.51"})
+    assert ok.status_code == 302
+    assert {f.remote_addr for f in LoginFailure.select()} == {"192.0.2.50"}
+    # a peer that is not a trusted proxy cannot choose its address
+    forged = {"X-Forwarded-For": "192.0.2.99"}
+    sign_in_from(client, "198.51.100.3", "viewer", "guess", forged)
+    failure = LoginFailure.select().where(LoginFailure.username == "viewer").get()
+    assert failure.remote_addr == "198.51.100.3"
+
+
+def test_it_never_shows_a_password_hash(app, admin_client):
+    user = User.get(User.username == "operator")
+    pages = (f"/admin/user/details/?id={user.id}", "/admin/user/", f"/admin/user/edit/?id={user.id}")
+    for url in pages:
+        page = admin_client.get(url).get_data(as_text=True)
+        assert user.password_hash not in page, url
+        assert "scrypt:" not in page and "pbkdf2:" not in page, url

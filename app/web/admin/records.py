@@ -63,6 +63,7 @@ class UserView(SecureModelView):
     roles = (ADMIN,)
     can_delete = False  # deactivate instead: campaigns keep their author
     column_list = ("id", "username", "role", "active", "created_at", "last_login_at")
+    column_details_list = column_list  # never the password hash
     column_searchable_list = ("username",)
     column_filters = ("role", "active")
     form_columns = ("username", "role", "active")
