@@ -21,6 +21,9 @@ VAR = ROOT / "var"
 DATABASE_SCHEMES = {"sqlite", "postgres", "postgresql"}
 BROKER_SCHEMES = {"amqp", "amqps"}
 LOG_FORMATS = ("text", "json")
+# secrets published in this repository: a production process refuses them
+PUBLISHED_SECRET_KEYS = frozenset({"dev-only-change-me", "change-me-secret"})
+MIN_SECRET_KEY_LENGTH = 32
 
 
 def env_str(env, name, default):
@@ -159,6 +162,7 @@ class Settings:
     pbxsim_max_channels: int
     # web and processes
     secret_key: str
+    demo: bool
     web_port: int
     metrics_port: int
     session_cookie_secure: bool
@@ -224,6 +228,7 @@ def load_settings(env=None) -> Settings:
         pbxsim_speed=env_float(env, "PBXSIM_SPEED", 1.0, minimum=0.001),
         pbxsim_max_channels=env_int(env, "PBXSIM_MAX_CHANNELS", 200, minimum=1),
         secret_key=env_str(env, "SECRET_KEY", "dev-only-change-me"),
+        demo=env_bool(env, "DEMO", False),
         web_port=env_port(env, "WEB_PORT", 8000),
         metrics_port=env_port(env, "METRICS_PORT", 9191),
         session_cookie_secure=env_bool(env, "SESSION_COOKIE_SECURE", False),
@@ -233,6 +238,15 @@ def load_settings(env=None) -> Settings:
         log_level=env_str(env, "LOG_LEVEL", "INFO").upper(),
         log_dir=Path(log_dir) if log_dir else None,
     )
+
+
+def secret_key_problem(secret: str) -> str | None:
+    """Why ``secret`` must not sign production sessions, or None when it may."""
+    if secret in PUBLISHED_SECRET_KEYS:
+        return "SECRET_KEY is a default published with Callcast"
+    if len(secret) < MIN_SECRET_KEY_LENGTH:
+        return f"SECRET_KEY must have at least {MIN_SECRET_KEY_LENGTH} characters, got {len(secret)}"
+    return None
 
 
 @functools.lru_cache(maxsize=1)

@@ -78,6 +78,8 @@ class User(BaseModel):
     active = BooleanField(default=True)
     created_at = UTCDateTimeField(default=utcnow)
     last_login_at = UTCDateTimeField(null=True)
+    # part of every session id: bumped by sign-out and password change, it ends old cookies
+    session_version = IntegerField(default=0)
 
 
 class LoginFailure(BaseModel):

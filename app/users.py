@@ -66,7 +66,14 @@ def set_password(user_id: int, password: str) -> None:
     """Raises: ValidationError when the password is too short."""
     if len(password or "") < 8:
         raise ValidationError("password must have at least 8 characters")
-    User.update(password_hash=hash_password(password)).where(User.id == user_id).execute()
+    User.update(
+        password_hash=hash_password(password), session_version=User.session_version + 1
+    ).where(User.id == user_id).execute()
+
+
+def end_sessions(user_id: int) -> None:
+    """Sign the user out everywhere: every cookie issued before now stops working."""
+    User.update(session_version=User.session_version + 1).where(User.id == user_id).execute()
 
 
 # --- sign-in and its throttle -------------------------------------------------

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from app.config import ROOT, Settings, load_settings
+from app.config import ROOT, Settings, load_settings, secret_key_problem
 from app.errors import ConfigError
 
 CONFIG_SOURCE = (ROOT / "app" / "config.py").read_text()
@@ -173,3 +173,35 @@ def test_it_upgrades_with_the_flask_command_and_a_second_run_changes_nothing(tmp
     assert "applied:" in first.stdout
     assert second.returncode == 0, second.stderr
     assert "schema is up to date" in second.stdout
+
+
+@pytest.mark.parametrize(
+    "secret, problem",
+    [
+        ("dev-only-change-me", "published"),
+        ("change-me-secret", "published"),
+        ("short-but-not-published", "at least 32 characters"),
+        ("x" * 32, None),
+    ],
+)
+def test_it_names_what_is_wrong_with_a_secret_key(secret, problem):
+    found = secret_key_problem(secret)
+    assert (found is None) if problem is None else (problem in found)
+
+
+def test_it_refuses_to_serve_production_on_a_published_secret_key():
+    def start(**extra):
+        env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DEMO")}
+        return subprocess.run(
+            [sys.executable, "-c", "import app; app.create_app()"], cwd=ROOT,
+            env={**env, **extra}, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+            timeout=60,
+        )
+
+    refused = start()
+    assert refused.returncode != 0
+    assert "SECRET_KEY is a default published with Callcast" in refused.stderr
+    assert "DEMO=1" in refused.stderr
+    assert "at least 32 characters" in start(SECRET_KEY="short one").stderr
+    assert start(DEMO="1").returncode == 0
+    assert start(SECRET_KEY="y" * 40).returncode == 0

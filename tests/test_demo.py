@@ -71,6 +71,7 @@ def test_it_runs_the_demo_campaign_to_closed_with_every_procfile_process(tmp_pat
         "LIFECYCLE_METRICS_PORT": str(free_port()),
         "PBXSIM_SPEED": "20",
         "HEARTBEAT_STALE_SECONDS": "30",
+        "DEMO": "1",  # as scripts/run.sh sets it: the demo runs on the published SECRET_KEY
     }
     flask = [str(BIN / "flask"), "--app", "app"]
     run = dict(cwd=ROOT, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,

@@ -5,18 +5,20 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timezone
 
+import click
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from peewee import fn
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
-from app.config import settings_or_exit
+from app.config import secret_key_problem, settings_or_exit
 from app.db import database, init_database
-from app.web.health import run_checks
-from app.web.proxies import TrustedProxies
 from app.logs import configure_logging
 from app.models import STATES, Campaign
+from app.web.health import run_checks
+from app.web.proxies import TrustedProxies
 
+log = logging.getLogger(__name__)
 bp = Blueprint("core", __name__)
 
 
@@ -49,6 +51,24 @@ def metrics():
     return Response(generate_latest(current_app.extensions["metrics"]), content_type=CONTENT_TYPE_LATEST)
 
 
+def _check_secret_key(app, settings) -> None:
+    """A default or short SECRET_KEY lets anyone forge a session: the server refuses it.
+
+    A ``flask`` command (inside a click context: schema upgrade, users, campaigns)
+    issues no session and only warns; ``flask run`` is a development server.
+    """
+    problem = secret_key_problem(app.config.get("SECRET_KEY") or "")
+    if problem is None:
+        return
+    serving = click.get_current_context(silent=True) is None
+    if serving and not (settings.demo or app.testing or app.debug):
+        raise SystemExit(
+            f"callcast: configuration error: {problem}; set a long random SECRET_KEY "
+            "(python3 -c 'import secrets; print(secrets.token_hex(32))'), or DEMO=1 for a demo"
+        )
+    log.warning("%s: acceptable for a demo or a test only", problem)
+
+
 def build_app(test_config=None) -> Flask:
     settings = settings_or_exit()
     app = Flask(__name__)
@@ -62,6 +82,7 @@ def build_app(test_config=None) -> Flask:
     )
     if test_config:
         app.config.update(test_config)
+    _check_secret_key(app, settings)
     if not logging.getLogger().handlers:
         # gunicorn and flask leave the root logger bare; a host that set up
         # logging itself (pytest, an embedding program) keeps its own

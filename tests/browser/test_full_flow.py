@@ -13,6 +13,7 @@ Screenshots go to test-artifacts/.
 from __future__ import annotations
 
 import csv
+import secrets
 import sys
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
@@ -93,7 +94,8 @@ def console(stack, live_server_factory):
     from app import create_app
     from app.users import create_user
 
-    app = create_app({"WTF_CSRF_ENABLED": True})
+    # a production-like app: CSRF on, not TESTING, so it needs a real secret
+    app = create_app({"WTF_CSRF_ENABLED": True, "SECRET_KEY": secrets.token_hex(32)})
     create_user("olivia", "operator", "operator pass 1")
     server = live_server_factory(app)
     yield server
