@@ -1,7 +1,7 @@
 """The do-not-call list: numbers never dialled, whatever the campaign.
 
 Numbers are stored in E.164, normalised exactly like contact lists
-(``app.contacts_import.normalise_phone``), so a lookup by a contact's phone
+(``app.contacts.normalise_phone``), so a lookup by a contact's phone
 is an equality test.
 """
 
@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from app.clock import utcnow
-from app.contacts_import import normalise_phone, plan_import, read_records, require_phone
+from app.contacts import normalise_phone, plan_import, read_records, require_phone
 from app.db import database
 from app.errors import NotFoundError
 from app.models import DoNotCall

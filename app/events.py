@@ -51,18 +51,6 @@ DNC = "dnc"  # on the do-not-call list at dial time
 OUTCOMES = (ANSWERED_OUTCOME, *FAILURE_REASONS, LOST, DNC)
 
 
-def is_event(name: str) -> bool:
-    return name in EVENT_NAMES
-
-
-def reason_name(code: str) -> str:
-    """Asterisk's numeric REASON (or a name already) to our failure reason."""
-    code = (code or "").strip()
-    if code in FAILURE_REASONS:
-        return code
-    return REASON_CODES.get(code, "failed")
-
-
 def failure_reason(name: str) -> str | None:
     """'busy' for 'failed-busy'; None for an event that is not a failure."""
     if name.startswith(FAILED_PREFIX):
@@ -75,8 +63,3 @@ def digit_of(name: str) -> str | None:
     if name.startswith(DTMF_PREFIX):
         return name[len(DTMF_PREFIX):]
     return None
-
-
-def is_terminal(name: str) -> bool:
-    """A hangup or a failure ends an attempt."""
-    return name == HANGUP or name.startswith(FAILED_PREFIX)

@@ -32,7 +32,6 @@ from pathlib import Path
 from peewee import Case, fn
 
 from app.campaigns import transition
-from app.contacts_import import UPLOAD_FOLDERS
 from app.db import database, is_postgres
 from app.errors import CallcastError, IllegalTransitionError, StaleStateError
 from app.heartbeats import purge_stale
@@ -46,6 +45,7 @@ from app.models import (
     Campaign,
     CampaignContact,
 )
+from app.uploads import UPLOAD_FOLDERS
 from app.windows import campaign_opening
 
 log = logging.getLogger(__name__)

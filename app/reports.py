@@ -40,6 +40,7 @@ CSV_RESULT_COLUMNS = (
     "last_attempt_at",
 )
 CHARTS = ("outcomes", "digits", "answered_per_attempt")
+CAMPAIGN_DATES = ("starts_at", "ends_at", "activated_at", "finished_at", "drain_started_at")
 
 
 # --- small helpers --------------------------------------------------------------
@@ -127,9 +128,22 @@ def _hour_bucket_sql() -> str:
 def build_report(campaign_id: int) -> dict:
     """The campaign's figures from its results (and its events, still in the working table)."""
     campaign = Campaign.get_by_id(campaign_id)
-    tz = zone(campaign.timezone)
-
     # one pass over the results and one over the events; the rest is arithmetic
+    report = {"campaign": _campaign_facts(campaign), **_result_figures(campaign_id)}
+    events = _events_by_name(campaign_id)
+    report["calls_per_hour"] = _calls_per_hour(campaign_id, zone(campaign.timezone))
+    report["events"], report["events_total"] = events, sum(events.values())
+    return report
+
+
+def _campaign_facts(campaign: Campaign) -> dict:
+    """The campaign's name, zone and dates, as the report keeps them."""
+    facts = {"id": campaign.id, "name": campaign.name, "timezone": campaign.timezone}
+    return {**facts, **{name: _iso(getattr(campaign, name)) for name in CAMPAIGN_DATES}}
+
+
+def _result_figures(campaign_id: int) -> dict:
+    """Contacts, outcomes, attempts, talk time and digits, from one GROUP BY over the results."""
     outcomes = dict.fromkeys(REPORT_OUTCOMES, 0)
     contacts = attempted = attempts_total = talk_total = talked = no_digit = 0
     pressed, histogram, answered_per_attempt = Counter(), Counter(), Counter()
@@ -152,20 +166,42 @@ def build_report(campaign_id: int) -> dict:
             answered_per_attempt[attempts] += count
             no_digit += 0 if digit else count
     answered = outcomes.get(ANSWERED, 0)
+    return {
+        "contacts": contacts,
+        "attempted": attempted,
+        "answered": answered,
+        "answer_rate": round(answered / attempted, 4) if attempted else 0.0,
+        "attempts_total": attempts_total,
+        "talk_seconds_total": talk_total,
+        "talk_seconds_average": round(talk_total / talked, 1) if talked else None,
+        "outcomes": outcomes,
+        "digits": _digits(campaign_id, pressed),
+        "answered_without_digit": no_digit,
+        "attempts_histogram": {str(k): v for k, v in sorted(histogram.items())},
+        "answered_per_attempt": {str(k): v for k, v in sorted(answered_per_attempt.items())},
+    }
 
-    labels = {o.digit: o.label for o in CampaignOption.select().where(CampaignOption.campaign == campaign_id)}
-    digits = [
+
+def _digits(campaign_id: int, pressed: Counter) -> list[dict]:
+    """Each option's digit, label and count, plus any other digit pressed, in keypad order."""
+    options = CampaignOption.select().where(CampaignOption.campaign == campaign_id)
+    labels = {o.digit: o.label for o in options}
+    return [
         {"digit": d, "label": labels.get(d, ""), "count": pressed.get(d, 0)}
         for d in sorted(set(labels) | set(pressed), key=_digit_order)
     ]
 
-    # events by name: read from the (campaign, contact, attempt, name) index alone
-    events = dict(
-        rows(
-            "SELECT name, COUNT(*) FROM call_event WHERE campaign_id = ? GROUP BY name ORDER BY name",
-            (campaign_id,),
-        )
+
+def _events_by_name(campaign_id: int) -> dict:
+    """How many events of each name (read from the (campaign, contact, attempt, name) index)."""
+    query = (
+        "SELECT name, COUNT(*) FROM call_event WHERE campaign_id = ? GROUP BY name ORDER BY name"
     )
+    return dict(rows(query, (campaign_id,)))
+
+
+def _calls_per_hour(campaign_id: int, tz) -> list[dict]:
+    """Calls and answers per hour, the hours in the campaign's zone."""
     # every call that reached the PBX ends in exactly one 'answered' or 'failed-*'
     calls, answers = Counter(), Counter()
     for hour, answered_calls, failed_calls in rows(
@@ -177,7 +213,7 @@ def build_report(campaign_id: int) -> dict:
     ):
         calls[hour] += answered_calls + failed_calls
         answers[hour] += answered_calls
-    calls_per_hour = [
+    return [
         {
             "hour": datetime.strptime(hour, "%Y-%m-%d %H")
             .replace(tzinfo=UTC)
@@ -188,36 +224,6 @@ def build_report(campaign_id: int) -> dict:
         }
         for hour in sorted(calls)
     ]
-    histogram = {str(k): v for k, v in sorted(histogram.items())}
-    answered_per_attempt = {str(k): v for k, v in sorted(answered_per_attempt.items())}
-
-    return {
-        "campaign": {
-            "id": campaign.id,
-            "name": campaign.name,
-            "timezone": campaign.timezone,
-            "starts_at": _iso(campaign.starts_at),
-            "ends_at": _iso(campaign.ends_at),
-            "activated_at": _iso(campaign.activated_at),
-            "finished_at": _iso(campaign.finished_at),
-            "drain_started_at": _iso(campaign.drain_started_at),
-        },
-        "contacts": contacts,
-        "attempted": attempted,
-        "answered": answered,
-        "answer_rate": round(answered / attempted, 4) if attempted else 0.0,
-        "attempts_total": attempts_total,
-        "talk_seconds_total": talk_total,
-        "talk_seconds_average": round(talk_total / talked, 1) if talked else None,
-        "outcomes": outcomes,
-        "digits": digits,
-        "answered_without_digit": no_digit,
-        "attempts_histogram": histogram,
-        "answered_per_attempt": answered_per_attempt,
-        "calls_per_hour": calls_per_hour,
-        "events": events,
-        "events_total": sum(events.values()),
-    }
 
 
 def _iso(value):

@@ -9,7 +9,7 @@ in this run, to:
   sqlite3 .import   the sqlite3 CLI loading it into a plain table (no validation)
   phonenumbers      one process reading the CSV and parsing every number
                     (parse + is_valid_number + E.164), no database
-  callcast import   app.contacts_import.import_contact_list: sniffing, E.164,
+  callcast import   app.contacts.import_contact_list: sniffing, E.164,
                     rejects CSV, duplicates, batched inserts, both cores
 
 Each runs as its own child process; wall time is measured around it and peak
@@ -137,13 +137,13 @@ def stage_callcast(csv_path: Path, country: str, database_url: str, workers: int
     db = init_database(database_url)
     with db.connection_context():
         upgrade(db)
-        from app import contacts_import
+        from app import contacts
         from app.models import Contact, ContactList
 
         Contact.delete().execute()
         ContactList.delete().execute()
-        contact_list, plan = contacts_import.create_contact_list("bench", csv_path, country)
-        done = contacts_import.import_contact_list(contact_list.id, csv_path, workers=workers)
+        contact_list, plan = contacts.create_contact_list("bench", csv_path, country)
+        done = contacts.import_contact_list(contact_list.id, csv_path, workers=workers)
         stored = Contact.select().where(Contact.contact_list == done.id).count()
     print(
         f"total={done.rows_total} imported={done.rows_imported} rejected={done.rows_rejected} "

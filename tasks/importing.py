@@ -1,7 +1,7 @@
 """Actors on the ``default`` queue for contact lists.
 
 Run: ``dramatiq tasks.importing -Q default``. The work is in
-``app.contacts_import``; a bad file is a permanent error (no retry).
+``app.contacts``; a bad file is a permanent error (no retry).
 """
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ import dramatiq
 
 from tasks.broker import DEFAULT, broker  # noqa: F401  (sets the broker first)
 
-from app import contacts_import
-from app.db import database, init_database
+from app import contacts
+from app.db import connection
 from app.errors import NotFoundError, ValidationError
+from app.uploads import discard_upload
 
 log = logging.getLogger(__name__)
 
@@ -27,13 +28,11 @@ log = logging.getLogger(__name__)
 )
 def import_contact_list(list_id: int, path: str, options: dict | None = None):
     """Import an uploaded CSV into contact list ``list_id`` (idempotent)."""
-    if database.obj is None:
-        init_database()
-    with database.connection_context():
-        result = contacts_import.import_contact_list(list_id, path, **(options or {}))
+    with connection():
+        result = contacts.import_contact_list(list_id, path, **(options or {}))
     # the rows are in the database (and the rejects in their own CSV): an
     # uploaded file is not needed any more; a failed import keeps it until the
     # hourly clean-up, for a look at what went wrong
-    if result.status == contacts_import.READY and contacts_import.discard_upload(path):
+    if result.status == contacts.READY and discard_upload(path):
         log.info("upload deleted list=%s path=%s", list_id, path)
     log.info("import done list=%s status=%s", list_id, result.status)

@@ -228,11 +228,11 @@ def test_it_leaves_a_campaign_that_is_not_finalizing_alone(db):
 
 @pytest.mark.parametrize("n", [1200])
 def test_it_pages_through_more_rows_than_one_page(db, n, monkeypatch):
-    import app.finalization
+    import app.finalization.archive
     import app.reports
 
     monkeypatch.setattr(app.reports, "PAGE", 100)
-    monkeypatch.setattr(app.finalization, "PAGE", 100)
+    monkeypatch.setattr(app.finalization.archive, "PAGE", 100)
     campaign = make_campaign(n, state=FINALIZING)
     ids = contact_ids(campaign)
     for i, cid in enumerate(ids[:300]):

@@ -11,7 +11,7 @@ from flask.cli import AppGroup
 from app import activation
 from app.campaigns import get_campaign
 from app.clock import utcnow
-from app.contacts_import import create_contact_list, import_contact_list
+from app.contacts import create_contact_list, import_contact_list
 from app.db import database
 from app.errors import CallcastError, ValidationError
 from app.models import (

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import logging
-import re
-import secrets
-from pathlib import Path
 
 from flask import abort, current_app, flash, g, jsonify, redirect, request, send_file, url_for
 from flask_admin import expose
 from flask_login import current_user
 from markupsafe import Markup
 
-from app import contacts_import
+from app import contacts, uploads
 from app.web.admin.base import IdFilter, SecureModelView, can_act
 from app.db import database
-from app.errors import CallcastError, ValidationError
+from app.errors import CallcastError
 from app.models import Contact, ContactList
 
 log = logging.getLogger(__name__)
@@ -23,38 +20,23 @@ log = logging.getLogger(__name__)
 # files up to this size import inside the request (rejects show at once);
 # larger ones go to the ``default`` queue with a progress bar
 INLINE_IMPORT_BYTES = 512 * 1024
-UPLOAD_TOKEN = re.compile(r"^[0-9a-f]{32}$")
 DELIMITER_CHOICES = [("", "detect")] + [
-    (d, contacts_import.DELIMITER_NAMES[d]) for d in contacts_import.DELIMITERS
+    (d, contacts.DELIMITER_NAMES[d]) for d in contacts.DELIMITERS
 ]
 
 
-def upload_dir() -> Path:
-    path = current_app.config["SETTINGS"].media_dir / "uploads"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+def save_upload(storage):
+    """Store a form's uploaded file under this app's MEDIA_DIR; return (token, path)."""
+    return uploads.save_by_token(storage.stream, current_app.config["SETTINGS"].media_dir)
 
 
-def save_upload(storage) -> tuple[str, Path]:
-    """Stream an uploaded file to disk; return (token, path)."""
-    token = secrets.token_hex(16)
-    path = upload_dir() / f"{token}.csv"
-    storage.save(path)
-    return token, path
-
-
-def upload_path(token: str) -> Path:
-    """The stored upload named by ``token``.
+def upload_path(token: str):
+    """The upload ``save_upload`` stored under ``token``.
 
     Raises:
         ValidationError: a malformed token or a file that is gone.
     """
-    if not UPLOAD_TOKEN.match(token or ""):
-        raise ValidationError("the upload is unknown: upload the file again")
-    path = upload_dir() / f"{token}.csv"
-    if not path.is_file():
-        raise ValidationError("the upload has expired: upload the file again")
-    return path
+    return uploads.upload_path(token, current_app.config["SETTINGS"].media_dir)
 
 
 def overrides_from(form) -> dict:
@@ -147,7 +129,7 @@ class ContactListView(SecureModelView):
             else:
                 path = upload_path(token)
                 values["filename"] = request.form.get("filename", "")
-            plan = contacts_import.preview(
+            plan = contacts.preview(
                 path,
                 values["country"] or "US",
                 phone_column=values["phone_column"] or None,
@@ -168,7 +150,7 @@ class ContactListView(SecureModelView):
         try:
             path = upload_path(form.get("token", ""))
             with database.atomic():
-                contact_list, plan = contacts_import.create_contact_list(
+                contact_list, plan = contacts.create_contact_list(
                     form.get("name", ""),
                     path,
                     form.get("country", "US") or "US",
@@ -184,11 +166,11 @@ class ContactListView(SecureModelView):
         size = path.stat().st_size  # before the import, which deletes the upload once done
         if size <= INLINE_IMPORT_BYTES:
             try:
-                done = contacts_import.import_contact_list(
+                done = contacts.import_contact_list(
                     contact_list.id, str(path), workers=0, **options
                 )
-                if done.status == contacts_import.READY:
-                    contacts_import.discard_upload(path)
+                if done.status == contacts.READY:
+                    uploads.discard_upload(path)
             except CallcastError as exc:
                 flash(f"Import failed: {exc}", "error")
         else:
@@ -224,7 +206,7 @@ class ContactListView(SecureModelView):
 
     @expose("/rejects/<int:list_id>.csv")
     def rejects_csv(self, list_id):
-        path = contacts_import.rejects_file(list_id)
+        path = contacts.rejects_file(list_id)
         if path is None:
             abort(404)
         log.info("rejects downloaded list=%s user=%s", list_id, current_user.username)
@@ -241,7 +223,7 @@ def read_rejects(contact_list: ContactList, limit: int):
     """The first ``limit`` rows of the rejects CSV: (header, rows)."""
     import csv
 
-    path = contacts_import.rejects_file(contact_list.id)
+    path = contacts.rejects_file(contact_list.id)
     if path is None:
         return None
     with path.open(newline="", encoding="utf-8-sig") as handle:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import logging
 
-from flask import abort, flash, redirect, request, url_for
+from flask import abort, current_app, flash, redirect, request, url_for
 from flask_admin import expose
 from flask_login import current_user
 from wtforms import fields, validators
 
-from app import dnc
+from app import dnc, uploads
 from app.web.admin.base import SecureModelView, can_act
-from app.web.admin.contacts import save_upload
 from app.errors import CallcastError
 
 log = logging.getLogger(__name__)
@@ -86,7 +85,7 @@ class DoNotCallView(SecureModelView):
         if not storage or not storage.filename:
             flash("Choose a CSV file to upload.", "error")
             return redirect(url_for(".index_view"))
-        _, path = save_upload(storage)
+        _, path = uploads.save_by_token(storage.stream, current_app.config["SETTINGS"].media_dir)
         try:
             result = dnc.upload(path, request.form.get("country", "US") or "US", source="upload")
         except CallcastError as exc:

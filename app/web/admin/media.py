@@ -13,6 +13,7 @@ import struct
 from pathlib import Path
 
 from app.errors import ValidationError
+from app.uploads import store_bytes
 
 MAX_MESSAGE_BYTES = 20 * 1024 * 1024
 WAV_RATES = (8000, 16000)
@@ -109,9 +110,5 @@ def store_message(media_dir: Path, campaign_id: int, filename: str, data: bytes)
     info = check_message(filename, data)
     digest = hashlib.sha256(data).hexdigest()[:12]
     relative = Path("campaigns") / str(campaign_id) / f"message-{digest}.{info['format']}"
-    target = Path(media_dir) / relative
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(target.suffix + ".part")
-    tmp.write_bytes(data)
-    tmp.replace(target)
+    store_bytes(Path(media_dir) / relative, data)
     return str(relative)
