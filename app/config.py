@@ -184,8 +184,12 @@ def load_settings(env=None) -> Settings:
         ConfigError: a variable is malformed; the message names it.
     """
     env = os.environ if env is None else env
-    log_dir = env_str(env, "LOG_DIR", "")
-    return Settings(
+    return Settings(**_storage(env), **_telephony(env), **_processes(env))
+
+
+def _storage(env) -> dict:
+    """Database, files and broker."""
+    return dict(
         database_url=env_url(
             env, "DATABASE_URL", f"sqlite:///{VAR / 'callcast.db'}", DATABASE_SCHEMES
         ),
@@ -201,6 +205,12 @@ def load_settings(env=None) -> Settings:
         rabbitmq_management_url=env_str(
             env, "RABBITMQ_MANAGEMENT_URL", "http://127.0.0.1:15672"
         ),
+    )
+
+
+def _telephony(env) -> dict:
+    """AMI, the FastAGI daemons, dialing and the simulated PBX."""
+    return dict(
         ami_host=env_str(env, "AMI_HOST", "127.0.0.1"),
         ami_port=env_port(env, "AMI_PORT", 5038),
         ami_user=env_str(env, "AMI_USER", "callcast"),
@@ -227,6 +237,13 @@ def load_settings(env=None) -> Settings:
         pbxsim_model=env_choice(env, "PBXSIM_MODEL", "lastdigit", ("lastdigit", "random")),
         pbxsim_speed=env_float(env, "PBXSIM_SPEED", 1.0, minimum=0.001),
         pbxsim_max_channels=env_int(env, "PBXSIM_MAX_CHANNELS", 200, minimum=1),
+    )
+
+
+def _processes(env) -> dict:
+    """The web process, metrics, heartbeats and logs."""
+    log_dir = env_str(env, "LOG_DIR", "")
+    return dict(
         secret_key=env_str(env, "SECRET_KEY", "dev-only-change-me"),
         demo=env_bool(env, "DEMO", False),
         web_port=env_port(env, "WEB_PORT", 8000),
