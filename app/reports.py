@@ -8,7 +8,6 @@ memory stays bounded whatever the campaign's size.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import logging
@@ -19,6 +18,7 @@ from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
+from app import csvcells
 from app.db import database, is_postgres
 from app.events import ANSWERED, FAILED_PREFIX, OUTCOMES
 from app.models import Campaign, CampaignOption, ContactList
@@ -311,7 +311,7 @@ def write_csv(campaign_id: int, out) -> int:
     contact_list = ContactList.get_or_none(ContactList.id == campaign.contact_list_id)
     header, fields = csv_header(contact_list)
     text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=False)
-    writer = csv.writer(text)
+    writer = csvcells.writer(text)
     writer.writerow(header)
     count = 0
     loads = json.loads

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
+from app import csvcells
 from app.config import get_settings
 from app.models import ContactList
 
@@ -25,7 +25,7 @@ class RejectsWriter:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # utf-8-sig: spreadsheet programs then read accents right.
             self.handle = open(self.path, "w", encoding="utf-8-sig", newline="")
-            self.writer = csv.writer(self.handle)
+            self.writer = csvcells.writer(self.handle)
             self.writer.writerow(["line", "reason", *self.columns])
         for line, reason, cells in rejects:
             self.writer.writerow([line, reason, *cells])

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import logging
 import zipfile
 
+from app import csvcells
 from app.config import get_settings
 from app.db import database
 from app.finalization.archive import ARCHIVED
@@ -74,7 +74,7 @@ def _write_zip(handle, columns, rows) -> None:
         info.external_attr = 0o644 << 16
         with zf.open(info, "w") as raw:
             text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
-            writer = csv.writer(text)
+            writer = csvcells.writer(text)
             writer.writerow(columns)
             writer.writerows(rows)
             text.flush()
