@@ -50,7 +50,7 @@ def env_port(env, name, default):
     return env_int(env, name, default, minimum=0, maximum=65535)
 
 
-def env_float(env, name, default, minimum=None):
+def env_float(env, name, default, minimum=None, maximum=None):
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -58,8 +58,12 @@ def env_float(env, name, default, minimum=None):
         value = float(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ConfigError(f"{name} must be a finite number, got {raw!r}")
     if minimum is not None and value < minimum:
         raise ConfigError(f"{name} must be >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{name} must be <= {maximum}, got {value}")
     return value
 
 
@@ -167,6 +171,8 @@ class Settings:
     metrics_port: int
     session_cookie_secure: bool
     trusted_proxies: tuple
+    health_token: str
+    health_cache_seconds: float
     heartbeat_stale_seconds: int
     log_format: str
     log_level: str
@@ -250,6 +256,8 @@ def _processes(env) -> dict:
         metrics_port=env_port(env, "METRICS_PORT", 9191),
         session_cookie_secure=env_bool(env, "SESSION_COOKIE_SECURE", False),
         trusted_proxies=env_networks(env, "TRUSTED_PROXIES"),
+        health_token=env_str(env, "HEALTH_TOKEN", ""),
+        health_cache_seconds=env_float(env, "HEALTH_CACHE_SECONDS", 5.0, minimum=0.0, maximum=60.0),
         heartbeat_stale_seconds=env_int(env, "HEARTBEAT_STALE_SECONDS", 90, minimum=1),
         log_format=env_choice(env, "LOG_FORMAT", "text", LOG_FORMATS),
         log_level=env_str(env, "LOG_LEVEL", "INFO").upper(),

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
-from datetime import datetime, timezone
 
 import click
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
-from peewee import fn
+from flask_login import current_user
+from peewee import PeeweeException, fn
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
+from app.clock import utcnow
 from app.config import secret_key_problem, settings_or_exit
 from app.db import database, init_database
 from app.logs import configure_logging
 from app.models import STATES, Campaign
-from app.web.health import run_checks
+from app.web.health import HealthCache, full_view, public_view, run_checks
 from app.web.proxies import TrustedProxies
 
 log = logging.getLogger(__name__)
@@ -24,11 +26,34 @@ bp = Blueprint("core", __name__)
 
 @bp.get("/health")
 def health():
-    ok, checks = run_checks(current_app.config["SETTINGS"], datetime.now(timezone.utc))
-    body = {"status": "ok" if ok else "degraded", "checks": checks}
-    if not ok:
-        body["failing"] = sorted(name for name, r in checks.items() if not r["ok"])
+    """Status and check names for anyone (cached); details for users and monitoring."""
+    settings = current_app.config["SETTINGS"]
+    cache = current_app.extensions["health"]
+
+    def run():
+        return run_checks(settings, utcnow())
+
+    if _may_see_details(settings):
+        ok, results = cache.refresh(run)
+        body = full_view(ok, results)
+    else:
+        ok, results = cache.get(run)
+        body = public_view(ok, results)
     return jsonify(body), 200 if ok else 503
+
+
+def _may_see_details(settings) -> bool:
+    """A signed-in user, or monitoring presenting ``Authorization: Bearer HEALTH_TOKEN``."""
+    try:
+        if current_user.is_authenticated:
+            return True
+    except PeeweeException:  # the database is down: the checks will say so, to monitoring
+        pass
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    expected = settings.health_token
+    return bool(expected) and scheme.lower() == "bearer" and hmac.compare_digest(
+        token.strip().encode(), expected.encode()
+    )
 
 
 class CampaignCollector:
@@ -106,6 +131,7 @@ def build_app(test_config=None) -> Flask:
     registry = CollectorRegistry()
     registry.register(CampaignCollector())
     app.extensions["metrics"] = registry
+    app.extensions["health"] = HealthCache(settings.health_cache_seconds)
     app.register_blueprint(bp)
 
     from app.web.admin import init_admin

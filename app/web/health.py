@@ -6,6 +6,8 @@ Every dependency and process adds a check here; a failing one names itself.
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from urllib.parse import urlparse
 
 import pika
@@ -128,3 +130,55 @@ def run_checks(settings, now, checks=None):
             ok, detail = False, f"check crashed: {exc}"
         results[name] = {"ok": ok, "detail": detail}
     return all(r["ok"] for r in results.values()), results
+
+
+def public_view(ok, results) -> dict:
+    """What anyone may read: the status and each check's name and verdict, no details
+    (they name hosts, ports and users)."""
+    body = {
+        "status": "ok" if ok else "degraded",
+        "checks": {name: {"ok": r["ok"]} for name, r in results.items()},
+    }
+    if not ok:
+        body["failing"] = sorted(name for name, r in results.items() if not r["ok"])
+    return body
+
+
+def full_view(ok, results) -> dict:
+    """The public view plus each check's detail, for signed-in users and monitoring."""
+    body = public_view(ok, results)
+    body["checks"] = results
+    return body
+
+
+class HealthCache:
+    """The last result of ``run_checks``, reused for ``max_age`` seconds.
+
+    Anonymous callers share it, so however often they ask, the checks (an AMI
+    login, an AMQP connection) run at most once per ``max_age`` per process,
+    and only one caller at a time runs them while the others wait for its result.
+    """
+
+    def __init__(self, max_age: float, clock=time.monotonic):
+        self.max_age = max_age
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._result = None
+        self._taken_at = 0.0
+
+    def get(self, run):
+        """The cached result, or ``run()``'s when there is none younger than ``max_age``."""
+        with self._lock:
+            if self._result is None or self._clock() - self._taken_at > self.max_age:
+                self._store(run())
+            return self._result
+
+    def refresh(self, run):
+        """Run the checks now (an authorised caller) and keep the result for the others."""
+        result = run()
+        with self._lock:
+            self._store(result)
+        return result
+
+    def _store(self, result):
+        self._result, self._taken_at = result, self._clock()

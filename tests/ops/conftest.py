@@ -341,7 +341,12 @@ class Deployment:
     def health(self):
         """(status code, JSON body) of GET /health; (None, error) when nothing answers."""
         try:
-            with urllib.request.urlopen(self.web_url + "/health", timeout=10) as response:
+            # monitoring's token: the details name what failed
+            token = self.vars["callcast_health_token"]
+            request = urllib.request.Request(
+                self.web_url + "/health", headers={"Authorization": f"Bearer {token}"}
+            )
+            with urllib.request.urlopen(request, timeout=10) as response:
                 return response.status, json.loads(response.read())
         except urllib.error.HTTPError as exc:
             return exc.code, json.loads(exc.read() or b"{}")
@@ -412,6 +417,7 @@ def build_vars(prefix: Path, repo: Path, commit: str, broker_url: str, ports: di
         "callcast_secret_key": "ops-test-secret-ops-test-secret-ops-test-secret",
         "callcast_session_cookie_secure": False,
         "callcast_heartbeat_stale_seconds": 15,
+        "callcast_health_token": "ops-test-monitoring-token",
         "callcast_dialer_metrics_base": ports["dialer_metrics"],
         "callcast_env_extra": {"PBXSIM_SPEED": "20"},
         "callcast_lifecycle_metrics_base": ports["lifecycle_metrics"],

@@ -27,10 +27,14 @@ def pbx():
     sim.stop()
 
 
+TOKEN = "ops-monitoring-token"
+
+
 @pytest.fixture
 def settings_of(app):
-    """Swap the app's settings for the duration of a test."""
-    original = app.config["SETTINGS"]
+    """Swap the app's settings for the duration of a test (monitoring sees details with TOKEN)."""
+    original = dataclasses.replace(app.config["SETTINGS"], health_token=TOKEN)
+    app.config["SETTINGS"] = original
 
     def swap(**changes):
         app.config["SETTINGS"] = dataclasses.replace(original, **changes)
@@ -47,7 +51,7 @@ def beat_all(now, skip=()):
 
 
 def get_health(client):
-    response = client.get("/health")
+    response = client.get("/health", headers={"Authorization": f"Bearer {TOKEN}"})
     return response.status_code, response.get_json()
 
 
