@@ -32,7 +32,10 @@ from app.users import ADMIN, OPERATOR, authenticate, end_sessions
 log = logging.getLogger(__name__)
 
 # endpoints an anonymous visitor may reach
-PUBLIC_ENDPOINTS = frozenset({"auth.login", "static", "core.health", "core.metrics"})
+# (admin.static: Flask-Admin's stock CSS and JS, which the sign-in page itself uses)
+PUBLIC_ENDPOINTS = frozenset(
+    {"auth.login", "static", "admin.static", "core.health", "core.metrics"}
+)
 
 bp = Blueprint("auth", __name__, template_folder="admin/templates")
 login_manager = LoginManager()

@@ -61,6 +61,14 @@ def test_it_shows_the_sign_in_page_to_anonymous_visitors_on_every_url(app, clien
     assert checked > 20
 
 
+def test_it_serves_the_sign_in_page_its_stylesheet_without_a_session(client):
+    page = client.get("/login").get_data(as_text=True)
+    href = re.search(r'<link href="([^"]+\.css)"', page).group(1)
+    response = client.get(href)
+    assert response.status_code == 200
+    assert response.mimetype == "text/css" and len(response.get_data()) > 1000
+
+
 def test_it_sends_anonymous_posts_to_the_sign_in_page_and_changes_nothing(app, client):
     campaign = Campaign.create(name="c")
     response = client.post(f"/admin/campaign/act/{campaign.id}/activate")
