@@ -19,6 +19,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from app.errors import ValidationError
+from app.models import CallWindow
 
 UTC = timezone.utc
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -196,14 +197,35 @@ def opening(spans, tz_name: str, now: datetime, starts_at=None, ends_at=None) ->
     return Opening(False, best, None, reason)
 
 
-def is_open(spans, tz_name: str, now: datetime, starts_at=None, ends_at=None) -> bool:
-    return opening(spans, tz_name, now, starts_at, ends_at).open
-
-
 def campaign_opening(campaign, now: datetime, windows=None) -> Opening:
     """``opening`` for a Campaign row (its CallWindow rows unless given)."""
     if windows is None:
-        from app.models import CallWindow
-
         windows = CallWindow.select().where(CallWindow.campaign == campaign.id)
     return opening(spans_of(windows), campaign.timezone, now, campaign.starts_at, campaign.ends_at)
+
+
+def window_problems(windows) -> list[str]:
+    """What is wrong with a campaign's windows (empty: fine; having none is not checked here)."""
+    found = []
+    for w in windows:
+        if not isinstance(w.weekday, int) or not 0 <= w.weekday <= 6:
+            found.append(f"call window weekday {w.weekday} is not 0..6")
+        for name in ("starts", "ends"):
+            value = getattr(w, name)
+            if not isinstance(value, time):
+                try:
+                    _as_time(value)
+                except ValidationError as exc:
+                    found.append(f"call window {name}: {exc}")
+    return found
+
+
+def describe_windows(campaign_id: int) -> list[str]:
+    """A campaign's windows as text, e.g. ``mon 09:00-12:00``, by weekday and start."""
+    rows = CallWindow.select().where(CallWindow.campaign == campaign_id).order_by(
+        CallWindow.weekday, CallWindow.starts
+    )
+    return [
+        f"{WEEKDAYS[s.weekday]} {s.starts.strftime('%H:%M')}-{s.ends.strftime('%H:%M')}"
+        for s in spans_of(rows)
+    ]

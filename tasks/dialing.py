@@ -17,7 +17,6 @@ from periodiq import cron
 from app.clock import utcnow
 from tasks.broker import DIALING, broker  # noqa: F401  (sets the broker first)
 
-from app import activation
 from app.config import get_settings
 from app.db import database, init_database
 from app.dialer import (
@@ -118,21 +117,3 @@ def restart_stalled_chains():
 def start_dialing(campaign_id: int) -> None:
     """Start a tick chain (a no-op in effect when one is alive: the new one drops)."""
     dial_tick.send(campaign_id, new_chain_token(), 0)
-
-
-def activate_campaign(campaign_id: int, user_id: int | None = None, reload: bool = True):
-    """Activate (validate, dialplan, ACTIVE) and start dialing. Raises what activate raises."""
-    with _db():
-        campaign = activation.activate(
-            campaign_id, utcnow(), user_id, ami=_ami() if reload else None
-        )
-    start_dialing(campaign_id)
-    return campaign
-
-
-def resume_campaign(campaign_id: int, user_id: int | None = None):
-    """Resume a paused campaign and restart its tick chain."""
-    with _db():
-        campaign = activation.resume(campaign_id, utcnow(), user_id)
-    start_dialing(campaign_id)
-    return campaign

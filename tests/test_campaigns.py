@@ -1,11 +1,13 @@
-"""The campaign lifecycle: every legal move succeeds, every illegal one is refused by name."""
+"""The campaign domain: every legal move succeeds, every illegal one is refused by name;
+create, update and validate apply one set of rules and name the field they refuse."""
 
-from datetime import datetime, timezone
+import re
+from datetime import datetime, time, timezone
 
 import pytest
 
-from app.campaigns import TRANSITIONS, transition
-from app.errors import IllegalTransitionError, NotFoundError, StaleStateError
+from app.campaigns import TRANSITIONS, create, resume, transition, update, validate
+from app.errors import IllegalTransitionError, NotFoundError, StaleStateError, ValidationError
 from app.models import (
     ACTIVE,
     CLOSED,
@@ -15,8 +17,12 @@ from app.models import (
     FINISHED,
     PAUSED,
     STATES,
+    CallWindow,
     Campaign,
+    CampaignOption,
+    ContactList,
 )
+from app.windows import Span
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
 
@@ -69,7 +75,7 @@ def test_it_stamps_each_milestone_once(db):
 
 
 def test_it_raises_stale_state_when_the_row_changed_under_it(db, monkeypatch):
-    import app.campaigns as campaigns
+    import app.campaigns.states as campaigns
 
     campaign = Campaign.create(name="c", state=ACTIVE)
     real_get = campaigns.get_campaign
@@ -92,3 +98,106 @@ def test_it_raises_stale_state_when_the_row_changed_under_it(db, monkeypatch):
 def test_it_says_which_campaign_does_not_exist(db):
     with pytest.raises(NotFoundError, match="campaign 999"):
         transition(999, ACTIVE, NOW)
+
+
+# --- the domain API: create, update, validate, resume ---------------------------------
+
+def draft_values(**changes):
+    values = dict(name="Reminders", timezone="Europe/Paris", message_sound="hello-world",
+                  max_channels=5, retry_on=["noanswer", "busy"])
+    values.update(changes)
+    return values
+
+
+OPTIONS = [{"digit": "1", "label": "Yes"},
+           {"digit": "0", "label": "Agent", "action": "transfer", "target": "PJSIP/desk"}]
+WINDOWS = [Span(0, time(9), time(12)), Span(4, time(22), time(2))]
+
+
+def stored_options(campaign_id):
+    rows = CampaignOption.select().where(CampaignOption.campaign == campaign_id)
+    return sorted((o.digit, o.label, o.action, o.target) for o in rows)
+
+
+def stored_windows(campaign_id):
+    rows = CallWindow.select().where(CallWindow.campaign == campaign_id)
+    return sorted((w.weekday, w.starts, w.ends) for w in rows)
+
+
+def test_it_creates_a_draft_with_its_options_and_windows(db):
+    contact_list = ContactList.create(name="l", status="ready")
+    campaign = create(draft_values(contact_list=contact_list.id,
+                                   ends_at=datetime(2026, 12, 31, 20, 0)),
+                      NOW, options=OPTIONS, windows=WINDOWS)
+    stored = Campaign.get_by_id(campaign.id)
+    assert (stored.state, stored.created_at, stored.contact_list_id) == (DRAFT, NOW, contact_list.id)
+    assert stored.retry_on == "busy,noanswer"  # the stored order, whatever order was given
+    # a naive time is local to the campaign's zone
+    assert stored.ends_at == datetime(2026, 12, 31, 19, 0, tzinfo=timezone.utc)
+    assert stored_options(campaign.id) == [("0", "Agent", "transfer", "PJSIP/desk"),
+                                           ("1", "Yes", "record", "")]
+    assert stored_windows(campaign.id) == [(0, time(9), time(12)), (4, time(22), time(2))]
+
+
+@pytest.mark.parametrize("values,options,windows,message", [
+    ({"max_attempts": 21}, [], [], "max_attempts must be between 1 and 20"),
+    ({"ring_timeout_s": 0}, [], [], "ring_timeout_s must be at least 1"),
+    ({"name": " "}, [], [], "name is required"),
+    ({"timezone": "Mars/Olympus"}, [], [], "unknown time zone 'Mars/Olympus'"),
+    ({"retry_on": "busy,sometimes"}, [], [], "retry_on names unknown outcomes: sometimes"),
+    ({"starts_at": datetime(2026, 12, 2), "ends_at": datetime(2026, 12, 1)}, [], [],
+     "the end must come after the start"),
+    ({}, [{"digit": "a", "label": "x"}], [], "option digit 'a' is not 0-9, * or #"),
+    ({}, [{"digit": "1", "action": "dance"}], [], "option 1: action 'dance' is not one of"),
+    ({}, [{"digit": "1", "action": "transfer"}], [], "option 1: a transfer needs a target"),
+    ({}, [{"digit": "1"}, {"digit": "1"}], [], "digit 1 is used by two options"),
+    ({}, [], [Span(9, time(9), time(10))], "call window weekday 9 is not 0..6"),
+    ({"colour": "red"}, [], [], "a campaign has no field colour"),
+])
+def test_it_refuses_what_the_rules_refuse_naming_the_field(db, values, options, windows,
+                                                           message):
+    with pytest.raises(ValidationError, match=re.escape(message)):
+        validate(draft_values(**values), options, windows)
+    with pytest.raises(ValidationError, match=re.escape(message)):
+        create(draft_values(**values), NOW, options=options, windows=windows)
+    assert Campaign.select().count() == 0
+
+
+def test_it_refuses_a_contact_list_that_does_not_exist(db):
+    with pytest.raises(ValidationError, match="contact list 999 does not exist"):
+        create(draft_values(contact_list=999), NOW)
+
+
+def test_it_updates_a_draft_and_replaces_its_options_and_windows(db):
+    campaign = create(draft_values(), NOW, options=OPTIONS, windows=WINDOWS)
+    later = datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc)
+    updated = update(campaign.id, {"name": "Renamed", "timezone": "UTC"}, later,
+                     options=[{"digit": "2", "label": "No"}], windows=[Span(1, time(8), time(9))])
+    assert (updated.name, updated.timezone, updated.updated_at) == ("Renamed", "UTC", later)
+    assert stored_options(campaign.id) == [("2", "No", "record", "")]
+    assert stored_windows(campaign.id) == [(1, time(8), time(9))]
+    update(campaign.id, {"max_channels": 7}, later)  # None: options and windows unchanged
+    assert stored_options(campaign.id) == [("2", "No", "record", "")]
+
+
+def test_it_locks_what_a_running_campaign_was_built_from(db):
+    campaign = create(draft_values(), NOW, options=OPTIONS, windows=WINDOWS)
+    Campaign.update(state=ACTIVE).where(Campaign.id == campaign.id).execute()
+    update(campaign.id, {"max_channels": 8, "timezone": "Europe/Paris"}, NOW)  # unchanged zone
+    assert Campaign.get_by_id(campaign.id).max_channels == 8
+    with pytest.raises(ValidationError, match="is ACTIVE: timezone can only change in DRAFT"):
+        update(campaign.id, {"timezone": "UTC"}, NOW)
+    with pytest.raises(ValidationError, match="options can only change in DRAFT"):
+        update(campaign.id, {}, NOW, options=[])
+    Campaign.update(state=CLOSED).where(Campaign.id == campaign.id).execute()
+    with pytest.raises(ValidationError, match="is CLOSED: it can no longer change"):
+        update(campaign.id, {"name": "late"}, NOW)
+
+
+def test_it_resumes_only_a_paused_campaign(db):
+    draft = Campaign.create(name="d")
+    with pytest.raises(IllegalTransitionError, match="cannot go from DRAFT to ACTIVE"):
+        resume(draft.id, NOW)  # a draft is activated, with its checks, never resumed
+    assert Campaign.get_by_id(draft.id).state == DRAFT
+    paused = Campaign.create(name="p", state=PAUSED)
+    assert resume(paused.id, NOW).state == ACTIVE

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from app.models import CallWindow, Campaign, CampaignContact, CampaignOption
+from app.models import CallWindow, Campaign, CampaignContact, CampaignOption, ContactList
 
 
 def write_csv(tmp_path):
@@ -41,6 +41,26 @@ def test_it_refuses_bad_options_and_windows_with_a_clear_error(app, sqlite_db, t
     result = runner.invoke(args=base + ["--windows", "someday 9-10"])
     assert result.exit_code != 0 and "unknown weekday" in result.output
     assert Campaign.select().count() == 0
+
+
+def test_it_applies_the_campaign_rules_before_importing_anything(app, sqlite_db, tmp_path):
+    runner = app.test_cli_runner()
+    base = ["campaign", "create", "--name", "x", "--csv", str(write_csv(tmp_path)),
+            "--message-sound", "hello-world"]
+    result = runner.invoke(args=base + ["--option", "1=Yes", "--option", "1=No"])
+    assert result.exit_code != 0 and "digit 1 is used by two options" in result.output
+    result = runner.invoke(args=base + ["--option", "1=x:dance"])
+    assert result.exit_code != 0 and "option 1: action 'dance' is not one of" in result.output
+    result = runner.invoke(args=base + ["--timezone", "Mars/Olympus"])
+    assert result.exit_code != 0 and "unknown time zone 'Mars/Olympus'" in result.output
+    assert Campaign.select().count() == 0 and ContactList.select().count() == 0
+
+
+def test_it_resumes_only_a_paused_campaign(app, sqlite_db):
+    draft = Campaign.create(name="d")
+    result = app.test_cli_runner().invoke(args=["campaign", "resume", str(draft.id)])
+    assert result.exit_code != 0 and "cannot go from DRAFT to ACTIVE" in result.output
+    assert Campaign.get_by_id(draft.id).state == "DRAFT"
 
 
 def test_it_activates_pauses_resumes_finishes_and_shows(app, sqlite_db, broker, tmp_path):

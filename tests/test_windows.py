@@ -5,7 +5,8 @@ from datetime import datetime, time, timezone
 import pytest
 
 from app.errors import ValidationError
-from app.windows import Span, opening, parse_windows
+from app.models import CallWindow, Campaign
+from app.windows import Span, describe_windows, opening, parse_windows, window_problems
 
 UTC = timezone.utc
 NY = "America/New_York"
@@ -101,3 +102,20 @@ def test_it_parses_window_text():
 def test_it_refuses_malformed_window_text(bad):
     with pytest.raises(ValidationError):
         parse_windows(bad)
+
+
+def test_it_names_what_is_wrong_with_a_window():
+    good = [Span(0, time(9), time(12)), Span(6, time(22), "02:00")]
+    assert window_problems(good) == []
+    bad = [Span(7, time(9), time(12)), Span(1, "9h", time(12))]
+    assert window_problems(bad) == [
+        "call window weekday 7 is not 0..6",
+        "call window starts: not a time of day: '9h'",
+    ]
+
+
+def test_it_describes_a_campaigns_windows_in_order(db):
+    campaign = Campaign.create(name="c")
+    for weekday, starts, ends in ((4, time(14), time(18)), (0, time(9), time(12, 30))):
+        CallWindow.create(campaign=campaign.id, weekday=weekday, starts=starts, ends=ends)
+    assert describe_windows(campaign.id) == ["mon 09:00-12:30", "fri 14:00-18:00"]

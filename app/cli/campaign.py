@@ -3,25 +3,21 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime
 
 import click
 from flask.cli import AppGroup
 
-from app import activation
-from app.campaigns import get_campaign
+from app import campaigns
+from app.campaigns import LIMITS
 from app.clock import utcnow
 from app.contacts import create_contact_list, import_contact_list
-from app.db import database
+from app.db import connection
+from app.dialer import status
 from app.errors import CallcastError, ValidationError
-from app.models import (
-    OPTION_ACTIONS,
-    CallWindow,
-    Campaign,
-    CampaignOption,
-    ContactList,
-)
-from app.windows import WEEKDAYS, parse_windows, zone
+from app.models import ContactList
+from app.pbx.ami import get_ami
+from app.windows import WEEKDAYS, describe_windows, parse_windows
 
 campaign_cli = AppGroup("campaign", help="Campaigns: create, activate, pause, resume, finish, show.")
 
@@ -33,6 +29,9 @@ def _fail(exc):
 def parse_option(text: str) -> dict:
     """'1=Confirm', '2=Cancel:record', '0=Agent:transfer:100' -> option fields.
 
+    Only the syntax: what a digit, an action and a target must be is the
+    campaign rules' (``campaigns.validate``).
+
     Raises:
         ValidationError: malformed.
     """
@@ -42,26 +41,23 @@ def parse_option(text: str) -> dict:
         raise ValidationError(f"option {text!r}: expected DIGIT=LABEL[:ACTION[:TARGET]]")
     label, _, tail = rest.partition(":")
     action, _, target = tail.partition(":")
-    action = action.strip() or "record"
-    if action not in OPTION_ACTIONS:
-        raise ValidationError(f"option {text!r}: action must be one of {', '.join(OPTION_ACTIONS)}")
-    if action == "transfer" and not target.strip():
-        raise ValidationError(f"option {text!r}: transfer needs a target (0=Agent:transfer:100)")
-    return {"digit": digit, "label": label.strip() or digit, "action": action,
+    return {"digit": digit, "label": label.strip() or digit, "action": action.strip() or "record",
             "target": target.strip()}
 
 
-def parse_when(text: str | None, tz_name: str):
-    """An ISO date or datetime in the campaign's zone (or with its own offset) -> UTC."""
+def parse_when(text: str | None):
+    """An ISO date or datetime; without an offset it is local to the campaign's zone."""
     if not text:
         return None
     try:
-        value = datetime.fromisoformat(text)
+        return datetime.fromisoformat(text)
     except ValueError:
         raise ValidationError(f"not an ISO date/time: {text!r}") from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=zone(tz_name))
-    return value.astimezone(timezone.utc)
+
+
+def _range(field: str) -> click.IntRange:
+    limit = LIMITS[field]
+    return click.IntRange(limit.low, limit.high)
 
 
 @campaign_cli.command("create")
@@ -80,15 +76,17 @@ def parse_when(text: str | None, tz_name: str):
 @click.option("--timezone", "tz_name", default="UTC", show_default=True)
 @click.option("--starts", default=None, help="start date/time (ISO, campaign zone)")
 @click.option("--ends", default=None, help="end date/time (ISO, campaign zone)")
-@click.option("--max-channels", type=click.IntRange(1), default=10, show_default=True)
-@click.option("--attempts", type=click.IntRange(1, 20), default=3, show_default=True)
-@click.option("--retry-busy", type=click.IntRange(0), default=300, show_default=True, help="seconds")
-@click.option("--retry-noanswer", type=click.IntRange(0), default=600, show_default=True, help="seconds")
-@click.option("--retry-failed", type=click.IntRange(0), default=900, show_default=True,
+@click.option("--max-channels", type=_range("max_channels"), default=10, show_default=True)
+@click.option("--attempts", type=_range("max_attempts"), default=3, show_default=True)
+@click.option("--retry-busy", type=_range("retry_busy_s"), default=300, show_default=True,
+              help="seconds")
+@click.option("--retry-noanswer", type=_range("retry_noanswer_s"), default=600,
+              show_default=True, help="seconds")
+@click.option("--retry-failed", type=_range("retry_failed_s"), default=900, show_default=True,
               help="seconds after congestion/unavailable/failed/lost")
-@click.option("--ring-timeout", type=click.IntRange(1), default=30, show_default=True)
-@click.option("--max-call", type=click.IntRange(1), default=300, show_default=True)
-@click.option("--weight", type=click.IntRange(1), default=1, show_default=True)
+@click.option("--ring-timeout", type=_range("ring_timeout_s"), default=30, show_default=True)
+@click.option("--max-call", type=_range("max_call_s"), default=300, show_default=True)
+@click.option("--weight", type=_range("weight"), default=1, show_default=True)
 @click.option("--caller-id", default="")
 def create(name, csv_path, list_id, phone_column, country, message_file, message_sound, options,
            windows, tz_name, starts, ends, max_channels, attempts, retry_busy, retry_noanswer,
@@ -96,17 +94,21 @@ def create(name, csv_path, list_id, phone_column, country, message_file, message
     """Create a DRAFT campaign (and import its contacts from --csv)."""
     if bool(csv_path) == bool(list_id):
         raise click.UsageError("give exactly one of --csv or --list-id")
+    values = dict(
+        name=name, timezone=tz_name, max_channels=max_channels, max_attempts=attempts,
+        weight=weight, retry_busy_s=retry_busy, retry_noanswer_s=retry_noanswer,
+        retry_failed_s=retry_failed, ring_timeout_s=ring_timeout, max_call_s=max_call,
+        caller_id=caller_id, message_file=message_file, message_sound=message_sound,
+    )
     try:
-        zone(tz_name)
         spans = parse_windows(windows)
         option_rows = [parse_option(o) for o in options]
-        digits = [o["digit"] for o in option_rows]
-        if len(set(digits)) != len(digits):
-            raise ValidationError("two options share a digit")
-        starts_at, ends_at = parse_when(starts, tz_name), parse_when(ends, tz_name)
+        values.update(starts_at=parse_when(starts), ends_at=parse_when(ends))
+        # refused before a file is imported for nothing
+        campaigns.validate(values, option_rows, spans)
     except ValidationError as exc:
         _fail(exc)
-    with database.connection_context():
+    with connection():
         if csv_path:
             contact_list = _import(csv_path, name, phone_column, country)
         else:
@@ -114,21 +116,12 @@ def create(name, csv_path, list_id, phone_column, country, message_file, message
             if contact_list is None:
                 _fail(f"contact list {list_id} does not exist")
         now = utcnow()
-        with database.atomic():
-            campaign = Campaign.create(
-                name=name, timezone=tz_name, starts_at=starts_at, ends_at=ends_at,
-                max_channels=max_channels, max_attempts=attempts, weight=weight,
-                retry_busy_s=retry_busy, retry_noanswer_s=retry_noanswer,
-                retry_failed_s=retry_failed, ring_timeout_s=ring_timeout, max_call_s=max_call,
-                caller_id=caller_id, message_file=message_file, message_sound=message_sound,
-                contact_list=contact_list.id, created_at=now, updated_at=now,
-            )
-            for s in spans:
-                CallWindow.create(campaign=campaign.id, weekday=s.weekday, starts=s.starts,
-                                  ends=s.ends)
-            for o in option_rows:
-                CampaignOption.create(campaign=campaign.id, **o)
-        found = activation.problems(campaign.id, now)
+        try:
+            campaign = campaigns.create({**values, "contact_list": contact_list.id}, now,
+                                        options=option_rows, windows=spans)
+        except CallcastError as exc:
+            _fail(exc)
+        found = campaigns.problems(campaign.id, now)
     click.echo(f"created campaign {campaign.id} ({name}) with list {contact_list.id}: "
                f"{contact_list.rows_imported} contacts")
     if found:
@@ -151,30 +144,42 @@ def _import(csv_path, name, phone_column, country):
 @click.option("--no-reload", is_flag=True, help="write the dialplan but do not reload Asterisk")
 def activate_cmd(campaign_id, no_reload):
     """Validate, write the dialplan, go ACTIVE and start dialing."""
-    from tasks.dialing import activate_campaign
-
     try:
-        activate_campaign(campaign_id, reload=not no_reload)
+        activate_and_dial(campaign_id, reload=not no_reload)
     except CallcastError as exc:
         _fail(exc)
     click.echo(f"campaign {campaign_id} is ACTIVE; dialing starts")
+
+
+def activate_and_dial(campaign_id: int, reload: bool = True) -> None:
+    """``campaigns.activate``, then the first tick. Raises what activate raises."""
+    with connection():
+        campaigns.activate(campaign_id, utcnow(), ami=get_ami() if reload else None)
+    _start_dialing(campaign_id)
+
+
+def _start_dialing(campaign_id: int) -> None:
+    # imported here: the broker is built on first use, not for every flask command
+    from tasks.dialing import start_dialing
+
+    start_dialing(campaign_id)
 
 
 @campaign_cli.command("pause")
 @click.argument("campaign_id", type=int)
 def pause_cmd(campaign_id):
     """Stop new calls at once; calls already up finish."""
-    _simple(activation.pause, campaign_id, "PAUSED")
+    _simple(campaigns.pause, campaign_id, "PAUSED")
 
 
 @campaign_cli.command("resume")
 @click.argument("campaign_id", type=int)
 def resume_cmd(campaign_id):
     """Continue a paused campaign."""
-    from tasks.dialing import resume_campaign
-
     try:
-        resume_campaign(campaign_id)
+        with connection():
+            campaigns.resume(campaign_id, utcnow())
+        _start_dialing(campaign_id)
     except CallcastError as exc:
         _fail(exc)
     click.echo(f"campaign {campaign_id} is ACTIVE again")
@@ -184,12 +189,12 @@ def resume_cmd(campaign_id):
 @click.argument("campaign_id", type=int)
 def finish_cmd(campaign_id):
     """Finish now: no new calls; the lifecycle drains and closes it."""
-    _simple(activation.finish, campaign_id, "FINISHED")
+    _simple(campaigns.finish, campaign_id, "FINISHED")
 
 
 def _simple(fn, campaign_id, state):
     try:
-        with database.connection_context():
+        with connection():
             fn(campaign_id, utcnow())
     except CallcastError as exc:
         _fail(exc)
@@ -202,19 +207,13 @@ def _simple(fn, campaign_id, state):
 @click.option("--no-pbx", is_flag=True, help="do not ask the PBX for live calls")
 def show_cmd(campaign_id, as_json, no_pbx):
     """State, dialer status, counts by outcome and live calls."""
-    from app.dialer import status
-
-    ami = None
-    if not no_pbx:
-        from app.pbx.ami import get_ami
-
-        ami = get_ami()
+    ami = None if no_pbx else get_ami()
     try:
-        with database.connection_context():
+        with connection():
             info = status(campaign_id, ami)
-            campaign = get_campaign(campaign_id)
+            campaign = campaigns.get_campaign(campaign_id)
             info["timezone"] = campaign.timezone
-            info["windows"] = activation.describe_windows(campaign_id)
+            info["windows"] = describe_windows(campaign_id)
     except CallcastError as exc:
         _fail(exc)
     if as_json:

@@ -12,6 +12,7 @@ import click
 from flask.cli import AppGroup
 
 from app.users import create_user
+from app.cli.campaign import activate_and_dial
 from app.cli.campaign import create as create_campaign_cmd
 from app.config import get_settings
 from app.db import database
@@ -48,8 +49,6 @@ def write_demo_csv(path, count: int) -> None:
 @click.pass_context
 def seed(ctx, contacts, url):
     """Create the demo user and the demo campaign once, and activate it."""
-    from tasks.dialing import activate_campaign
-
     settings = get_settings()
     url = url or f"http://127.0.0.1:{settings.web_port}/"
     with database.connection_context():
@@ -78,7 +77,7 @@ def seed(ctx, contacts, url):
         with database.connection_context():
             campaign = Campaign.get(Campaign.name == DEMO_CAMPAIGN)
         # the PBX starts with the processes: it loads the dialplan file then
-        activate_campaign(campaign.id, reload=False)
+        activate_and_dial(campaign.id, reload=False)
         click.echo(f"demo campaign {campaign.id} is ACTIVE with {contacts} contacts")
     else:
         click.echo(f"demo campaign {existing.id} exists already (state {existing.state})")

@@ -37,7 +37,7 @@ Every report is ``Gosub(callcast-report,s,1(<event>[,<arg>]))``, which runs
 ``AGI(agi://AGI_HOST:AGI_PORT/${CC_CAMPAIGN}/${CC_CONTACT}/${CC_ATTEMPT}/<event>,<arg>)``;
 when ``AGISTATUS`` is not ``SUCCESS`` it tries ``AGI_FALLBACK_HOST`` (if set)
 and always sends ``UserEvent(CallcastEvent,...)`` with the same facts on AMI.
-The ``CC_*`` variables come from the Originate (``originate_args``).
+The ``CC_*`` variables come from the Originate (``app.pbx.originate.originate_args``).
 """
 
 from __future__ import annotations
@@ -47,25 +47,26 @@ import os
 import re
 import tempfile
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
+from app.clock import utcnow
+from app.config import get_settings
 from app.events import CONFIRM_VALUE, CONFIRM_VARIABLE, REASON_CODES, USER_EVENT
+from app.menu import Option, key_problems, option_of
+from app.models import DIALPLAN_STATES, OPTION_DIGITS, Campaign, CampaignOption
 from app.pbx.errors import DialplanError
+from app.pbx.originate import NUMBER_RE, context_name, field_of
+from app.pbx.originate import originate_args  # noqa: F401  (callers import it from here)
 
 log = logging.getLogger(__name__)
 
 REPORT_CONTEXT = "callcast-report"
-CONTEXT_PREFIX = "callcast-campaign-"
 REPEAT_LIMIT = 5  # menu plays a caller can ask for with a "repeat" option
-OPTION_DIGITS = tuple("0123456789*#")
-ACTIONS = ("record", "repeat", "transfer")
 
 # what may appear inside an application argument without quoting trouble:
 # no ',', '(', ')', '$', '[', ']', ';', quotes, spaces or line breaks
 _SOUND_RE = re.compile(r"[A-Za-z0-9_./+-]{1,200}\Z")
 _TARGET_RE = re.compile(r"[A-Za-z0-9_./@:+#*-]{1,100}\Z")
-_NUMBER_RE = re.compile(r"\+?[0-9*#]{1,32}\Z")
 _AUDIO_EXTS = (".wav", ".gsm", ".ulaw", ".alaw", ".sln", ".g722", ".mp3", ".WAV")
 
 
@@ -84,30 +85,8 @@ class CampaignSpec:
     options: list = field(default_factory=list)  # OptionSpec
 
 
-@dataclass
-class OptionSpec:
-    digit: str
-    label: str = ""
-    action: str = "record"
-    target: str = ""
-
-
-def context_name(campaign_id) -> str:
-    return f"{CONTEXT_PREFIX}{int(campaign_id)}"
-
-
-def account_code(campaign_id) -> str:
-    return f"campaign-{int(campaign_id)}"
-
-
-def channel_id(campaign_id, contact_id, attempt) -> str:
-    return f"cc-{int(campaign_id)}-{int(contact_id)}-{int(attempt)}"
-
-
-def _get(obj, name, default=None):
-    if isinstance(obj, dict):
-        return obj.get(name, default)
-    return getattr(obj, name, default)
+# what the renderer needs of an option is the option itself
+OptionSpec = Option
 
 
 def campaign_spec(campaign, options=None) -> CampaignSpec:
@@ -118,27 +97,17 @@ def campaign_spec(campaign, options=None) -> CampaignSpec:
     if isinstance(campaign, CampaignSpec):
         return campaign
     if options is None:
-        options = _get(campaign, "options", None) or []
-    specs = []
-    for opt in options:
-        if isinstance(opt, OptionSpec):
-            specs.append(opt)
-        else:
-            specs.append(OptionSpec(
-                digit=str(_get(opt, "digit", "")),
-                label=str(_get(opt, "label", "") or ""),
-                action=str(_get(opt, "action", "record") or "record"),
-                target=str(_get(opt, "target", "") or ""),
-            ))
+        options = field_of(campaign, "options", None) or []
+    specs = [option_of(opt) for opt in options]
     return CampaignSpec(
-        id=int(_get(campaign, "id")),
-        name=str(_get(campaign, "name", "") or ""),
-        message_file=str(_get(campaign, "message_file", "") or ""),
-        message_sound=str(_get(campaign, "message_sound", "") or ""),
-        digit_timeout_s=int(_get(campaign, "digit_timeout_s", 5) or 5),
-        message_repeats=int(_get(campaign, "message_repeats", 2) or 1),
-        ring_timeout_s=int(_get(campaign, "ring_timeout_s", 30) or 30),
-        caller_id=str(_get(campaign, "caller_id", "") or ""),
+        id=int(field_of(campaign, "id")),
+        name=str(field_of(campaign, "name", "") or ""),
+        message_file=str(field_of(campaign, "message_file", "") or ""),
+        message_sound=str(field_of(campaign, "message_sound", "") or ""),
+        digit_timeout_s=int(field_of(campaign, "digit_timeout_s", 5) or 5),
+        message_repeats=int(field_of(campaign, "message_repeats", 2) or 1),
+        ring_timeout_s=int(field_of(campaign, "ring_timeout_s", 30) or 30),
+        caller_id=str(field_of(campaign, "caller_id", "") or ""),
         options=specs,
     )
 
@@ -148,6 +117,14 @@ def _comment(text) -> str:
     return "".join(c if c.isprintable() else " " for c in str(text))[:200]
 
 
+def message_path(message_file: str, settings) -> Path:
+    """Where an uploaded message is: absolute as stored, or under MEDIA_DIR."""
+    path = Path(message_file)
+    if not path.is_absolute():
+        path = Path(settings.media_dir) / path
+    return path
+
+
 def prompt_of(spec: CampaignSpec, settings) -> str:
     """The Read() prompt: the uploaded file (path without extension) or the stock sound.
 
@@ -155,10 +132,7 @@ def prompt_of(spec: CampaignSpec, settings) -> str:
         DialplanError: the name has characters that would break the dialplan line.
     """
     if spec.message_file:
-        path = Path(spec.message_file)
-        if not path.is_absolute():
-            path = Path(settings.media_dir) / path
-        text = str(path)
+        text = str(message_path(spec.message_file, settings))
         for ext in _AUDIO_EXTS:
             if text.endswith(ext):
                 text = text[: -len(ext)]
@@ -181,7 +155,7 @@ def dial_target(target: str, settings) -> str:
         DialplanError: empty or unsafe target.
     """
     target = (target or "").strip()
-    if _NUMBER_RE.match(target):
+    if NUMBER_RE.match(target):
         target = settings.dial_template.format(number=target)
     if "/" not in target or not _TARGET_RE.match(target):
         raise DialplanError(f"transfer target {target!r} is neither a number nor a "
@@ -243,37 +217,40 @@ def render_campaign(campaign, options=None, settings=None) -> str:
         DialplanError: an option has a bad digit, action or target, or the message name is unsafe.
     """
     if settings is None:
-        from app.config import get_settings
-
         settings = get_settings()
     spec = campaign_spec(campaign, options)
     prompt = prompt_of(spec, settings)
     repeats = max(1, int(spec.message_repeats))
     timeout = max(1, int(spec.digit_timeout_s))
-    ctx = context_name(spec.id)
-    seen = set()
-    for opt in spec.options:
-        if opt.digit not in OPTION_DIGITS:
-            raise DialplanError(f"campaign {spec.id}: option digit {opt.digit!r} is not 0-9, * or #")
-        if opt.digit in seen:
-            raise DialplanError(f"campaign {spec.id}: digit {opt.digit} has two options")
-        if opt.action not in ACTIONS:
-            raise DialplanError(f"campaign {spec.id}: option {opt.digit} action {opt.action!r} "
-                                f"is not one of {', '.join(ACTIONS)}")
-        seen.add(opt.digit)
+    found = key_problems(spec.options)
+    if found:
+        raise DialplanError(f"campaign {spec.id}: " + "; ".join(found))
     options_sorted = sorted(spec.options, key=lambda o: OPTION_DIGITS.index(o.digit))
+    out = _campaign_header(spec, prompt, repeats, timeout, options_sorted)
+    out += _start_extension(spec, prompt, repeats, timeout)
+    for opt in options_sorted:
+        out += _option_extension(spec, opt, settings)
+    out += _closing_extensions(repeats)
+    return "\n".join(out) + "\n"
 
+
+def _campaign_header(spec, prompt, repeats, timeout, options) -> list[str]:
     out = [
-        f"[{ctx}]",
+        f"[{context_name(spec.id)}]",
         f"; campaign {spec.id}: {_comment(spec.name)}",
         f"; message {prompt}, {repeats} play(s) while no digit, {timeout} s wait after each",
     ]
-    for opt in options_sorted:
+    for opt in options:
         what = opt.action + (f" to {_comment(opt.target)}" if opt.action == "transfer" else "")
         out.append(f";   {opt.digit} = {_comment(opt.label)!r} ({what})")
-    if not options_sorted:
+    if not options:
         out.append(";   no options: every digit is reported as invalid")
-    out += [
+    return out
+
+
+def _start_extension(spec, prompt, repeats, timeout) -> list[str]:
+    """``s``: report the answer, play the menu with Read(), jump to the digit's extension."""
+    return [
         f"exten => s,1,NoOp(callcast campaign {spec.id} contact ${{CC_CONTACT}} "
         "attempt ${CC_ATTEMPT})",
         " same => n,Set(CC_PLAYS=0)",
@@ -287,19 +264,22 @@ def render_campaign(campaign, options=None, settings=None) -> str:
         " same => n,Hangup()",
         "",
     ]
-    for opt in options_sorted:
-        out.append(f"exten => {opt.digit},1,{_report('dtmf-' + opt.digit)}")
-        if opt.action == "record":
-            out.append(" same => n,Hangup()")
-        elif opt.action == "repeat":
-            out.append(f" same => n,GotoIf($[${{CC_PLAYS}} < {REPEAT_LIMIT}]?s,menu)")
-            out.append(" same => n,Hangup()")
-        else:
-            target = dial_target(opt.target, settings)
-            out.append(f" same => n,Dial({target},{max(1, int(spec.ring_timeout_s))})")
-            out.append(" same => n,Hangup()")
-        out.append("")
-    out += [
+
+
+def _option_extension(spec, opt, settings) -> list[str]:
+    """One option's extension: report the digit, then record, repeat or transfer."""
+    out = [f"exten => {opt.digit},1,{_report('dtmf-' + opt.digit)}"]
+    if opt.action == "repeat":
+        out.append(f" same => n,GotoIf($[${{CC_PLAYS}} < {REPEAT_LIMIT}]?s,menu)")
+    elif opt.action == "transfer":
+        target = dial_target(opt.target, settings)
+        out.append(f" same => n,Dial({target},{max(1, int(spec.ring_timeout_s))})")
+    return out + [" same => n,Hangup()", ""]
+
+
+def _closing_extensions(repeats) -> list[str]:
+    """``i`` (no such option), ``h`` (hangup) and ``failed`` (the originate never connected)."""
+    out = [
         f"exten => i,1,{_report('invalid', '${INVALID_EXTEN}')}",
         f" same => n,GotoIf($[${{CC_PLAYS}} < {repeats}]?s,menu)",
         " same => n,Hangup()",
@@ -311,16 +291,14 @@ def render_campaign(campaign, options=None, settings=None) -> str:
     for code, name in sorted(REASON_CODES.items(), key=lambda kv: int(kv[0])):
         out.append(f' same => n,ExecIf($["${{REASON}}" = "{code}"]?Set(CC_FAILED={name}))')
     out.append(f" same => n,{_report('failed-${CC_FAILED}', '${REASON}')}")
-    return "\n".join(out) + "\n"
+    return out
 
 
 def render_dialplan(campaigns, settings=None, now=None) -> str:
     """The whole file: header, the report subroutine and every campaign's context."""
     if settings is None:
-        from app.config import get_settings
-
         settings = get_settings()
-    stamp = (now or datetime.now(timezone.utc)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    stamp = (now or utcnow()).strftime("%Y-%m-%dT%H:%M:%SZ")
     parts = [
         "; Callcast campaign dialplan, generated by app/pbx/dialplan.py at " + stamp + ".\n"
         "; Do not edit: rewritten whenever a campaign enters or leaves ACTIVE, PAUSED,\n"
@@ -328,7 +306,7 @@ def render_dialplan(campaigns, settings=None, now=None) -> str:
         f';   #include "{Path(settings.dialplan_path).name}"\n',
         render_report_context(settings),
     ]
-    for campaign in sorted(campaigns, key=lambda c: int(_get(c, "id"))):
+    for campaign in sorted(campaigns, key=lambda c: int(field_of(c, "id"))):
         parts.append(render_campaign(campaign, None, settings))
     return "\n".join(parts)
 
@@ -343,8 +321,6 @@ def write_dialplan(campaigns, path=None, ami=None, settings=None, now=None) -> P
         AmiError subclasses: the reload failed (the file is written).
     """
     if settings is None:
-        from app.config import get_settings
-
         settings = get_settings()
     path = Path(path or settings.dialplan_path)
     text = render_dialplan(campaigns, settings, now)
@@ -369,11 +345,20 @@ def write_dialplan(campaigns, path=None, ami=None, settings=None, now=None) -> P
     return path
 
 
-def write_campaign_dialplans(ami=None, settings=None, now=None) -> Path:
-    """Load every campaign whose calls may still be up and ``write_dialplan`` them."""
-    from app.models import DIALPLAN_STATES, Campaign, CampaignOption
+def write_campaign_dialplans(ami=None, settings=None, now=None, activating=None) -> Path:
+    """Write the dialplan of every campaign whose calls may still be up, then reload it.
 
-    campaigns = list(Campaign.select().where(Campaign.state.in_(DIALPLAN_STATES)))
+    ``activating`` names a campaign to include before it is live (the one being
+    activated: the dialplan must be loaded before its first call).
+
+    Raises:
+        DialplanError: a campaign cannot be rendered (nothing is written).
+        AmiError subclasses: the reload failed (the file is written).
+    """
+    live = Campaign.state.in_(DIALPLAN_STATES)
+    if activating is not None:
+        live |= Campaign.id == activating
+    campaigns = list(Campaign.select().where(live))
     by_campaign = {}
     if campaigns:
         for opt in CampaignOption.select().where(
@@ -382,31 +367,3 @@ def write_campaign_dialplans(ami=None, settings=None, now=None) -> Path:
             by_campaign.setdefault(opt.campaign_id, []).append(opt)
     specs = [campaign_spec(c, by_campaign.get(c.id, [])) for c in campaigns]
     return write_dialplan(specs, ami=ami, settings=settings, now=now)
-
-
-def originate_args(campaign, contact_id, attempt, number, settings=None) -> dict:
-    """Keyword arguments for ``AmiClient.originate`` of one attempt.
-
-    Channel from ``DIAL_TEMPLATE``, the campaign's context, ``Account`` =
-    ``campaign-<id>``, ``ChannelId`` = ``cc-<campaign>-<contact>-<attempt>``
-    and the ``CC_*`` variables the dialplan's reports need.
-    """
-    if settings is None:
-        from app.config import get_settings
-
-        settings = get_settings()
-    cid = int(_get(campaign, "id"))
-    number = str(number)
-    if not _NUMBER_RE.match(number):
-        raise DialplanError(f"number {number!r} is not dialable (digits, optional leading +)")
-    return dict(
-        channel=settings.dial_template.format(number=number),
-        context=context_name(cid),
-        exten="s",
-        priority=1,
-        account=account_code(cid),
-        channel_id=channel_id(cid, contact_id, attempt),
-        variables={"CC_CAMPAIGN": cid, "CC_CONTACT": int(contact_id), "CC_ATTEMPT": int(attempt)},
-        caller_id=str(_get(campaign, "caller_id", "") or "") or None,
-        ring_timeout_s=int(_get(campaign, "ring_timeout_s", 30) or 30),
-    )

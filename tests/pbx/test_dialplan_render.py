@@ -9,6 +9,16 @@ from pathlib import Path
 import pytest
 
 from app.config import load_settings
+from app.models import (
+    ACTIVE,
+    CLOSED,
+    DRAFT,
+    DRAINING,
+    FINISHED,
+    PAUSED,
+    Campaign,
+    CampaignOption,
+)
 from app.pbx.ami import AmiClient
 from app.pbx.dialplan import (
     CampaignSpec,
@@ -18,6 +28,7 @@ from app.pbx.dialplan import (
     render_campaign,
     render_dialplan,
     render_report_context,
+    write_campaign_dialplans,
     write_dialplan,
 )
 from app.pbx.errors import AmiActionError, DialplanError
@@ -163,3 +174,17 @@ def test_it_renders_the_whole_file_in_campaign_order():
                             CampaignSpec(id=3, message_sound="x")], SETTINGS)
     assert text.index("[callcast-report]") < text.index("[callcast-campaign-3]") \
         < text.index("[callcast-campaign-20]")
+
+
+def test_it_writes_every_live_campaign_and_the_one_being_activated(db, tmp_path):
+    settings = load_settings({"DIALPLAN_PATH": str(tmp_path / "callcast.conf"),
+                              "DIAL_TEMPLATE": "Local/{number}@pstn"})
+    live = {state: Campaign.create(name=state, state=state, message_sound="x")
+            for state in (DRAFT, ACTIVE, PAUSED, FINISHED, DRAINING, CLOSED)}
+    CampaignOption.create(campaign=live[ACTIVE].id, digit="1", label="Yes")
+    text = write_campaign_dialplans(settings=settings).read_text()
+    contexts = {state for state, c in live.items() if f"[callcast-campaign-{c.id}]" in text}
+    assert contexts == {ACTIVE, PAUSED, FINISHED, DRAINING}
+    assert "exten => 1,1,Gosub(callcast-report,s,1(dtmf-1))" in text
+    text = write_campaign_dialplans(settings=settings, activating=live[DRAFT].id).read_text()
+    assert f"[callcast-campaign-{live[DRAFT].id}]" in text

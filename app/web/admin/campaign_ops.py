@@ -1,9 +1,9 @@
 """The operator's campaign actions: activate, pause, resume, finish now.
 
-Each names the states it starts from, so "resume" on a DRAFT is refused even
-though DRAFT -> ACTIVE is a legal move for "activate". The work is the
-dialer's: app.activation for the state change and dialplan, tasks.dialing to
-start the tick chain after activate / resume.
+Each names the states it starts from, so "resume" on a DRAFT is refused with
+the action's name. The work is the campaign domain's (``app.campaigns``: the
+state change and the dialplan); after activate / resume this edge starts the
+tick chain (``tasks.dialing.start_dialing``).
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from app import activation
+from app import campaigns
 from app.web.admin.errors import ActionRefusedError
-from app.campaigns import get_campaign
 from app.models import ACTIVE, DRAFT, FINISHED, PAUSED
+from app.pbx.ami import get_ami
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,7 @@ OPS = {
     "finish": Op("finish", "Finish now", (ACTIVE, PAUSED), FINISHED),
 }
 
+
 def run_op(op_name: str, campaign_id: int, now, user_id: int | None = None):
     """Apply one operator action to one campaign.
 
@@ -46,21 +47,22 @@ def run_op(op_name: str, campaign_id: int, now, user_id: int | None = None):
         PbxError: the dialplan could not be reloaded.
     """
     op = OPS[op_name]
-    campaign = get_campaign(campaign_id)
+    campaign = campaigns.get_campaign(campaign_id)
     if campaign.state not in op.sources:
         raise ActionRefusedError(campaign_id, campaign.state, op.target, op.label, op.sources)
     if op_name == "activate":
-        # validates, fills the dial states, writes + reloads the dialplan, starts the tick chain
-        from tasks.dialing import activate_campaign
-
-        result = activate_campaign(campaign_id, user_id=user_id)
+        # validates, fills the dial states, writes + reloads the dialplan
+        result = campaigns.activate(campaign_id, now, user_id, ami=get_ami())
     elif op_name == "resume":
-        from tasks.dialing import resume_campaign
-
-        result = resume_campaign(campaign_id, user_id=user_id)
+        result = campaigns.resume(campaign_id, now, user_id)
     elif op_name == "pause":
-        result = activation.pause(campaign_id, now, user_id)
+        result = campaigns.pause(campaign_id, now, user_id)
     else:
-        result = activation.finish(campaign_id, now, user_id)
+        result = campaigns.finish(campaign_id, now, user_id)
+    if op_name in ("activate", "resume"):
+        # imported here: the broker is built on first use, not with the web app
+        from tasks.dialing import start_dialing
+
+        start_dialing(campaign_id)
     log.info("operator action %s campaign=%s user=%s", op_name, campaign_id, user_id)
     return result

@@ -1,37 +1,27 @@
-"""Campaign views: list, create/edit with inline options and windows, actions, live page."""
+"""Campaign views: list, create/edit with inline options and windows, actions, live page.
+
+The form is in campaign_forms, the list's columns in campaign_columns; the rules
+and the writes are the campaign domain's (``app.campaigns``).
+"""
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, time
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from flask import abort, current_app, flash, g, jsonify, redirect, request, send_file, url_for
+from flask import abort, current_app, flash, jsonify, redirect, request, send_file, url_for
 from flask_admin import expose
 from flask_admin.actions import action
-from flask_admin.contrib.peewee.form import save_inline
-from flask_admin.form import BaseForm
-from flask_admin.model.form import InlineFormAdmin
 from flask_login import current_user
-from markupsafe import Markup
-from wtforms import fields, validators
+from wtforms import fields
 
+from app import campaigns
 from app.clock import utcnow
-from app.web.admin.base import SecureModelView, can_act
-from app.web.admin.campaign_ops import OPS, run_op
-from app.web.admin.media import STOCK_SOUNDS, store_message
-from app.web.admin.stats import TTLCache, cached_progress, live_view, page_progress, shared_live_view
-from app.campaigns import get_campaign
 from app.db import database
-from app.errors import CallcastError, NotFoundError, ValidationError
+from app.errors import CallcastError, NotFoundError
 from app.models import (
-    ACTIVE,
     CLOSED,
     DRAFT,
-    OPTION_ACTIONS,
-    OPTION_DIGITS,
-    PAUSED,
     RETRYABLE_OUTCOMES,
     CallWindow,
     Campaign,
@@ -39,116 +29,27 @@ from app.models import (
     CampaignReport,
     ContactList,
 )
+from app.web.admin.base import SecureModelView, can_act
+from app.web.admin.campaign_columns import COLUMN_FORMATTERS, remember_page, stats_cache
+from app.web.admin.campaign_forms import (
+    FORM_ARGS,
+    FORM_COLUMNS,
+    LOCKED_FIELDS,
+    WEEKDAYS,
+    OptionInline,
+    WindowInline,
+    check_message,
+    form_options,
+    form_values,
+    form_windows,
+    local_naive,
+    uploaded_message,
+)
+from app.web.admin.campaign_ops import OPS, run_op
+from app.web.admin.media import store_message
+from app.web.admin.stats import live_view, shared_live_view
 
 log = logging.getLogger(__name__)
-
-WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-# fields a running campaign's dialplan and contact rows were built from: changing
-# them after activation would corrupt it, so they are only editable in DRAFT
-LOCKED_AFTER_DRAFT = (
-    "contact_list",
-    "timezone",
-    "message_upload",
-    "message_sound",
-    "digit_timeout_s",
-    "message_repeats",
-    "options",
-)
-# once it is finishing or closed, nothing changes any more
-EDITABLE_STATES = (DRAFT, ACTIVE, PAUSED)
-ZONES = sorted(available_timezones())
-
-
-class HourMinuteField(fields.StringField):
-    """A local time typed as HH:MM (or HH:MM:SS)."""
-
-    def _value(self):
-        if isinstance(self.data, time):
-            return self.data.strftime("%H:%M")
-        return self.data or ""
-
-    def process_formdata(self, valuelist):
-        self.data = None
-        if not valuelist or not valuelist[0].strip():
-            return
-        raw = valuelist[0].strip()
-        for fmt in ("%H:%M", "%H:%M:%S"):
-            try:
-                self.data = datetime.strptime(raw, fmt).time()
-                return
-            except ValueError:
-                continue
-        raise validators.ValidationError(f"{raw!r} is not a time like 09:00")
-
-
-def local_naive(value: datetime | None, zone: str) -> datetime | None:
-    """A stored UTC datetime as the naive local time the form shows."""
-    if value is None:
-        return None
-    return value.astimezone(ZoneInfo(zone)).replace(tzinfo=None)
-
-
-def to_utc(value: datetime | None, zone: str) -> datetime | None:
-    """A naive local time from the form, in the campaign's zone, as aware UTC."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=ZoneInfo(zone)).astimezone(ZoneInfo("UTC"))
-
-
-def stats_cache() -> TTLCache:
-    """This app's cache of campaign figures (a new app, as in each test, starts empty)."""
-    return current_app.extensions.setdefault("callcast_stats_cache", TTLCache())
-
-
-def render_progress(done: int, total: int) -> Markup:
-    percent = round(100.0 * done / total, 1) if total else 0.0
-    return Markup(
-        '<div class="progress" style="min-width:8em" title="{d} / {t}">'
-        '<div class="progress-bar" role="progressbar" style="width:{p}%">{p}%</div></div>'
-        '<small>{d} / {t}</small>'
-    ).format(d=done, t=total, p=percent)
-
-
-class OptionInline(InlineFormAdmin):
-    form_columns = ("id", "digit", "label", "action", "target")
-    form_label = "Digit option"
-
-    def get_form(self):
-        class OptionForm(BaseForm):
-            pass
-
-        return self._fields(OptionForm)
-
-    def _fields(self, form_class):
-        form_class.id = fields.HiddenField(validators=[validators.Optional()])
-        form_class.digit = fields.SelectField("Digit", choices=[(d, d) for d in OPTION_DIGITS])
-        form_class.label = fields.StringField(
-            "Label", validators=[validators.InputRequired(), validators.Length(max=100)]
-        )
-        form_class.action = fields.SelectField("Action", choices=[(a, a) for a in OPTION_ACTIONS])
-        form_class.target = fields.StringField(
-            "Transfer target", validators=[validators.Length(max=100)],
-            description="Dial string for a transfer, e.g. PJSIP/desk",
-        )
-        return form_class
-
-
-class WindowInline(InlineFormAdmin):
-    form_columns = ("id", "weekday", "starts", "ends")
-    form_label = "Call window (local time; an end at or before the start runs past midnight, 00:00-00:00 is all day)"
-
-    def get_form(self):
-        class WindowForm(BaseForm):
-            pass
-
-        return self._fields(WindowForm)
-
-    def _fields(self, form_class):
-        form_class.id = fields.HiddenField(validators=[validators.Optional()])
-        form_class.weekday = fields.SelectField("Weekday", choices=list(enumerate(WEEKDAYS)), coerce=int)
-        form_class.starts = HourMinuteField("Starts (HH:MM)", validators=[validators.InputRequired()])
-        form_class.ends = HourMinuteField("Ends (HH:MM)", validators=[validators.InputRequired()])
-        return form_class
 
 
 class CampaignView(SecureModelView):
@@ -163,26 +64,7 @@ class CampaignView(SecureModelView):
     column_labels = {"dialer_status": "Dialer", "max_channels": "Max channels"}
     can_delete = False  # campaigns are closed, never deleted from the console
 
-    form_columns = (
-        "name",
-        "contact_list",
-        "timezone",
-        "starts_at",
-        "ends_at",
-        "max_channels",
-        "max_attempts",
-        "weight",
-        "retry_on",
-        "retry_busy_s",
-        "retry_noanswer_s",
-        "retry_failed_s",
-        "ring_timeout_s",
-        "max_call_s",
-        "caller_id",
-        "message_sound",
-        "digit_timeout_s",
-        "message_repeats",
-    )
+    form_columns = FORM_COLUMNS
     form_extra_fields = {
         "message_upload": fields.FileField(
             "Message file (WAV 8/16 kHz mono 16-bit, or GSM)",
@@ -194,64 +76,22 @@ class CampaignView(SecureModelView):
         "message_sound": fields.SelectField,
         "retry_on": fields.SelectMultipleField,
     }
-    form_args = {
-        "name": {"validators": [validators.DataRequired(), validators.Length(max=200)]},
-        "timezone": {"choices": [(z, z) for z in ZONES], "default": "UTC"},
-        "message_sound": {
-            "label": "Stock sound",
-            "choices": [("", "(none: use the uploaded file)")] + [(s, s) for s in STOCK_SOUNDS],
-        },
-        "retry_on": {
-            "label": "Retry on",
-            "choices": [(o, o) for o in RETRYABLE_OUTCOMES],
-        },
-        "max_channels": {"validators": [validators.NumberRange(min=1, max=1000)]},
-        "max_attempts": {"validators": [validators.NumberRange(min=1, max=20)]},
-        "weight": {"validators": [validators.NumberRange(min=1, max=100)]},
-        "retry_busy_s": {"validators": [validators.NumberRange(min=0)]},
-        "retry_noanswer_s": {"validators": [validators.NumberRange(min=0)]},
-        "retry_failed_s": {"validators": [validators.NumberRange(min=0)]},
-        "ring_timeout_s": {"validators": [validators.NumberRange(min=5, max=120)]},
-        "max_call_s": {"validators": [validators.NumberRange(min=10, max=3600)]},
-        "digit_timeout_s": {"validators": [validators.NumberRange(min=1, max=60)]},
-        "message_repeats": {"validators": [validators.NumberRange(min=1, max=10)]},
-    }
+    form_args = FORM_ARGS
     inline_models = (OptionInline(CampaignOption), WindowInline(CallWindow))
 
     # --- list ---------------------------------------------------------------
 
-    def get_list(self, page, sort_column, sort_desc, search, filters, execute=True, page_size=None):
-        count, rows = super().get_list(page, sort_column, sort_desc, search, filters, execute, page_size)
+    def get_list(self, page, sort_column, sort_desc, search, filters, execute=True,
+                 page_size=None):
+        count, rows = super().get_list(page, sort_column, sort_desc, search, filters, execute,
+                                       page_size)
         if not execute:
             return count, rows
         rows = list(rows)
-        # one look-up per page, not one per row
-        g.campaign_progress = page_progress(rows, stats_cache())
-        list_ids = {c.contact_list_id for c in rows if c.contact_list_id is not None}
-        g.list_names = dict(
-            ContactList.select(ContactList.id, ContactList.name).where(ContactList.id.in_(list_ids)).tuples()
-        ) if list_ids else {}
+        remember_page(rows)
         return count, rows
 
-    def _format_progress(view, context, model, name):
-        found = getattr(g, "campaign_progress", {}).get(model.id)
-        return render_progress(*(found or cached_progress(model, stats_cache())))
-
-    def _format_name(view, context, model, name):
-        return Markup('<a href="{}">{}</a>').format(
-            url_for(".details_view", id=model.id), model.name
-        )
-
-    def _format_contact_list(view, context, model, name):
-        if model.contact_list_id is None:
-            return ""
-        return getattr(g, "list_names", {}).get(model.contact_list_id, model.contact_list_id)
-
-    column_formatters = {
-        "progress": _format_progress,
-        "name": _format_name,
-        "contact_list": _format_contact_list,
-    }
+    column_formatters = COLUMN_FORMATTERS
 
     # --- forms --------------------------------------------------------------
 
@@ -278,74 +118,41 @@ class CampaignView(SecureModelView):
             form.ends_at.data = local_naive(obj.ends_at, obj.timezone)
         if obj is not None and obj.state != DRAFT:
             # not rendered, not accepted: the server refuses the change, not the browser
-            for name in LOCKED_AFTER_DRAFT:
+            for name in LOCKED_FIELDS:
                 if name in form:
                     del form[name]
         self._ready_lists(form)
         return form
 
-    def on_model_change(self, form, model, is_created):
-        if not is_created and model.state not in EDITABLE_STATES:
-            raise ValidationError(f"campaign {model.id} is {model.state}: it can no longer change")
-        if isinstance(model.retry_on, (list, tuple)):
-            unknown = set(model.retry_on) - set(RETRYABLE_OUTCOMES)
-            if unknown:
-                raise ValidationError(f"cannot retry on {', '.join(sorted(unknown))}")
-            model.retry_on = ",".join(o for o in RETRYABLE_OUTCOMES if o in model.retry_on)
-        try:
-            ZoneInfo(model.timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValidationError(f"unknown time zone {model.timezone!r}") from None
-        model.starts_at = to_utc(model.starts_at, model.timezone)
-        model.ends_at = to_utc(model.ends_at, model.timezone)
-        if model.starts_at and model.ends_at and model.ends_at <= model.starts_at:
-            raise ValidationError("the end must come after the start")
-        if "options" in form:
-            digits = [entry.form.digit.data for entry in form.options.entries if not form.options.should_delete(entry)]
-            duplicates = sorted({d for d in digits if digits.count(d) > 1})
-            if duplicates:
-                raise ValidationError(f"digit {', '.join(duplicates)} is used by two options")
-            for entry in form.options.entries:
-                if entry.form.action.data == "transfer" and not entry.form.target.data:
-                    raise ValidationError(f"option {entry.form.digit.data}: a transfer needs a target")
-        now = utcnow()
-        model.updated_at = now
-        if is_created:
-            model.created_at = now
-            model.state = DRAFT
-            model.created_by = current_user.user_id
-        model.updated_by = current_user.user_id
-        upload = form.message_upload.data if "message_upload" in form else None
-        has_upload = bool(upload and getattr(upload, "filename", ""))
-        if "message_sound" in form and not has_upload and not model.message_sound and not model.message_file:
-            raise ValidationError("choose a stock sound or upload a message file")
-        if has_upload:
-            model.message_sound = ""
-
     def _save(self, form, model, is_created):
-        """Save the campaign, its inline rows and its message in one transaction."""
+        """Create or change the campaign, its options, windows and message in one transaction."""
+        values = form_values(form)
+        upload = uploaded_message(form)
+        if upload:
+            values["message_sound"] = ""
+        check_message(form, values, "" if is_created else model.message_file)
+        now, user_id = utcnow(), current_user.user_id
+        options, windows = form_options(form), form_windows(form)
         with database.atomic():
-            form.populate_obj(model)
-            self._on_model_change(form, model, is_created)
-            model.save(force_insert=is_created)
-            save_inline(form, model)
-            upload = form.message_upload.data if "message_upload" in form else None
-            if upload and getattr(upload, "filename", ""):
+            if is_created:
+                model = campaigns.create(values, now, user_id, options or (), windows or ())
+            else:
+                model = campaigns.update(model.id, values, now, user_id, options, windows)
+            if upload:
                 media_dir = current_app.config["SETTINGS"].media_dir
-                model.message_file = store_message(media_dir, model.id, upload.filename, upload.read())
-                model.save()
+                stored = store_message(media_dir, model.id, upload.filename, upload.read())
+                model = campaigns.update(model.id, {"message_file": stored}, now, user_id)
         return model
 
     def create_model(self, form):
         try:
-            model = self._save(form, self.model(), True)
+            model = self._save(form, None, True)
         except Exception as exc:
             if not self.handle_view_exception(exc):
                 flash(f"Failed to create the campaign: {exc}", "error")
                 log.exception("campaign create failed")
             return False
         self.after_model_change(form, model, True)
-        log.info("campaign created campaign=%s user=%s", model.id, current_user.username)
         return model
 
     def update_model(self, form, model):
@@ -429,7 +236,7 @@ class CampaignView(SecureModelView):
     @expose("/live/<int:campaign_id>.json")
     def live_json(self, campaign_id):
         try:
-            get_campaign(campaign_id)
+            campaigns.get_campaign(campaign_id)
         except NotFoundError:
             abort(404)
         return jsonify(shared_live_view(campaign_id, stats_cache()))

@@ -1,4 +1,4 @@
-"""Campaign rules: the lifecycle state machine.
+"""Campaign states: the lifecycle state machine and the one function that moves a campaign.
 
 DRAFT -> ACTIVE <-> PAUSED; ACTIVE|PAUSED -> FINISHED -> DRAINING -> FINALIZING -> CLOSED.
 """

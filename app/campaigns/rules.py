@@ -1,0 +1,154 @@
+"""Campaign rules: what a campaign's fields, digit options and call windows must be.
+
+``validate`` is the one check: ``create`` and ``update`` run it, the CLI runs it
+before it imports a file, and activation's readiness check reuses the same
+problem lists. The option rule lives in ``app.menu`` and the window rule in
+``app.windows`` (the dialplan generator checks options there too).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from app.errors import ValidationError
+from app.events import FAILURE_REASONS, LOST
+from app.menu import menu_problems
+from app.models import ACTIVE, DRAFT, PAUSED
+from app.windows import window_problems, zone
+
+UTC = timezone.utc
+
+
+@dataclass(frozen=True)
+class Limit:
+    """The whole numbers a field takes: ``low``..``high`` (None: no top).
+
+    ``offered`` is the narrower range the back-office form offers an operator;
+    the rule itself is ``low``..``high``, which the CLI and tests may use fully.
+    """
+
+    low: int
+    high: int | None = None
+    offered: tuple[int, int] | None = None
+
+    def form_range(self) -> tuple[int, int | None]:
+        return self.offered or (self.low, self.high)
+
+    def problems(self, name: str, value) -> list[str]:
+        if not isinstance(value, int) or isinstance(value, bool):
+            return [f"{name} must be a whole number, not {value!r}"]
+        if value < self.low or (self.high is not None and value > self.high):
+            if self.high is None:
+                return [f"{name} must be at least {self.low}"]
+            return [f"{name} must be between {self.low} and {self.high}"]
+        return []
+
+
+LIMITS = {
+    "max_channels": Limit(1, offered=(1, 1000)),
+    "max_attempts": Limit(1, 20),
+    "weight": Limit(1, offered=(1, 100)),  # share of the global capacity
+    "retry_busy_s": Limit(0),
+    "retry_noanswer_s": Limit(0),
+    "retry_failed_s": Limit(0),
+    "ring_timeout_s": Limit(1, offered=(5, 120)),
+    "max_call_s": Limit(1, offered=(10, 3600)),
+    "digit_timeout_s": Limit(1, offered=(1, 60)),
+    "message_repeats": Limit(1, offered=(1, 10)),
+}
+MAX_LENGTHS = {"name": 200, "caller_id": 100}
+# what a campaign may retry on; a lost attempt is retried while attempts remain anyway
+RETRY_CHOICES = (*FAILURE_REASONS, LOST)
+# the fields create and update take (contact_list is the list's id)
+FIELDS = (
+    "name", "contact_list", "timezone", "starts_at", "ends_at", *LIMITS, "retry_on",
+    "caller_id", "message_file", "message_sound",
+)
+# what a running campaign's dialplan and contact rows were built from: changing
+# them after activation would corrupt it, so they (and the options) change only in DRAFT
+LOCKED_AFTER_DRAFT = (
+    "contact_list", "timezone", "message_file", "message_sound", "digit_timeout_s",
+    "message_repeats",
+)
+# once it is finishing or closed, nothing changes any more
+EDITABLE_STATES = (DRAFT, ACTIVE, PAUSED)
+
+
+def retry_problems(retry_on) -> list[str]:
+    """What is wrong with a retry policy (empty: fine)."""
+    unknown = set(_outcomes(retry_on)) - set(RETRY_CHOICES)
+    if unknown:
+        return [f"retry_on names unknown outcomes: {', '.join(sorted(unknown))}"]
+    return []
+
+
+def _outcomes(retry_on) -> list[str]:
+    if isinstance(retry_on, str):
+        retry_on = retry_on.split(",")
+    return [o.strip() for o in retry_on or () if o and o.strip()]
+
+
+def field_problems(values: dict) -> list[str]:
+    """What is wrong with the campaign fields in ``values`` (only those given; empty: fine)."""
+    found = []
+    unknown = set(values) - set(FIELDS)
+    if unknown:
+        found.append(f"a campaign has no field {', '.join(sorted(unknown))}")
+    if "name" in values and not str(values["name"] or "").strip():
+        found.append("name is required")
+    for name, most in MAX_LENGTHS.items():
+        if len(str(values.get(name) or "")) > most:
+            found.append(f"{name} is longer than {most} characters")
+    if "timezone" in values:
+        try:
+            zone(values["timezone"])
+        except ValidationError as exc:
+            found.append(str(exc))
+    for name, limit in LIMITS.items():
+        if name in values:
+            found += limit.problems(name, values[name])
+    if "retry_on" in values:
+        found += retry_problems(values["retry_on"])
+    starts, ends = values.get("starts_at"), values.get("ends_at")
+    if _aware(starts) and _aware(ends) and ends <= starts:
+        found.append("the end must come after the start")
+    return found
+
+
+def _aware(value) -> bool:
+    return isinstance(value, datetime) and value.tzinfo is not None
+
+
+def normalised(values: dict) -> dict:
+    """``values`` as stored: naive start/end read in the campaign's zone (to UTC), retry_on
+    as text in a fixed order, a contact list as its id."""
+    values = dict(values)
+    if isinstance(values.get("retry_on"), (list, tuple, set, frozenset)):
+        chosen = set(_outcomes(values["retry_on"]))
+        known = [o for o in RETRY_CHOICES if o in chosen]
+        values["retry_on"] = ",".join(known + sorted(chosen - set(known)))
+    if hasattr(values.get("contact_list"), "id"):
+        values["contact_list"] = values["contact_list"].id
+    try:
+        tz = zone(values.get("timezone") or "UTC")
+    except ValidationError:
+        return values  # field_problems names the zone; the dates wait for a good one
+    for name in ("starts_at", "ends_at"):
+        value = values.get(name)
+        if isinstance(value, datetime) and value.tzinfo is None:
+            values[name] = value.replace(tzinfo=tz).astimezone(UTC)
+    return values
+
+
+def validate(values: dict, options=(), windows=()) -> dict:
+    """Check a campaign's fields, digit options and call windows; return the values as stored.
+
+    Raises:
+        ValidationError: every problem found, each naming its field, option or window.
+    """
+    values = normalised(values)
+    found = field_problems(values) + menu_problems(options) + window_problems(windows)
+    if found:
+        raise ValidationError("; ".join(found))
+    return values

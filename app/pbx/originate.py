@@ -1,0 +1,65 @@
+"""What one call attempt's Originate carries, and the names it shares with the dialplan.
+
+The campaign's context (``callcast-campaign-<id>``), its account code
+(``campaign-<id>``), the channel id (``cc-<campaign>-<contact>-<attempt>``) and
+the ``CC_*`` variables the dialplan's reports read.
+"""
+
+from __future__ import annotations
+
+import re
+
+from app.config import get_settings
+from app.pbx.errors import DialplanError
+
+CONTEXT_PREFIX = "callcast-campaign-"
+# a number as the dialplan may carry it: digits, * and #, an optional leading +
+NUMBER_RE = re.compile(r"\+?[0-9*#]{1,32}\Z")
+
+
+def context_name(campaign_id) -> str:
+    return f"{CONTEXT_PREFIX}{int(campaign_id)}"
+
+
+def account_code(campaign_id) -> str:
+    return f"campaign-{int(campaign_id)}"
+
+
+def channel_id(campaign_id, contact_id, attempt) -> str:
+    return f"cc-{int(campaign_id)}-{int(contact_id)}-{int(attempt)}"
+
+
+def field_of(obj, name, default=None):
+    """A field of a model row, a spec or a dict."""
+    if isinstance(obj, dict):
+        return obj.get(name, default)
+    return getattr(obj, name, default)
+
+
+def originate_args(campaign, contact_id, attempt, number, settings=None) -> dict:
+    """Keyword arguments for ``AmiClient.originate`` of one attempt.
+
+    Channel from ``DIAL_TEMPLATE``, the campaign's context, ``Account`` =
+    ``campaign-<id>``, ``ChannelId`` = ``cc-<campaign>-<contact>-<attempt>``
+    and the ``CC_*`` variables the dialplan's reports need.
+
+    Raises:
+        DialplanError: the number has characters a dial string cannot carry.
+    """
+    if settings is None:
+        settings = get_settings()
+    cid = int(field_of(campaign, "id"))
+    number = str(number)
+    if not NUMBER_RE.match(number):
+        raise DialplanError(f"number {number!r} is not dialable (digits, optional leading +)")
+    return dict(
+        channel=settings.dial_template.format(number=number),
+        context=context_name(cid),
+        exten="s",
+        priority=1,
+        account=account_code(cid),
+        channel_id=channel_id(cid, contact_id, attempt),
+        variables={"CC_CAMPAIGN": cid, "CC_CONTACT": int(contact_id), "CC_ATTEMPT": int(attempt)},
+        caller_id=str(field_of(campaign, "caller_id", "") or "") or None,
+        ring_timeout_s=int(field_of(campaign, "ring_timeout_s", 30) or 30),
+    )

@@ -1,0 +1,57 @@
+"""How the campaign list shows a row: progress bars, links, list names."""
+
+from __future__ import annotations
+
+from flask import current_app, g, url_for
+from markupsafe import Markup
+
+from app.models import ContactList
+from app.web.admin.stats import TTLCache, cached_progress, page_progress
+
+
+def stats_cache() -> TTLCache:
+    """This app's cache of campaign figures (a new app, as in each test, starts empty)."""
+    return current_app.extensions.setdefault("callcast_stats_cache", TTLCache())
+
+
+def remember_page(rows) -> None:
+    """Look up the page's progress and list names once, not once per row."""
+    g.campaign_progress = page_progress(rows, stats_cache())
+    list_ids = {c.contact_list_id for c in rows if c.contact_list_id is not None}
+    g.list_names = dict(
+        ContactList.select(ContactList.id, ContactList.name)
+        .where(ContactList.id.in_(list_ids)).tuples()
+    ) if list_ids else {}
+
+
+def render_progress(done: int, total: int) -> Markup:
+    percent = round(100.0 * done / total, 1) if total else 0.0
+    return Markup(
+        '<div class="progress" style="min-width:8em" title="{d} / {t}">'
+        '<div class="progress-bar" role="progressbar" style="width:{p}%">{p}%</div></div>'
+        '<small>{d} / {t}</small>'
+    ).format(d=done, t=total, p=percent)
+
+
+def format_progress(view, context, model, name):
+    found = getattr(g, "campaign_progress", {}).get(model.id)
+    return render_progress(*(found or cached_progress(model, stats_cache())))
+
+
+def format_name(view, context, model, name):
+    return Markup('<a href="{}">{}</a>').format(
+        url_for(".details_view", id=model.id), model.name
+    )
+
+
+def format_contact_list(view, context, model, name):
+    if model.contact_list_id is None:
+        return ""
+    return getattr(g, "list_names", {}).get(model.contact_list_id, model.contact_list_id)
+
+
+COLUMN_FORMATTERS = {
+    "progress": format_progress,
+    "name": format_name,
+    "contact_list": format_contact_list,
+}

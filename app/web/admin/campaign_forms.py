@@ -1,0 +1,184 @@
+"""The campaign form: its fields, the inline options and windows, and what it hands the domain.
+
+The rules (ranges, lengths, what a running campaign may not change) come from
+``app.campaigns``; the form only offers them and turns its data into the values,
+options and windows that ``campaigns.create`` / ``update`` check and store.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+from zoneinfo import ZoneInfo, available_timezones
+
+from flask_admin.form import BaseForm
+from flask_admin.model.form import InlineFormAdmin
+from wtforms import fields, validators
+
+from app.campaigns import LIMITS, LOCKED_AFTER_DRAFT, MAX_LENGTHS
+from app.errors import ValidationError
+from app.menu import LABEL_MAX, TARGET_MAX
+from app.models import OPTION_ACTIONS, OPTION_DIGITS, RETRYABLE_OUTCOMES
+from app.web.admin.media import STOCK_SOUNDS
+from app.windows import Span
+
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+ZONES = sorted(available_timezones())
+FORM_COLUMNS = (
+    "name",
+    "contact_list",
+    "timezone",
+    "starts_at",
+    "ends_at",
+    "max_channels",
+    "max_attempts",
+    "weight",
+    "retry_on",
+    "retry_busy_s",
+    "retry_noanswer_s",
+    "retry_failed_s",
+    "ring_timeout_s",
+    "max_call_s",
+    "caller_id",
+    "message_sound",
+    "digit_timeout_s",
+    "message_repeats",
+)
+# not rendered for a running campaign, so not accepted either (the domain refuses them too)
+LOCKED_FIELDS = (*LOCKED_AFTER_DRAFT, "message_upload", "options")
+FORM_ARGS = {
+    "name": {"validators": [validators.DataRequired(),
+                            validators.Length(max=MAX_LENGTHS["name"])]},
+    "timezone": {"choices": [(z, z) for z in ZONES], "default": "UTC"},
+    "message_sound": {
+        "label": "Stock sound",
+        "choices": [("", "(none: use the uploaded file)")] + [(s, s) for s in STOCK_SOUNDS],
+    },
+    "retry_on": {
+        "label": "Retry on",
+        "choices": [(o, o) for o in RETRYABLE_OUTCOMES],
+    },
+    **{
+        name: {"validators": [validators.NumberRange(*limit.form_range())]}
+        for name, limit in LIMITS.items()
+    },
+}
+
+
+class HourMinuteField(fields.StringField):
+    """A local time typed as HH:MM (or HH:MM:SS)."""
+
+    def _value(self):
+        if isinstance(self.data, time):
+            return self.data.strftime("%H:%M")
+        return self.data or ""
+
+    def process_formdata(self, valuelist):
+        self.data = None
+        if not valuelist or not valuelist[0].strip():
+            return
+        raw = valuelist[0].strip()
+        for fmt in ("%H:%M", "%H:%M:%S"):
+            try:
+                self.data = datetime.strptime(raw, fmt).time()
+                return
+            except ValueError:
+                continue
+        raise validators.ValidationError(f"{raw!r} is not a time like 09:00")
+
+
+def local_naive(value: datetime | None, zone: str) -> datetime | None:
+    """A stored UTC datetime as the naive local time the form shows."""
+    if value is None:
+        return None
+    return value.astimezone(ZoneInfo(zone)).replace(tzinfo=None)
+
+
+class OptionInline(InlineFormAdmin):
+    form_columns = ("id", "digit", "label", "action", "target")
+    form_label = "Digit option"
+
+    def get_form(self):
+        class OptionForm(BaseForm):
+            pass
+
+        return self._fields(OptionForm)
+
+    def _fields(self, form_class):
+        form_class.id = fields.HiddenField(validators=[validators.Optional()])
+        form_class.digit = fields.SelectField("Digit", choices=[(d, d) for d in OPTION_DIGITS])
+        form_class.label = fields.StringField(
+            "Label", validators=[validators.InputRequired(), validators.Length(max=LABEL_MAX)]
+        )
+        form_class.action = fields.SelectField("Action", choices=[(a, a) for a in OPTION_ACTIONS])
+        form_class.target = fields.StringField(
+            "Transfer target", validators=[validators.Length(max=TARGET_MAX)],
+            description="Dial string for a transfer, e.g. PJSIP/desk",
+        )
+        return form_class
+
+
+class WindowInline(InlineFormAdmin):
+    form_columns = ("id", "weekday", "starts", "ends")
+    form_label = ("Call window (local time; an end at or before the start runs past midnight, "
+                  "00:00-00:00 is all day)")
+
+    def get_form(self):
+        class WindowForm(BaseForm):
+            pass
+
+        return self._fields(WindowForm)
+
+    def _fields(self, form_class):
+        form_class.id = fields.HiddenField(validators=[validators.Optional()])
+        form_class.weekday = fields.SelectField(
+            "Weekday", choices=list(enumerate(WEEKDAYS)), coerce=int
+        )
+        form_class.starts = HourMinuteField(
+            "Starts (HH:MM)", validators=[validators.InputRequired()]
+        )
+        form_class.ends = HourMinuteField("Ends (HH:MM)", validators=[validators.InputRequired()])
+        return form_class
+
+
+def form_values(form) -> dict:
+    """The campaign fields the form holds (a running campaign's form lacks the locked ones)."""
+    return {name: form[name].data for name in FORM_COLUMNS if name in form}
+
+
+def _kept(inline):
+    return [entry.form for entry in inline.entries if not inline.should_delete(entry)]
+
+
+def form_options(form) -> list[dict] | None:
+    """The digit options as typed, or None when the form has none (a running campaign)."""
+    if "options" not in form:
+        return None
+    return [
+        {"digit": f.digit.data, "label": f.label.data, "action": f.action.data,
+         "target": f.target.data or ""}
+        for f in _kept(form.options)
+    ]
+
+
+def form_windows(form) -> list[Span] | None:
+    """The call windows as typed, or None when the form has none."""
+    if "windows" not in form:
+        return None
+    return [Span(f.weekday.data, f.starts.data, f.ends.data) for f in _kept(form.windows)]
+
+
+def uploaded_message(form):
+    """The uploaded message file, or None when the form has no upload (or an empty one)."""
+    upload = form.message_upload.data if "message_upload" in form else None
+    return upload if upload and getattr(upload, "filename", "") else None
+
+
+def check_message(form, values: dict, stored_file: str) -> None:
+    """A campaign made in the form needs a stock sound, an upload or a file already stored.
+
+    Raises:
+        ValidationError: none of the three.
+    """
+    if "message_sound" in form and not uploaded_message(form) and not values.get("message_sound") \
+            and not stored_file:
+        raise ValidationError("choose a stock sound or upload a message file")
