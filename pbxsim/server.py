@@ -44,6 +44,26 @@ class Pbx:
         if dialplan_path:
             self.interpreter.reload()
 
+    # what tests read and change on the running PBX (through PbxsimThread.call)
+
+    @property
+    def model(self):
+        """The callee model: who answers, presses, hangs up."""
+        return self.calls.model
+
+    @model.setter
+    def model(self, model):
+        self.calls.model = model
+
+    @property
+    def dialplan_path(self):
+        """The file ``dialplan reload`` reads."""
+        return self.interpreter.dialplan_path
+
+    @dialplan_path.setter
+    def dialplan_path(self, path):
+        self.interpreter.dialplan_path = path
+
     @property
     def dialplan(self):
         return self.interpreter.dialplan

@@ -271,7 +271,7 @@ def test_it_reports_a_hangup_noticed_inside_the_report_subroutine(pbxsim, agi_li
                                                                    pbx_settings):
     # Asterisk runs h in the context the channel is in (main/pbx.c): here
     # callcast-report, which therefore has its own h
-    pbxsim.call(lambda pbx: setattr(pbx.calls, "model", HangsUpAfterPressing()))
+    pbxsim.call(lambda pbx: setattr(pbx, "model", HangsUpAfterPressing()))
     with AmiClient("127.0.0.1", pbxsim.port, "callcast", "callcast") as ami:
         ami.originate(**originate_args(sample_campaign(7), 1, 1, "5550000", pbx_settings))
         call = pbxsim.wait_idle()["calls"][0]
