@@ -1,5 +1,6 @@
-"""A small extensions.conf reader and interpreter: enough of Asterisk's PBX core
-to run the dialplan Callcast generates, and to refuse text Asterisk would refuse.
+"""A small extensions.conf reader: enough of Asterisk's pbx_config to load the
+dialplan Callcast generates, and to refuse text Asterisk would refuse; plus the
+``${VAR}`` substitution and ``$[...]`` expressions applications' data goes through.
 
 Supported: ``[context]``, ``exten => name,prio[(label)],App(data)``,
 ``same => n[(label)],App(data)``, ``;`` comments, ``${VAR}``/``${ARGn}``
@@ -7,11 +8,8 @@ substitution, ``$[...]`` expressions (``= != < > <= >= + - & |``, quoted
 strings), and the applications in ``APPS``. Pattern extensions (``_X.``) are
 kept but never match: Callcast's generated dialplan uses none.
 
-Semantics taken from Asterisk 22 ``main/pbx.c`` ``__ast_pbx_run``: after every
-application the channel is checked for hangup and, if hung up, the loop ends;
-a ``Goto`` to an extension that does not exist jumps to ``i`` with
-``INVALID_EXTEN``; when the loop ends (hangup or falling off the end) the ``h``
-extension runs once on the hung-up channel.
+Running the parsed dialplan (``main/pbx.c`` ``__ast_pbx_run``) is
+pbxsim/interpreter.py.
 """
 
 from __future__ import annotations
@@ -71,7 +69,7 @@ class Dialplan:
 
 _EXTEN_RE = re.compile(r"^exten\s*=>?\s*([^,]+?)\s*,\s*([0-9]+|n|hint)(?:\(([A-Za-z0-9_-]+)\))?\s*,\s*(.*)$")
 _SAME_RE = re.compile(r"^same\s*=>?\s*(n|[0-9]+)(?:\(([A-Za-z0-9_-]+)\))?\s*,\s*(.*)$")
-_APP_RE = re.compile(r"^([A-Za-z][A-Za-z0-9_]*)\s*(?:\((.*)\))?\s*$", re.S)
+APP_RE = re.compile(r"^([A-Za-z][A-Za-z0-9_]*)\s*(?:\((.*)\))?\s*$", re.S)
 
 
 def _strip_comment(line):
@@ -125,56 +123,68 @@ def parse(text, path="") -> Dialplan:
         if line.startswith("#include"):
             continue  # pbxsim loads DIALPLAN_PATH itself
         if line.startswith("["):
-            m = re.match(r"^\[([A-Za-z0-9_.+-]+)\](\(.*\))?$", line)
-            if not m:
-                raise DialplanSyntaxError(f"line {lineno}: bad context header {line!r}")
-            ctx = m.group(1)
-            if ctx in dp.contexts:
-                raise DialplanSyntaxError(f"line {lineno}: context [{ctx}] defined twice")
-            dp.contexts[ctx] = {}
+            ctx = _context_header(line, lineno, dp)
             last = None
             continue
         if ctx is None:
             raise DialplanSyntaxError(f"line {lineno}: {line!r} outside any [context]")
-        m = _EXTEN_RE.match(line)
-        if m:
-            exten, prio, label, appdata = m.groups()
-            if prio == "hint":
-                continue
-            if prio == "n":
-                if last is None or last[0] != exten:
-                    raise DialplanSyntaxError(f"line {lineno}: priority 'n' with no previous priority")
-                number = last[1] + 1
-            else:
-                number = int(prio)
-        else:
-            m = _SAME_RE.match(line)
-            if not m:
-                raise DialplanSyntaxError(f"line {lineno}: not an exten/same line: {line!r}")
-            if last is None:
-                raise DialplanSyntaxError(f"line {lineno}: 'same =>' before any 'exten =>'")
-            prio, label, appdata = m.groups()
-            exten = last[0]
-            number = last[1] + 1 if prio == "n" else int(prio)
-        _check_balance(appdata, lineno)
-        am = _APP_RE.match(appdata)
-        if not am:
-            raise DialplanSyntaxError(f"line {lineno}: bad application call {appdata!r}")
-        app, data = am.group(1), am.group(2) or ""
-        if app not in APPS:
-            raise DialplanSyntaxError(f"line {lineno}: application {app} is not known to pbxsim")
-        prios = dp.contexts[ctx].setdefault(exten, [])
-        if any(p.number == number for p in prios):
-            raise DialplanSyntaxError(f"line {lineno}: {ctx},{exten},{number} defined twice")
-        if label and any(p.label == label for p in prios):
-            raise DialplanSyntaxError(f"line {lineno}: label {label} defined twice in {ctx},{exten}")
-        prios.append(Priority(number, label, app, data, lineno))
-        last = (exten, number)
+        last = _add_priority(dp.contexts[ctx], ctx, line, lineno, last) or last
     for ctx_name, extens in dp.contexts.items():
         for exten, prios in extens.items():
             if not any(p.number == 1 for p in prios):
                 raise DialplanSyntaxError(f"{ctx_name},{exten} has no priority 1")
     return dp
+
+
+def _context_header(line, lineno, dp):
+    """A ``[context]`` line: the context's name, added to ``dp``."""
+    m = re.match(r"^\[([A-Za-z0-9_.+-]+)\](\(.*\))?$", line)
+    if not m:
+        raise DialplanSyntaxError(f"line {lineno}: bad context header {line!r}")
+    ctx = m.group(1)
+    if ctx in dp.contexts:
+        raise DialplanSyntaxError(f"line {lineno}: context [{ctx}] defined twice")
+    dp.contexts[ctx] = {}
+    return ctx
+
+
+def _add_priority(extens, ctx, line, lineno, last):
+    """An ``exten =>``/``same =>`` line added to ``extens``: its (exten, number), or
+    None for a hint."""
+    m = _EXTEN_RE.match(line)
+    if m:
+        exten, prio, label, appdata = m.groups()
+        if prio == "hint":
+            return None
+        if prio == "n":
+            if last is None or last[0] != exten:
+                raise DialplanSyntaxError(f"line {lineno}: priority 'n' with no previous priority")
+            number = last[1] + 1
+        else:
+            number = int(prio)
+    else:
+        m = _SAME_RE.match(line)
+        if not m:
+            raise DialplanSyntaxError(f"line {lineno}: not an exten/same line: {line!r}")
+        if last is None:
+            raise DialplanSyntaxError(f"line {lineno}: 'same =>' before any 'exten =>'")
+        prio, label, appdata = m.groups()
+        exten = last[0]
+        number = last[1] + 1 if prio == "n" else int(prio)
+    _check_balance(appdata, lineno)
+    am = APP_RE.match(appdata)
+    if not am:
+        raise DialplanSyntaxError(f"line {lineno}: bad application call {appdata!r}")
+    app, data = am.group(1), am.group(2) or ""
+    if app not in APPS:
+        raise DialplanSyntaxError(f"line {lineno}: application {app} is not known to pbxsim")
+    prios = extens.setdefault(exten, [])
+    if any(p.number == number for p in prios):
+        raise DialplanSyntaxError(f"line {lineno}: {ctx},{exten},{number} defined twice")
+    if label and any(p.label == label for p in prios):
+        raise DialplanSyntaxError(f"line {lineno}: label {label} defined twice in {ctx},{exten}")
+    prios.append(Priority(number, label, app, data, lineno))
+    return (exten, number)
 
 
 def load(path) -> Dialplan:
@@ -222,11 +232,9 @@ def _num(v):
     return float(v) if "." in v else int(v)
 
 
-def evaluate(expr) -> str:
-    """Evaluate an Asterisk ``$[...]`` expression (the subset the generator uses)."""
+def _tokenize(expr):
     tokens = []
     pos = 0
-    expr = expr.strip()
     while pos < len(expr):
         m = _TOKEN_RE.match(expr, pos)
         if not m:
@@ -235,6 +243,13 @@ def evaluate(expr) -> str:
         pos = m.end()
         while pos < len(expr) and expr[pos].isspace():
             pos += 1
+    return tokens
+
+
+def evaluate(expr) -> str:
+    """Evaluate an Asterisk ``$[...]`` expression (the subset the generator uses)."""
+    expr = expr.strip()
+    tokens = _tokenize(expr)
 
     def atom(i):
         if i >= len(tokens):
@@ -272,14 +287,14 @@ def evaluate(expr) -> str:
         left, i = comparison(i)
         while i < len(tokens) and tokens[i] == "&":
             right, i = comparison(i + 1)
-            left = "1" if _truthy(left) and _truthy(right) else "0"
+            left = "1" if truthy(left) and truthy(right) else "0"
         return left, i
 
     def disj(i):
         left, i = conj(i)
         while i < len(tokens) and tokens[i] == "|":
             right, i = conj(i + 1)
-            left = "1" if _truthy(left) or _truthy(right) else "0"
+            left = "1" if truthy(left) or truthy(right) else "0"
         return left, i
 
     value, i = disj(0)
@@ -288,7 +303,8 @@ def evaluate(expr) -> str:
     return value
 
 
-def _truthy(v):
+def truthy(v):
+    """Asterisk's idea of true: anything but empty and "0"."""
     v = (v or "").strip()
     return v not in ("", "0")
 
