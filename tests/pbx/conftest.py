@@ -39,6 +39,7 @@ class AgiListener:
     def __init__(self, confirm=True):
         self.confirm = confirm
         self.requests = []  # dicts: lines, env, at
+        self._held = None  # an asyncio.Event while answers are held back
         self.port = None
         self._cond = threading.Condition()
         self._loop = asyncio.new_event_loop()
@@ -81,9 +82,22 @@ class AgiListener:
         with self._cond:
             self.requests.append({"lines": lines, "env": env, "at": time.monotonic()})
             self._cond.notify_all()
+        held = self._held
+        if held is not None:  # a slow daemon: the channel waits in AGI() until release()
+            await asyncio.wait_for(held.wait(), 30)
         if self.confirm:
             writer.write(f"SET VARIABLE {CONFIRM_VARIABLE} {CONFIRM_VALUE}\n".encode())
         writer.close()
+
+    def hold(self):
+        """Answer no request until ``release()``: every channel stays in its AGI() step."""
+        self._held = asyncio.Event()
+
+    def release(self):
+        """Answer the held requests (and every later one at once)."""
+        held, self._held = self._held, None
+        if held is not None:
+            self._loop.call_soon_threadsafe(held.set)
 
     def wait_for(self, count, timeout=10.0):
         deadline = time.monotonic() + timeout

@@ -139,12 +139,19 @@ def test_it_runs_the_failed_extension_before_originate_response(pbxsim, agi_list
         "Failure", "5", "Local/5550005@pstn")
 
 
-def test_it_answers_congestion_beyond_the_trunk_limit_and_counts_the_peak(pbxsim, pbx_settings):
+def test_it_answers_congestion_beyond_the_trunk_limit_and_counts_the_peak(
+    pbxsim, pbx_settings, agi_listener
+):
     sim = pbxsim.restart(max_channels=3)
+    # Every call waits in its first AGI() (the answered report, or the failed
+    # extension's) until all five got there: the peak is then the same every run.
+    agi_listener.hold()
     with AmiClient("127.0.0.1", sim.port, "callcast", "callcast") as ami:
         for contact in range(5):  # all answer and listen to the whole message
             ami.originate(**originate_args(sample_campaign(7), contact, 1, f"55500{contact}4",
                                            pbx_settings))
+        agi_listener.wait_for(5)
+        agi_listener.release()
         st = sim.wait_idle()
     results = sorted((c["result"], c["reason"]) for c in st["calls"])
     assert results == [("answered", 4)] * 3 + [("congestion", 8)] * 2
