@@ -160,10 +160,6 @@ class Settings:
     originates_per_second: int
     max_call_seconds: int
     drain_max_seconds: int
-    # simulated PBX (demo and tests)
-    pbxsim_model: str
-    pbxsim_speed: float
-    pbxsim_max_channels: int
     # web and processes
     secret_key: str
     demo: bool
@@ -215,7 +211,7 @@ def _storage(env) -> dict:
 
 
 def _telephony(env) -> dict:
-    """AMI, the FastAGI daemons, dialing and the simulated PBX."""
+    """AMI, the FastAGI daemons and dialing."""
     return dict(
         ami_host=env_str(env, "AMI_HOST", "127.0.0.1"),
         ami_port=env_port(env, "AMI_PORT", 5038),
@@ -240,9 +236,6 @@ def _telephony(env) -> dict:
         originates_per_second=env_int(env, "ORIGINATES_PER_SECOND", 0, minimum=0),
         max_call_seconds=env_int(env, "MAX_CALL_SECONDS", 600, minimum=1),
         drain_max_seconds=env_int(env, "DRAIN_MAX_SECONDS", 3600, minimum=1),
-        pbxsim_model=env_choice(env, "PBXSIM_MODEL", "lastdigit", ("lastdigit", "random")),
-        pbxsim_speed=env_float(env, "PBXSIM_SPEED", 1.0, minimum=0.001),
-        pbxsim_max_channels=env_int(env, "PBXSIM_MAX_CHANNELS", 200, minimum=1),
     )
 
 

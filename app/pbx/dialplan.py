@@ -6,7 +6,7 @@ The file written to ``DIALPLAN_PATH`` holds one shared subroutine context,
 
     #include "callcast.conf"
 
-Call flow of a campaign context (what pbxsim acts out, see pbxsim/dialplan.py):
+Call flow of a campaign context (what pbxsim acts out, see pbxsim/interpreter.py):
 
 * ``s``: report ``answered``; play the message with ``Read()`` so a digit
   pressed while it plays counts (``Playback()`` would drop it); ``Read`` plays
