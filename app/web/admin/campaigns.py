@@ -11,7 +11,7 @@ from flask import abort, current_app, flash, g, jsonify, redirect, request, send
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.peewee.form import save_inline
-from flask_admin.form import BaseForm
+from flask_admin.form import BaseForm, DateTimeField
 from flask_admin.model.form import InlineFormAdmin
 from flask_login import current_user
 from markupsafe import Markup
@@ -121,11 +121,13 @@ class OptionInline(InlineFormAdmin):
 
     def _fields(self, form_class):
         form_class.id = fields.HiddenField(validators=[validators.Optional()])
-        form_class.digit = fields.SelectField("Digit", choices=[(d, d) for d in OPTION_DIGITS])
+        form_class.digit = fields.SelectField(
+            "Digit", choices=[fields.SelectChoice(d) for d in OPTION_DIGITS])
         form_class.label = fields.StringField(
             "Label", validators=[validators.InputRequired(), validators.Length(max=100)]
         )
-        form_class.action = fields.SelectField("Action", choices=[(a, a) for a in OPTION_ACTIONS])
+        form_class.action = fields.SelectField(
+            "Action", choices=[fields.SelectChoice(a) for a in OPTION_ACTIONS])
         form_class.target = fields.StringField(
             "Transfer target", validators=[validators.Length(max=100)],
             description="Dial string for a transfer, e.g. PJSIP/desk",
@@ -145,7 +147,9 @@ class WindowInline(InlineFormAdmin):
 
     def _fields(self, form_class):
         form_class.id = fields.HiddenField(validators=[validators.Optional()])
-        form_class.weekday = fields.SelectField("Weekday", choices=list(enumerate(WEEKDAYS)), coerce=int)
+        form_class.weekday = fields.SelectField(
+            "Weekday", choices=[fields.SelectChoice(i, d) for i, d in enumerate(WEEKDAYS)],
+            coerce=int)
         form_class.starts = HourMinuteField("Starts (HH:MM)", validators=[validators.InputRequired()])
         form_class.ends = HourMinuteField("Ends (HH:MM)", validators=[validators.InputRequired()])
         return form_class
@@ -190,20 +194,24 @@ class CampaignView(SecureModelView):
         )
     }
     form_overrides = {
+        # Flask-Admin's subclass: the same picker; wtforms' DateTimeField itself is deprecated
+        "starts_at": DateTimeField,
+        "ends_at": DateTimeField,
         "timezone": fields.SelectField,
         "message_sound": fields.SelectField,
         "retry_on": fields.SelectMultipleField,
     }
     form_args = {
         "name": {"validators": [validators.DataRequired(), validators.Length(max=200)]},
-        "timezone": {"choices": [(z, z) for z in ZONES], "default": "UTC"},
+        "timezone": {"choices": [fields.SelectChoice(z) for z in ZONES], "default": "UTC"},
         "message_sound": {
             "label": "Stock sound",
-            "choices": [("", "(none: use the uploaded file)")] + [(s, s) for s in STOCK_SOUNDS],
+            "choices": [fields.SelectChoice("", "(none: use the uploaded file)")]
+            + [fields.SelectChoice(s) for s in STOCK_SOUNDS],
         },
         "retry_on": {
             "label": "Retry on",
-            "choices": [(o, o) for o in RETRYABLE_OUTCOMES],
+            "choices": [fields.SelectChoice(o) for o in RETRYABLE_OUTCOMES],
         },
         "max_channels": {"validators": [validators.NumberRange(min=1, max=1000)]},
         "max_attempts": {"validators": [validators.NumberRange(min=1, max=20)]},
