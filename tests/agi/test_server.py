@@ -7,8 +7,6 @@ import socket
 import urllib.request
 from datetime import datetime, timedelta, timezone
 
-import pytest
-
 from agi.client import agi_call
 from agi.protocol import CONFIRM_COMMAND, asterisk_block
 from app.models import CallEvent, Heartbeat
