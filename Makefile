@@ -5,7 +5,8 @@
 run:
 	bash scripts/run.sh
 
-## make test: install, start RabbitMQ, install chromium, run pytest (ARGS="tests/test_config.py -x")
+## make test: install, start RabbitMQ and PostgreSQL, install chromium, run pytest on both
+## database engines (ARGS="tests/test_config.py -x"; ARGS="--postgres=off" for SQLite only)
 test:
 	bash scripts/test.sh $(ARGS)
 
@@ -13,9 +14,10 @@ test:
 install:
 	bash -c 'source scripts/lib.sh && ensure_venv'
 
-## make services: only RabbitMQ (installed, running, management UI on :15672)
+## make services: only the services, RabbitMQ (management UI on :15672) and PostgreSQL
+## (127.0.0.1:5432, user postgres without a password, as the tests use it)
 services:
-	bash -c 'source scripts/lib.sh && ensure_rabbitmq'
+	bash -c 'source scripts/lib.sh && ensure_venv && ensure_rabbitmq && ensure_postgres'
 
 ## make upgrade: only the schema upgrade
 upgrade: install

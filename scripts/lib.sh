@@ -103,3 +103,94 @@ ensure_chromium() {
         apt_install chromium
     fi
 }
+
+# --- PostgreSQL: what the tests connect to (tests/conftest.py PG_ADMIN) ----------
+
+PG_PORT="${PG_PORT:-5432}"
+# First matching line wins in pg_hba.conf: ours goes on top.
+PG_HBA_LINE="host all postgres 127.0.0.1/32 trust"
+PG_HBA_NOTE="# callcast tests: postgres from 127.0.0.1 without a password (scripts/lib.sh)"
+
+# pg_connect_error: connect as the tests do (127.0.0.1, user postgres, no password);
+# print why not and fail when that does not work.
+pg_connect_error() {
+    "$VENV/bin/python" - "$PG_PORT" 2>&1 <<'PY'
+import sys
+
+import psycopg2
+
+try:
+    psycopg2.connect(host="127.0.0.1", port=int(sys.argv[1]), user="postgres",
+                     dbname="postgres", connect_timeout=3).close()
+except psycopg2.Error as exc:
+    print(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+    sys.exit(1)
+PY
+}
+
+# pg_start_cluster: start the Debian cluster on PG_PORT (create one if there is none).
+# pg_ctlcluster works without systemd (it runs pg_ctl itself when systemd is not PID 1).
+pg_start_cluster() {
+    local version name port status _ found=""
+    while read -r version name port status _; do
+        [[ $port == "$PG_PORT" ]] || continue
+        found=1
+        if [[ $status != online* ]]; then
+            say "starting PostgreSQL cluster $version/$name (pg_ctlcluster)"
+            pg_ctlcluster "$version" "$name" start </dev/null
+        fi
+    done < <(pg_lsclusters --no-header 2>/dev/null)
+    [[ -n $found ]] && return
+    version="$(ls /usr/lib/postgresql | sort -V | tail -n1)"
+    name=main
+    [[ -d /etc/postgresql/$version/main ]] && name=callcast
+    say "creating PostgreSQL cluster $version/$name on port $PG_PORT"
+    pg_createcluster --port "$PG_PORT" --start "$version" "$name" </dev/null
+}
+
+# pg_trust_tests: let postgres connect from 127.0.0.1 without a password (a fresh
+# Debian cluster asks for one), then reload. Only called when that connection fails.
+pg_trust_tests() {
+    [[ $(id -u) == 0 ]] || die "PostgreSQL refuses user postgres from 127.0.0.1 without a password: add \"$PG_HBA_LINE\" on top of its pg_hba.conf (needs root)"
+    local hba
+    # Debian's clusters let the postgres OS user in over the local socket (peer).
+    hba="$(runuser -u postgres -- psql -p "$PG_PORT" -XAtqc "SHOW hba_file" </dev/null)" \
+        || die "cannot reach the local PostgreSQL on port $PG_PORT as the postgres OS user to find its pg_hba.conf"
+    if ! grep -qxF "$PG_HBA_LINE" "$hba"; then
+        say "adding \"$PG_HBA_LINE\" on top of $hba"
+        # cat > keeps the file's owner and mode.
+        { printf '%s\n%s\n' "$PG_HBA_NOTE" "$PG_HBA_LINE"; cat "$hba"; } >"$hba.callcast.tmp"
+        cat "$hba.callcast.tmp" >"$hba"
+        rm -f "$hba.callcast.tmp"
+    fi
+    say "reloading PostgreSQL's configuration"
+    runuser -u postgres -- psql -p "$PG_PORT" -XAtqc "SELECT pg_reload_conf()" </dev/null >/dev/null
+}
+
+# ensure_postgres: installed, running on 127.0.0.1:PG_PORT, and letting the tests in as
+# user postgres without a password. A server that already lets them in is left alone.
+# Needs ensure_venv first (the check connects with the tests' own driver).
+ensure_postgres() {
+    local error
+    if error="$(pg_connect_error)"; then
+        say "PostgreSQL answers on 127.0.0.1:$PG_PORT as postgres"
+        return
+    fi
+    export PATH="$PATH:/usr/sbin:/sbin"
+    if ! port_open 127.0.0.1 "$PG_PORT"; then
+        if ! command -v pg_ctlcluster >/dev/null || ! compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null; then
+            apt_install postgresql
+        fi
+        pg_start_cluster
+        wait_port 127.0.0.1 "$PG_PORT" 60 "PostgreSQL"
+        if error="$(pg_connect_error)"; then
+            say "PostgreSQL started on 127.0.0.1:$PG_PORT"
+            return
+        fi
+    fi
+    say "PostgreSQL refuses the tests' connection: $error"
+    pg_trust_tests
+    error="$(pg_connect_error)" \
+        || die "PostgreSQL on 127.0.0.1:$PG_PORT still refuses user postgres without a password: $error"
+    say "PostgreSQL lets the tests in on 127.0.0.1:$PG_PORT as postgres"
+}

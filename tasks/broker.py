@@ -1,4 +1,4 @@
-"""The one place that builds the broker. Actor modules import this first."""
+"""The one place that builds the broker, and the queue names. Actor modules import this first."""
 
 from __future__ import annotations
 
@@ -7,13 +7,15 @@ from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from periodiq import PeriodiqMiddleware
 
 from app.config import get_settings
-from tasks.middleware import setup_middleware
 
 DIALING = "dialing"
 DRAIN = "drain"
 FINALIZE = "finalize"
 DEFAULT = "default"
 QUEUES = (DIALING, DRAIN, FINALIZE, DEFAULT)
+
+# Imported after the queue names: the middleware maps them to heartbeat kinds.
+from tasks.middleware import setup_middleware  # noqa: E402
 
 broker = RabbitmqBroker(url=get_settings().broker_url)
 broker.add_middleware(PeriodiqMiddleware(skip_delay=30))

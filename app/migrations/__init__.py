@@ -4,6 +4,9 @@ Each migration is a module ``NNNN_name.py`` in this package with
 ``upgrade(db)``; applied versions are recorded in ``schema_migration``, so
 running ``upgrade`` again is a no-op. ``python -m app.migrations sql DIALECT``
 prints the DDL of the current models, the starting point of a new migration.
+A released migration never changes (0001's frozen SQL included): a model change
+comes with a new one, and tests/test_migrations.py checks that ``upgrade`` on an
+empty database builds the schema the models declare.
 """
 
 from __future__ import annotations

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import random
 import sqlite3
-import time
 from datetime import datetime, timezone
 
 import pytest
@@ -114,9 +113,9 @@ def test_it_stops_cleanly_on_sigterm_with_requests_in_flight(agi_process, agi_db
     load = Load(daemon.port, campaign_id=505, concurrency=20).start()
     try:
         load.wait_completed(200)
-        started = time.monotonic()
+        # 0: drained and flushed within the daemon's own stop_timeout (else it exits 1)
         assert daemon.terminate(timeout=15) == 0
-        assert time.monotonic() - started < 10
+        assert "agi daemon stopped drained=True writer_stopped=True" in daemon.log.read_text()
     finally:
         load.stop()
     assert_exactly_once(url, 505, load.completed, maybe=load.failed)

@@ -68,10 +68,10 @@ def test_it_raises_a_typed_error_for_wrong_credentials(pbxsim):
 
 def test_it_raises_a_connection_error_when_nothing_listens():
     ami = AmiClient("127.0.0.1", free_port(), "callcast", "callcast", timeout=2.0)
-    started = time.monotonic()
-    with pytest.raises(AmiConnectionError, match="cannot connect"):
+    # refused fails at once, not at the timeout: the refusal is the error, not
+    # "not connected in time (last error: ...)" from the deadline
+    with pytest.raises(AmiConnectionError, match=r"^cannot connect .*Connection refused"):
         ami.ping()
-    assert time.monotonic() - started < 2.0  # refused fails at once, not at the timeout
     ami.close()
 
 

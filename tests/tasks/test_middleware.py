@@ -1,4 +1,4 @@
-"""tasks/middleware.py: heartbeats per worker kind and the Prometheus middleware."""
+"""tasks/middleware/: heartbeats per worker kind, the worker process and Prometheus."""
 
 import subprocess
 import time
@@ -9,8 +9,9 @@ from dramatiq.brokers.stub import StubBroker
 
 from app.heartbeats import alive
 from app.models import Heartbeat
-from tasks.middleware import Heartbeat as HeartbeatMiddleware
-from tasks.middleware import Prometheus, forget_dead_processes, kinds_for_queues
+from tasks.middleware.heartbeat import Heartbeat as HeartbeatMiddleware
+from tasks.middleware.heartbeat import kinds_for_queues
+from tasks.middleware.prometheus import Prometheus, forget_dead_processes
 
 
 def wait_until(predicate, timeout=10.0, what="condition"):
@@ -116,7 +117,7 @@ def test_it_stops_a_child_process_when_its_parent_is_killed(tmp_path):
     child_py = tmp_path / "child.py"
     child_py.write_text(
         "import os, threading\n"
-        "from tasks.middleware import die_with_parent\n"
+        "from tasks.middleware.worker_process import die_with_parent\n"
         "assert die_with_parent()\n"
         f"open({str(pid_file)!r}, 'w').write(str(os.getpid()))\n"
         "threading.Event().wait(60)\n"

@@ -48,14 +48,15 @@ LOCKED_FIELDS = (*LOCKED_AFTER_DRAFT, "message_upload", "options")
 FORM_ARGS = {
     "name": {"validators": [validators.DataRequired(),
                             validators.Length(max=MAX_LENGTHS["name"])]},
-    "timezone": {"choices": [(z, z) for z in ZONES], "default": "UTC"},
+    "timezone": {"choices": [fields.SelectChoice(z) for z in ZONES], "default": "UTC"},
     "message_sound": {
         "label": "Stock sound",
-        "choices": [("", "(none: use the uploaded file)")] + [(s, s) for s in STOCK_SOUNDS],
+        "choices": [fields.SelectChoice("", "(none: use the uploaded file)")]
+        + [fields.SelectChoice(s) for s in STOCK_SOUNDS],
     },
     "retry_on": {
         "label": "Retry on",
-        "choices": [(o, o) for o in RETRYABLE_OUTCOMES],
+        "choices": [fields.SelectChoice(o) for o in RETRYABLE_OUTCOMES],
     },
     **{
         name: {"validators": [validators.NumberRange(*limit.form_range())]}
@@ -105,11 +106,13 @@ class OptionInline(InlineFormAdmin):
 
     def _fields(self, form_class):
         form_class.id = fields.HiddenField(validators=[validators.Optional()])
-        form_class.digit = fields.SelectField("Digit", choices=[(d, d) for d in OPTION_DIGITS])
+        form_class.digit = fields.SelectField(
+            "Digit", choices=[fields.SelectChoice(d) for d in OPTION_DIGITS])
         form_class.label = fields.StringField(
             "Label", validators=[validators.InputRequired(), validators.Length(max=LABEL_MAX)]
         )
-        form_class.action = fields.SelectField("Action", choices=[(a, a) for a in OPTION_ACTIONS])
+        form_class.action = fields.SelectField(
+            "Action", choices=[fields.SelectChoice(a) for a in OPTION_ACTIONS])
         form_class.target = fields.StringField(
             "Transfer target", validators=[validators.Length(max=TARGET_MAX)],
             description="Dial string for a transfer, e.g. PJSIP/desk",
@@ -131,7 +134,8 @@ class WindowInline(InlineFormAdmin):
     def _fields(self, form_class):
         form_class.id = fields.HiddenField(validators=[validators.Optional()])
         form_class.weekday = fields.SelectField(
-            "Weekday", choices=list(enumerate(WEEKDAYS)), coerce=int
+            "Weekday", choices=[fields.SelectChoice(i, d) for i, d in enumerate(WEEKDAYS)],
+            coerce=int
         )
         form_class.starts = HourMinuteField(
             "Starts (HH:MM)", validators=[validators.InputRequired()]

@@ -12,6 +12,7 @@ from pathlib import Path
 from flask import abort, current_app, flash, jsonify, redirect, request, send_file, url_for
 from flask_admin import expose
 from flask_admin.actions import action
+from flask_admin.form import DateTimeField
 from flask_login import current_user
 from wtforms import fields
 
@@ -72,6 +73,9 @@ class CampaignView(SecureModelView):
         )
     }
     form_overrides = {
+        # Flask-Admin's subclass: the same picker; wtforms' DateTimeField itself is deprecated
+        "starts_at": DateTimeField,
+        "ends_at": DateTimeField,
         "timezone": fields.SelectField,
         "message_sound": fields.SelectField,
         "retry_on": fields.SelectMultipleField,

@@ -69,7 +69,7 @@ class UserView(SecureModelView):
     form_columns = ("username", "role", "active")
     form_overrides = {"role": fields.SelectField}
     form_args = {
-        "role": {"choices": [(r, r) for r in ROLES]},
+        "role": {"choices": [fields.SelectChoice(r) for r in ROLES]},
         "username": {"validators": [validators.DataRequired(), validators.Length(max=64)]},
     }
     form_extra_fields = {
