@@ -1,6 +1,7 @@
 """Actors on the ``default`` queue for contact lists.
 
-Run: ``dramatiq tasks.importing -Q default``. The work is in
+The lifecycle process runs them (``dramatiq tasks -Q drain finalize default``, see
+the Procfile). The work is in
 ``app.contacts``; a bad file is a permanent error (no retry).
 """
 
