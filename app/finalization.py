@@ -33,9 +33,9 @@ import zipfile
 from pathlib import Path
 
 from app.campaigns import get_campaign, transition
+from app.chains import release_lease, renew_lease
 from app.config import get_settings
 from app.db import database, is_postgres
-from app.lifecycle import release_lease, renew_lease
 from app.models import CLOSED, FINALIZING, CampaignOption, CampaignReport
 from app.reports import (
     NOT_CALLED,

@@ -14,7 +14,7 @@ def call_id(channel) -> str:
 
 
 def calls_by_account(channels) -> dict[str, dict]:
-    """Account code -> {call id: the call's first channel event}, from ``CoreShowChannel`` events."""
+    """Account code -> {call id: the call's first channel}, from ``CoreShowChannel`` events."""
     calls = {}
     for channel in channels:
         per_call = calls.setdefault(channel.get("AccountCode", "") or "", {})
