@@ -19,12 +19,14 @@ import logging
 from dataclasses import dataclass, field
 
 from app.campaigns import get_campaign, transition
+from app.chains import claim_lease, renew_lease, write_transaction
 from app.clock import utcnow
 from app.config import get_settings
-from app.dialer import fold_events, reconcile
+from app.dialer.folding import fold_events
+from app.dialer.reconcile import reconcile
 from app.errors import IllegalTransitionError, StaleStateError
-from app.lifecycle import claim_lease, renew_lease, write_transaction
 from app.models import DRAINING, FINALIZING, Campaign, CampaignReport
+from app.pbx.ami.channels import calls_by_account
 
 log = logging.getLogger(__name__)
 
@@ -46,22 +48,17 @@ def live_channels(campaign: Campaign, ami, timeout=None) -> list[dict]:
     Raises:
         PbxError: AMI unreachable, refusing or timing out.
     """
-    calls = {}
-    for ev in ami.core_show_channels(timeout):
-        if (ev.get("AccountCode", "") or "") != campaign.account_code:
-            continue
-        # both halves of a Local channel are one call: Uniqueid "<ChannelId>;2"
-        call_id = (ev.get("Uniqueid", "") or "").split(";")[0]
-        if call_id in calls:
-            continue
-        calls[call_id] = {
+    calls = calls_by_account(ami.core_show_channels(timeout)).get(campaign.account_code, {})
+    return [
+        {
             "call_id": call_id,
-            "channel": ev.get("Channel", ""),
-            "state": ev.get("ChannelStateDesc", ""),
-            "duration": ev.get("Duration", ""),
+            "channel": channel.get("Channel", ""),
+            "state": channel.get("ChannelStateDesc", ""),
+            "duration": channel.get("Duration", ""),
             **_attempt_of(call_id, campaign.id),
         }
-    return [calls[k] for k in sorted(calls)]
+        for call_id, channel in sorted(calls.items())
+    ]
 
 
 def _attempt_of(call_id: str, campaign_id: int) -> dict:

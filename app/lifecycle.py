@@ -1,21 +1,17 @@
-"""The end of a campaign, first half: the expiry scan and the chain leases.
+"""The end of a campaign, first half: the expiry scan, and the hourly clean-up.
 
 Every minute the scan
 
 1. moves ACTIVE/PAUSED campaigns that are over to FINISHED: past their end
    date, every contact final, or no call window left before their end;
-2. moves FINISHED campaigns to DRAINING and hands each a *lease*;
+2. moves FINISHED campaigns to DRAINING and hands each a drain chain's lease;
 3. re-leases DRAINING/FINALIZING campaigns whose lease ran out (the message
    that carried their chain was lost, or its worker was down).
 
 The caller (``tasks.schedules``) sends one ``drain`` or ``finalize`` message
-per lease it got back. A lease is ``Campaign.tick_token`` plus
-``tick_lease_until``: the columns that name "the one live chain" of a
-campaign. While a campaign dials, the dialer's tick chain holds them; once it
-is FINISHED, its drain chain and then its finalize chain do. Every message of
-a chain carries its token, renews the lease when it runs, and gives up when
-the campaign holds another token: so two scans, or two schedulers, or a
-rescued chain next to a late one, still leave one chain doing the work.
+per lease it got back. Leases are ``app.chains``: the one live chain of a
+campaign (its tick chain while it dials, then its drain chain, then its
+finalize chain), every write conditional on the chain's token.
 
 Every state change is a conditional update (``campaigns.transition``), so a
 scan that runs twice at the same minute does each piece of work once.
@@ -24,15 +20,13 @@ scan that runs twice at the same minute does each piece of work once.
 from __future__ import annotations
 
 import logging
-import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 
 from peewee import Case, fn
 
 from app.campaigns import transition
-from app.db import database, is_postgres
+from app.chains import claim_lease, stalled, write_transaction
 from app.errors import CallcastError, IllegalTransitionError, StaleStateError
 from app.heartbeats import purge_stale
 from app.models import (
@@ -49,11 +43,6 @@ from app.uploads import UPLOAD_FOLDERS
 from app.windows import campaign_opening
 
 log = logging.getLogger(__name__)
-
-# How long a chain may stay silent before the scan starts a new one. Drain polls
-# back off to DRAIN_POLL_MAX_MS and finalization renews at every step, so a
-# live chain always renews well within this.
-LEASE_SECONDS = 300
 
 # Why a campaign finished (logged, and kept in the report).
 PAST_END = "past end date"
@@ -137,68 +126,7 @@ def finish(campaign_id: int, now, why: str = "") -> bool:
     return True
 
 
-# --- 2. leases -----------------------------------------------------------------
-
-
-def write_transaction():
-    """A transaction that takes the write lock at its start.
-
-    On SQLite a plain (deferred) transaction that reads before it writes fails
-    at once with "database is locked" when another writer committed meanwhile;
-    BEGIN IMMEDIATE waits its turn instead. PostgreSQL needs nothing special.
-    """
-    if is_postgres():
-        return database.atomic()
-    return database.atomic(lock_type="IMMEDIATE")
-
-
-
-def new_token() -> str:
-    return uuid.uuid4().hex
-
-
-def lease_until(now):
-    return now + timedelta(seconds=LEASE_SECONDS)
-
-
-def claim_lease(campaign_id: int, state: str, now, *, force: bool = False) -> str | None:
-    """Give a campaign in ``state`` a new chain token; None when it is not ours to take.
-
-    Without ``force`` the current lease must have run out (or never existed).
-    """
-    token = new_token()
-    condition = (Campaign.id == campaign_id) & (Campaign.state == state)
-    if not force:
-        condition &= Campaign.tick_lease_until.is_null() | (Campaign.tick_lease_until < now)
-    updated = (
-        Campaign.update(tick_token=token, tick_lease_until=lease_until(now), updated_at=now)
-        .where(condition)
-        .execute()
-    )
-    return token if updated == 1 else None
-
-
-def renew_lease(campaign_id: int, state: str, token: str, now, seconds: int = LEASE_SECONDS) -> bool:
-    """Extend the lease of the chain holding ``token``; False when the chain is no longer live."""
-    updated = (
-        Campaign.update(tick_lease_until=now + timedelta(seconds=seconds))
-        .where(
-            (Campaign.id == campaign_id)
-            & (Campaign.state == state)
-            & (Campaign.tick_token == token)
-        )
-        .execute()
-    )
-    return updated == 1
-
-
-def release_lease(campaign_id: int, token: str) -> None:
-    """Clear the chain token once its work is done (only if it is still ours)."""
-    (
-        Campaign.update(tick_token="", tick_lease_until=None)
-        .where((Campaign.id == campaign_id) & (Campaign.tick_token == token))
-        .execute()
-    )
+# --- 2. drain chains ---------------------------------------------------------
 
 
 def start_draining(campaign_id: int, now) -> str | None:
@@ -211,15 +139,6 @@ def start_draining(campaign_id: int, now) -> str | None:
         # We won the transition, so the drain chain is ours to start even if the
         # dialer's last tick lease has not run out yet.
         return claim_lease(campaign_id, DRAINING, now, force=True)
-
-
-def stalled(now) -> list[tuple[int, str]]:
-    """(campaign, state) of DRAINING/FINALIZING campaigns whose chain went silent."""
-    query = Campaign.select(Campaign.id, Campaign.state).where(
-        Campaign.state.in_((DRAINING, FINALIZING))
-        & (Campaign.tick_lease_until.is_null() | (Campaign.tick_lease_until < now))
-    )
-    return list(query.order_by(Campaign.id).tuples())
 
 
 # --- 3. the scan -----------------------------------------------------------------
@@ -243,7 +162,7 @@ def expiry_scan(now) -> ScanResult:
         if token:
             log.info("campaign=%s draining", campaign_id)
             result.drain.append((campaign_id, token))
-    for campaign_id, state in stalled(now):
+    for campaign_id, state in stalled(now, (DRAINING, FINALIZING)):
         token = claim_lease(campaign_id, state, now)
         if token is None:
             continue  # another scan rescued it first
@@ -253,7 +172,6 @@ def expiry_scan(now) -> ScanResult:
         else:
             result.finalize.append((campaign_id, token))
     return result
-
 
 
 # --- 4. hourly clean-up ----------------------------------------------------------

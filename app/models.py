@@ -189,6 +189,9 @@ class Campaign(BaseModel):
     # "why is it not dialing?", written by every dialer tick
     dialer_status = CharField(max_length=255, default="")
     dialer_status_at = UTCDateTimeField(null=True)
+    # written with the status: its last tick dialed or hit a cap, so it takes
+    # part in the fair share of GLOBAL_MAX_CHANNELS and ORIGINATES_PER_SECOND
+    wants_capacity = BooleanField(default=False)
     # the one live tick chain: its token and how long its lease runs
     tick_token = CharField(max_length=36, default="")
     tick_lease_until = UTCDateTimeField(null=True)

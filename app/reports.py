@@ -21,7 +21,7 @@ from pathlib import Path
 from app import csvcells
 from app.db import database, is_postgres
 from app.events import ANSWERED, FAILED_PREFIX, OUTCOMES
-from app.models import Campaign, CampaignOption, ContactList
+from app.models import Campaign, CampaignOption, CampaignReport, ContactList
 from app.windows import zone
 
 log = logging.getLogger(__name__)
@@ -391,7 +391,5 @@ def chart_images(data: dict) -> dict[str, bytes]:
 
 def stored_report(campaign_id: int):
     """The CampaignReport row of a campaign, or None."""
-    from app.models import CampaignReport
-
     return CampaignReport.get_or_none(CampaignReport.campaign == campaign_id)
 

@@ -228,7 +228,7 @@ def pct(values, q):
 
 
 def part_throughput(db, ami, settings, args, env, tick_s):
-    from app import activation
+    from app.campaigns import activation
     from app.models import Campaign
 
     list_id = make_list(db, "throughput", args.contacts, "81")
@@ -292,7 +292,7 @@ def main():
 
         get_settings.cache_clear()
         settings = get_settings()
-        from app import activation
+        from app.campaigns import activation
         from app.db import init_database
         from app.migrations import upgrade
         from app.pbx.ami import AmiClient
@@ -329,7 +329,7 @@ def main():
                   f"over {len(times)} ticks (list + activation {prep:.1f}s)")
             if label == "big":
                 print("due query plan: " + " | ".join(due_plan(db, cid)))
-            from app.activation import pause
+            from app.campaigns.activation import pause
 
             pause(cid, utcnow())
             wait_idle(ami)

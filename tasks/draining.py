@@ -13,44 +13,23 @@ from __future__ import annotations
 import logging
 
 import dramatiq
-from peewee import InterfaceError, OperationalError
 
-from app.clock import utcnow
 from tasks.broker import DRAIN, broker  # noqa: F401  (sets the broker first)
+from app.clock import utcnow
+from app.pbx.ami import get_ami
+from tasks.finalizing import finalize_campaign
+from tasks.lifecycle import keep_draining, lifecycle_beat
 
-from app.db import database, init_database
+from app.db import connection
 from app.draining import FINALIZE, WAIT, poll
-from app.heartbeats import beat
 from app.pbx.errors import PbxError
 
 log = logging.getLogger(__name__)
 
 # Backoff of the drain polls: 1 s, 2 s, 4 s ... capped at 30 s (well inside the
-# chain's lease, app.lifecycle.LEASE_SECONDS).
+# chain's lease, app.chains.LEASE_SECONDS).
 DRAIN_MIN_BACKOFF_MS = 1_000
 DRAIN_MAX_BACKOFF_MS = 30_000
-# failures that are not "wait" or "PBX/database down" (bugs, bad data) stop after this
-OTHER_ERRORS_MAX = 10
-TRANSIENT = (dramatiq.Retry, PbxError, OperationalError, InterfaceError)
-
-
-def db_session():
-    """A database connection for one message (the proxy is bound on first use)."""
-    if database.obj is None:
-        init_database()
-    return database.connection_context()
-
-
-def keep_draining(retries: int, exc: BaseException) -> bool:
-    """Retry forever while waiting for calls or for the PBX/database; a bug gives up."""
-    return isinstance(exc, TRANSIENT) or retries < OTHER_ERRORS_MAX
-
-
-def lifecycle_beat(now, info) -> None:
-    try:
-        beat("lifecycle", now, info)
-    except Exception:  # a heartbeat never fails the main path
-        log.exception("lifecycle heartbeat failed")
 
 
 @dramatiq.actor(
@@ -62,10 +41,7 @@ def lifecycle_beat(now, info) -> None:
 )
 def poll_drain(campaign_id: int, token: str):
     """Poll one DRAINING campaign: retry while calls are up, else enqueue finalization."""
-    from app.pbx.ami import get_ami
-    from tasks.finalizing import finalize_campaign
-
-    with db_session():
+    with connection():
         now = utcnow()
         lifecycle_beat(now, {"draining": campaign_id})
         try:

@@ -12,8 +12,10 @@ import logging
 import dramatiq
 
 from tasks.broker import FINALIZE, broker  # noqa: F401  (sets the broker first)
-from tasks.draining import db_session, keep_draining, lifecycle_beat, utcnow
+from app.clock import utcnow
+from tasks.lifecycle import keep_draining, lifecycle_beat
 
+from app.db import connection
 from app.finalization import finalize
 
 log = logging.getLogger(__name__)
@@ -28,7 +30,7 @@ log = logging.getLogger(__name__)
 )
 def finalize_campaign(campaign_id: int, token: str | None = None):
     """Finalize one FINALIZING campaign, from its last committed step to CLOSED."""
-    with db_session():
+    with connection():
         now = utcnow()
         lifecycle_beat(now, {"finalizing": campaign_id})
         done = finalize(campaign_id, now, token)

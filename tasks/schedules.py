@@ -1,6 +1,7 @@
-"""Periodic actors (``periodiq tasks tasks.schedules`` sends them; the lifecycle worker runs them).
+"""Periodic actors: the scheduler (``python -m tasks.scheduler``) sends them, the lifecycle
+worker runs them.
 
-They sit on the ``drain`` queue so the lifecycle process (``-Q drain finalize``)
+They sit on the ``drain`` queue so the lifecycle process (``-Q drain finalize default``)
 runs them; periodiq itself only sends messages.
 """
 
@@ -12,10 +13,13 @@ import dramatiq
 from periodiq import cron
 
 from tasks.broker import DRAIN, broker  # noqa: F401  (sets the broker first)
-from tasks.draining import db_session, lifecycle_beat, poll_drain, utcnow
+from app.clock import utcnow
+from tasks.draining import poll_drain
 from tasks.finalizing import finalize_campaign
+from tasks.lifecycle import lifecycle_beat
 
 from app.config import get_settings
+from app.db import connection
 from app.finalization import archive_late_events, campaigns_with_late_events
 from app.lifecycle import clean_up, expiry_scan
 
@@ -25,7 +29,7 @@ log = logging.getLogger(__name__)
 @dramatiq.actor(queue_name=DRAIN, periodic=cron("* * * * *"), max_retries=0)
 def expire_campaigns():
     """Every minute: finish what is over, start draining, rescue silent chains."""
-    with db_session():
+    with connection():
         now = utcnow()
         lifecycle_beat(now, {"scan": now.isoformat()})
         result = expiry_scan(now)
@@ -45,7 +49,7 @@ def expire_campaigns():
 @dramatiq.actor(queue_name=DRAIN, periodic=cron("7 * * * *"), max_retries=0)
 def hourly_clean_up():
     """Every hour: archive events that came after a close, drop old exports and heartbeats."""
-    with db_session():
+    with connection():
         now = utcnow()
         late = {cid: archive_late_events(cid, now) for cid in campaigns_with_late_events()}
         done = clean_up(now, get_settings())

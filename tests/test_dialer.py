@@ -6,17 +6,13 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from app import activation
-from app.dialer import (
-    PbxSnapshot,
-    acquire_tick,
-    budget,
-    claim,
-    due_contacts,
-    fold_events,
-    reconcile,
-    renew_lease,
-)
+from app.campaigns import activation
+from app.chains import claim_turn, renew_lease, turn
+from app.dialer.claims import claim, due_contacts
+from app.dialer.folding import fold_events
+from app.dialer.live import PbxSnapshot
+from app.dialer.pacing import budget
+from app.dialer.reconcile import reconcile
 from app.errors import ValidationError
 from app.models import (
     ACTIVE,
@@ -213,12 +209,12 @@ def test_it_shares_the_global_cap_between_campaigns_by_weight(db, monkeypatch):
     settings = get_settings()
     a = activated([f"+155500002{i:02d}" for i in range(30)], max_channels=50, weight=2)
     b = activated([f"+155500003{i:02d}" for i in range(30)], max_channels=50, weight=1)
-    Campaign.update(dialer_status="dialing 1").execute()
+    Campaign.update(wants_capacity=True).execute()
     snap = PbxSnapshot({}, set())
     assert budget(Campaign.get_by_id(a.id), snap, NOW, settings).slots == 8
     assert budget(Campaign.get_by_id(b.id), snap, NOW, settings).slots == 4
     # b idle: a may use the whole trunk
-    Campaign.update(dialer_status="no due contacts").where(Campaign.id == b.id).execute()
+    Campaign.update(wants_capacity=False).where(Campaign.id == b.id).execute()
     assert budget(Campaign.get_by_id(a.id), snap, NOW, settings).slots == 12
     # calls of b on the trunk count against everyone
     snap = PbxSnapshot({b.account_code: 10}, set())
@@ -226,41 +222,57 @@ def test_it_shares_the_global_cap_between_campaigns_by_weight(db, monkeypatch):
     get_settings.cache_clear()
 
 
+def test_it_shares_by_the_wants_capacity_flag_whatever_the_status_says(db, monkeypatch):
+    from app.config import get_settings
+
+    monkeypatch.setenv("GLOBAL_MAX_CHANNELS", "12")
+    get_settings.cache_clear()
+    settings = get_settings()
+    a = activated([f"+155500006{i:02d}" for i in range(30)], max_channels=50, weight=2)
+    activated([f"+155500007{i:02d}" for i in range(30)], max_channels=50, weight=1)
+    snap = PbxSnapshot({}, set())
+    Campaign.update(dialer_status="dialing 3", wants_capacity=False).execute()
+    assert budget(Campaign.get_by_id(a.id), snap, NOW, settings).slots == 12
+    Campaign.update(dialer_status="reworded", wants_capacity=True).execute()
+    assert budget(Campaign.get_by_id(a.id), snap, NOW, settings).slots == 8
+    get_settings.cache_clear()
+
+
 def test_it_lets_exactly_one_tick_chain_run(db):
     campaign = activated(["+15550000001"])
     lease = 10
-    assert acquire_tick(campaign.id, "aaaa", 0, "", NOW, lease) == "run"
+    assert claim_turn(campaign.id, "aaaa", 0, "", NOW, lease) == "run"
     # a second start while the first chain's lease is live must wait
-    assert acquire_tick(campaign.id, "bbbb", 0, "", NOW, lease) == "wait"
+    assert claim_turn(campaign.id, "bbbb", 0, "", NOW, lease) == "wait"
     # a redelivered copy of the tick that already ran waits too
-    assert acquire_tick(campaign.id, "aaaa", 0, "", NOW, lease) == "wait"
+    assert claim_turn(campaign.id, "aaaa", 0, "", NOW, lease) == "wait"
     # the chain's next turn runs
-    assert acquire_tick(campaign.id, "aaaa", 1, "", NOW + timedelta(seconds=1), lease) == "run"
-    renew_lease(campaign.id, "aaaa", 2, NOW + timedelta(seconds=1), lease)
+    assert claim_turn(campaign.id, "aaaa", 1, "", NOW + timedelta(seconds=1), lease) == "run"
+    renew_lease(campaign.id, ACTIVE, turn("aaaa", 2), NOW + timedelta(seconds=1), lease)
     # the waiter comes back: the chain moved on, so it drops
-    assert acquire_tick(campaign.id, "bbbb", 0, "aaaa:1", NOW + timedelta(seconds=12), lease) == "drop"
+    assert claim_turn(campaign.id, "bbbb", 0, "aaaa:1", NOW + timedelta(seconds=12), lease) == "drop"
 
 
 def test_it_takes_over_a_chain_whose_worker_died(db):
     campaign = activated(["+15550000001"])
-    assert acquire_tick(campaign.id, "aaaa", 0, "", NOW, 10) == "run"
+    assert claim_turn(campaign.id, "aaaa", 0, "", NOW, 10) == "run"
     # the worker dies mid-tick; its redelivered message sees the chain's token
-    assert acquire_tick(campaign.id, "aaaa", 0, "", NOW + timedelta(seconds=1), 10) == "wait"
+    assert claim_turn(campaign.id, "aaaa", 0, "", NOW + timedelta(seconds=1), 10) == "wait"
     # still inside the lease: keep waiting
-    assert acquire_tick(campaign.id, "aaaa", 0, "aaaa:1", NOW + timedelta(seconds=5), 10) == "wait"
+    assert claim_turn(campaign.id, "aaaa", 0, "aaaa:1", NOW + timedelta(seconds=5), 10) == "wait"
     # lease over and no progress: exactly one waiter takes the chain over
     later = NOW + timedelta(seconds=11)
-    assert acquire_tick(campaign.id, "cccc", 0, "aaaa:1", later, 10) == "run"
-    assert acquire_tick(campaign.id, "aaaa", 0, "aaaa:1", later, 10) == "drop"
+    assert claim_turn(campaign.id, "cccc", 0, "aaaa:1", later, 10) == "run"
+    assert claim_turn(campaign.id, "aaaa", 0, "aaaa:1", later, 10) == "drop"
 
 
 def test_it_stops_the_chain_when_the_campaign_is_paused(db):
     campaign = activated(["+15550000001"])
-    assert acquire_tick(campaign.id, "aaaa", 0, "", NOW, 10) == "run"
+    assert claim_turn(campaign.id, "aaaa", 0, "", NOW, 10) == "run"
     activation.pause(campaign.id, NOW)
-    assert acquire_tick(campaign.id, "aaaa", 1, "", NOW, 10) == "drop"
+    assert claim_turn(campaign.id, "aaaa", 1, "", NOW, 10) == "drop"
     activation.resume(campaign.id, NOW)
-    assert acquire_tick(campaign.id, "dddd", 0, "", NOW, 10) == "run"
+    assert claim_turn(campaign.id, "dddd", 0, "", NOW, 10) == "run"
     assert Campaign.get_by_id(campaign.id).dialer_status == "resumed"
 
 
@@ -278,7 +290,7 @@ def pbx(db):
 
 def run(campaign_id, now, pbx):
     from app.config import get_settings
-    from app.dialer import run_tick
+    from app.dialer.tick import run_tick
 
     return run_tick(campaign_id, now, pbx.ami, get_settings())
 
@@ -300,6 +312,17 @@ def test_it_originates_no_more_than_max_channels(pbx):
     assert len(calls) == 7
     assert {c["account"] for c in calls} == {campaign.account_code}
     assert Campaign.get_by_id(campaign.id).dialer_status.startswith("channel cap reached")
+
+
+def test_it_flags_a_campaign_that_dials_or_hits_its_cap_as_wanting_capacity(pbx):
+    campaign = activated_on(pbx, [f"+1202557{i:04d}" for i in range(5)], max_channels=2)
+    assert Campaign.get_by_id(campaign.id).wants_capacity is False  # activated
+    assert run(campaign.id, NOW, pbx).originated == 2
+    assert Campaign.get_by_id(campaign.id).wants_capacity is True  # dialing
+    assert run(campaign.id, NOW, pbx).status.startswith("channel cap reached")
+    assert Campaign.get_by_id(campaign.id).wants_capacity is True
+    activation.pause(campaign.id, NOW)
+    assert Campaign.get_by_id(campaign.id).wants_capacity is False
 
 
 def test_it_dials_nothing_outside_the_window_across_dst(pbx):
@@ -349,7 +372,7 @@ def test_it_claims_nothing_while_the_pbx_is_unreachable(pbx):
 
 def run_tick_with(campaign_id, now, ami):
     from app.config import get_settings
-    from app.dialer import run_tick
+    from app.dialer.tick import run_tick
 
     return run_tick(campaign_id, now, ami, get_settings())
 
@@ -407,19 +430,19 @@ def test_it_limits_originates_per_tick_by_the_global_rate(db, monkeypatch):
     b = activated([f"+155500005{i:02d}" for i in range(50)], max_channels=100)
     snap = PbxSnapshot({}, set())
     # 30/s at a 500 ms tick is 15 per tick, split between the two hungry campaigns
-    Campaign.update(dialer_status="dialing 1").execute()
+    Campaign.update(wants_capacity=True).execute()
     plan = budget(Campaign.get_by_id(a.id), snap, NOW, settings)
     assert (plan.slots, plan.reason) == (7, "rate limit")
-    Campaign.update(dialer_status="paused").where(Campaign.id == b.id).execute()
+    Campaign.update(wants_capacity=False).where(Campaign.id == b.id).execute()
     assert budget(Campaign.get_by_id(a.id), snap, NOW, settings).slots == 15
     get_settings.cache_clear()
 
 
 def test_it_hands_the_lease_back_when_the_campaign_left_active(db):
     campaign = activated(["+15550000001"])
-    assert acquire_tick(campaign.id, "aaaa", 0, "", NOW, 10) == "run"
+    assert claim_turn(campaign.id, "aaaa", 0, "", NOW, 10) == "run"
     Campaign.update(state="FINISHED").where(Campaign.id == campaign.id).execute()
-    assert acquire_tick(campaign.id, "aaaa", 1, "", NOW, 10) == "drop"
+    assert claim_turn(campaign.id, "aaaa", 1, "", NOW, 10) == "drop"
     row = Campaign.get_by_id(campaign.id)
     assert (row.tick_token, row.tick_lease_until) == ("", None)
 
@@ -436,7 +459,7 @@ def test_it_never_exceeds_the_global_cap_with_campaigns_ticking_at_once(pbx, mon
         activated_on(pbx, [f"+1202556{k}{i:03d}" for i in range(20)], max_channels=20)
         for k in range(3)
     ]
-    Campaign.update(dialer_status="no due contacts").execute()  # nobody looks hungry yet
+    Campaign.update(wants_capacity=False).execute()  # nobody wants capacity yet
     barrier = threading.Barrier(len(campaigns))
     results = []
 
@@ -456,12 +479,12 @@ def test_it_never_exceeds_the_global_cap_with_campaigns_ticking_at_once(pbx, mon
 
 
 def test_it_lists_active_campaigns_whose_chain_died_for_a_restart(db):
-    from app.dialer import chains_to_restart
+    from app.chains import stalled
 
     live = activated(["+15550000001"])
     dead = activated(["+15550000002"])
     paused = activated(["+15550000003"])
-    assert acquire_tick(live.id, "aaaa", 0, "", NOW, 60) == "run"
-    assert acquire_tick(dead.id, "bbbb", 0, "", NOW - timedelta(seconds=120), 60) == "run"
+    assert claim_turn(live.id, "aaaa", 0, "", NOW, 60) == "run"
+    assert claim_turn(dead.id, "bbbb", 0, "", NOW - timedelta(seconds=120), 60) == "run"
     activation.pause(paused.id, NOW)
-    assert chains_to_restart(NOW) == [dead.id]
+    assert [campaign_id for campaign_id, _ in stalled(NOW, (ACTIVE,))] == [dead.id]

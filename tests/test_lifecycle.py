@@ -8,12 +8,12 @@ from datetime import datetime, time, timedelta, timezone
 
 import pytest
 
+from app.chains import LEASE_SECONDS
 from app.config import get_settings
 from app.draining import FINALIZE, GONE, WAIT, poll
 from app.heartbeats import beat
 from app.lifecycle import (
     ALL_FINAL,
-    LEASE_SECONDS,
     NO_WINDOW,
     PAST_END,
     clean_up,
@@ -27,6 +27,7 @@ from app.models import (
     DRAINING,
     FINAL,
     FINALIZING,
+    FINISHED,
     PAUSED,
     UP,
     CallAttempt,
@@ -151,6 +152,22 @@ def test_it_restarts_a_finalize_chain_whose_lease_ran_out(db):
     (cid, token), = expiry_scan(NOW).finalize
     assert cid == campaign.id and token
     assert expiry_scan(NOW).finalize == []
+
+
+def test_it_keeps_the_drain_chain_a_scan_started_before_the_operator_released_the_tick_chain(db):
+    from app.campaigns import activation
+    from app.campaigns import transition
+
+    campaign = make_campaign(1, state=ACTIVE)
+    Campaign.update(tick_token="aaaa:3", tick_lease_until=NOW + timedelta(seconds=30)).execute()
+    # "finish" is the transition, then the release of the tick chain; a scan
+    # that starts draining in between hands the campaign its drain chain
+    transition(campaign.id, FINISHED, NOW)
+    (cid, token), = expiry_scan(NOW).drain
+    activation._reset_chain(campaign.id, "finished by operator", NOW)
+    stored = Campaign.get_by_id(campaign.id)
+    assert (cid, stored.state, stored.tick_token) == (campaign.id, DRAINING, token)
+    assert stored.dialer_status == "finished by operator"
 
 
 # --- the drain poll, against pbxsim over TCP ------------------------------------------

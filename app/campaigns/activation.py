@@ -13,8 +13,10 @@ from peewee import Value
 
 from app.campaigns.rules import field_problems
 from app.campaigns.states import get_campaign, transition
+from app.chains import release_tick_chain
 from app.config import get_settings
 from app.db import database
+from app.dialer.readout import set_status
 from app.errors import IllegalTransitionError, ValidationError
 from app.menu import menu_problems
 from app.models import (
@@ -182,8 +184,9 @@ def finish(campaign_id: int, now, user_id: int | None = None) -> Campaign:
 
 
 def _reset_chain(campaign_id: int, status: str, now) -> None:
-    # a released chain lets the next start run at once; a tick message still
-    # queued for the old chain finds the campaign not ACTIVE (or loses the race)
-    Campaign.update(
-        tick_token="", tick_lease_until=None, dialer_status=status, dialer_status_at=now
-    ).where(Campaign.id == campaign_id).execute()
+    # a released tick chain lets the next start run at once; a tick message
+    # still queued for the old chain finds the campaign not ACTIVE (or loses
+    # the race). Conditional: a drain chain the lifecycle started meanwhile
+    # keeps its token.
+    release_tick_chain(campaign_id)
+    set_status(campaign_id, status, now)

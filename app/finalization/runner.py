@@ -24,7 +24,7 @@ from app.finalization.steps import (
     ensure_report_row,
     next_step,
 )
-from app.lifecycle import release_lease, renew_lease
+from app.chains import release_lease, renew_lease
 from app.models import CLOSED, FINALIZING, CampaignReport
 
 log = logging.getLogger(__name__)

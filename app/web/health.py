@@ -15,6 +15,7 @@ import pika
 from app import heartbeats
 from app.db import database
 from app.models import Heartbeat
+from app.pbx.ami import AmiClient
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +47,6 @@ def check_broker(settings, now):
 
 def check_pbx(settings, now):
     """Log in to the Asterisk manager interface and send a Ping."""
-    from app.pbx.ami import AmiClient
-
     timeout = min(settings.ami_timeout, PBX_TIMEOUT)
     client = AmiClient(
         settings.ami_host, settings.ami_port, settings.ami_user, settings.ami_secret,

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from app import activation
+from app.campaigns import activation
+from app.chains import claim_lease
 from app.config import get_settings
 from app.finalization import finalize
-from app.lifecycle import claim_lease
 from app.models import (
     CLOSED,
     DRAINING,

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from app import activation
+from app.campaigns import activation
 from app.config import get_settings
 from app.models import FINAL, CallAttempt, CallEvent, Campaign, CampaignContact, Contact
 from dialing_support import make_campaign

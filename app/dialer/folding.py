@@ -1,0 +1,179 @@
+"""The fold: the events of in-flight attempts become attempt and contact state.
+
+Events come from the AGI daemons, or the AMI UserEvent recorder
+(``python -m agi.amievents``). Answered + hangup: the contact is final; a
+retryable failure: pending again after that outcome's delay while attempts
+remain; anything else: final with the last outcome.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from datetime import datetime
+
+from app.campaigns.states import get_campaign
+from app.db import database
+from app.dialer.outcomes import IN_FLIGHT, AttemptFacts, facts_of, next_state
+from app.dialer.sql import batches, rows_table
+from app.models import (
+    CALLING,
+    DONE,
+    ORIGINATING,
+    UP,
+    CallAttempt,
+    CallEvent,
+    Campaign,
+    CampaignContact,
+)
+
+log = logging.getLogger(__name__)
+
+
+def fold_events(campaign_id: int, now: datetime, campaign: Campaign | None = None) -> int:
+    """Fold the events of the campaign's in-flight attempts; return how many attempts ended."""
+    campaign = campaign or get_campaign(campaign_id)
+    attempts = in_flight_attempts(campaign_id)
+    if not attempts:
+        return 0
+    closes, ups = [], []
+    for key, evs in events_of(campaign_id, attempts).items():
+        attempt = attempts[key]
+        facts = facts_of(evs)
+        if facts.outcome:
+            closes.append((attempt, facts))
+        elif facts.answered_at is not None and attempt.state == ORIGINATING:
+            ups.append((attempt.id, facts.answered_at))
+    if not closes and not ups:
+        return 0
+    # One transaction (one commit, one fsync) and one statement per kind for
+    # the whole fold. Every update is conditional, so a second fold of the same
+    # events (the lifecycle's, a redelivered tick's) changes nothing: the
+    # attempt is no longer open and the contact no longer calling on it.
+    with database.atomic():
+        for batch in batches(closes):
+            close(batch, now)
+            settle(campaign, batch, now)
+        for batch in batches(ups):
+            mark_up(batch)
+    if closes:
+        log.info("folded campaign=%s ended=%d in_flight=%d", campaign_id, len(closes),
+                 len(attempts))
+    return len(closes)
+
+
+def in_flight_attempts(campaign_id: int) -> dict:
+    """(contact id, attempt number) -> the campaign's in-flight attempt (id, state)."""
+    rows = (
+        CallAttempt.select(
+            CallAttempt.id, CallAttempt.contact.alias("contact_id"), CallAttempt.number,
+            CallAttempt.state,
+        )
+        .where((CallAttempt.campaign == campaign_id) & (CallAttempt.state.in_(IN_FLIGHT)))
+        .namedtuples()
+    )
+    return {(a.contact_id, a.number): a for a in rows}
+
+
+def events_of(campaign_id: int, attempts: dict) -> dict:
+    """(contact id, attempt number) -> the events of that attempt, for the given attempts."""
+    events = defaultdict(list)
+    contact_ids = sorted({contact_id for contact_id, _ in attempts})
+    for chunk in batches(contact_ids, 500):
+        for ev in (
+            CallEvent.select(
+                CallEvent.id, CallEvent.contact_id, CallEvent.attempt, CallEvent.name,
+                CallEvent.received_at, CallEvent.data,
+            )
+            .where((CallEvent.campaign_id == campaign_id) & (CallEvent.contact_id.in_(chunk)))
+            .namedtuples()
+        ):
+            key = (ev.contact_id, ev.attempt)
+            if key in attempts:
+                events[key].append(ev)
+    return events
+
+
+def close(closes, now) -> int:
+    """Close attempts with their facts, one statement; return how many were still open.
+
+    ``closes``: (attempt, facts) pairs; an attempt is anything with an id.
+    (Counted by RETURNING: Python's sqlite3 has no row count for a statement
+    that starts with WITH.)
+    """
+    fields = (CallAttempt.id, CallAttempt.outcome, CallAttempt.digit, CallAttempt.answered_at,
+              CallAttempt.finished_at, CallAttempt.hangup_cause)
+    source, v = rows_table(fields, [
+        (attempt.id, facts.outcome, facts.digit, facts.answered_at, facts.ended_at or now,
+         facts.hangup_cause)
+        for attempt, facts in closes
+    ])
+    closed = (
+        CallAttempt.update(
+            state=DONE, outcome=v.outcome, digit=v.digit, answered_at=v.answered_at,
+            finished_at=v.finished_at, hangup_cause=v.hangup_cause,
+        )
+        .with_cte(source)
+        .from_(source)
+        .where((CallAttempt.id == v.id) & (CallAttempt.state != DONE))
+        .returning(CallAttempt.id)
+        .tuples()
+        .execute()
+    )
+    return len(list(closed))
+
+
+def settle(campaign: Campaign, closes, now) -> None:
+    """Move the contacts of closed attempts on (final, or pending after a delay), one statement.
+
+    ``closes``: (attempt, facts) pairs; an attempt has contact_id and number.
+    Only a contact still calling on that attempt moves: another worker may
+    have settled it first.
+    """
+    rows = []
+    for attempt, facts in closes:
+        state, due = next_state(campaign, attempt.number, facts.outcome, facts.ended_at or now)
+        rows.append((attempt.contact_id, attempt.number, state, due, facts.outcome))
+    fields = (CampaignContact.contact, CampaignContact.attempts, CampaignContact.state,
+              CampaignContact.next_attempt_at, CampaignContact.last_outcome)
+    source, v = rows_table(fields, rows)
+    (
+        CampaignContact.update(
+            state=v.state, next_attempt_at=v.next_attempt_at, last_outcome=v.last_outcome,
+            updated_at=now,
+        )
+        .with_cte(source)
+        .from_(source)
+        .where(
+            (CampaignContact.campaign == campaign.id)
+            & (CampaignContact.contact == v.contact)
+            & (CampaignContact.state == CALLING)
+            & (CampaignContact.attempts == v.attempts)  # still on that attempt
+        )
+        .execute()
+    )
+
+
+def mark_up(ups) -> None:
+    """Mark answered attempts up, one statement; ``ups``: (attempt id, answered at) pairs."""
+    source, v = rows_table((CallAttempt.id, CallAttempt.answered_at), ups)
+    (
+        CallAttempt.update(state=UP, answered_at=v.answered_at)
+        .with_cte(source)
+        .from_(source)
+        .where((CallAttempt.id == v.id) & (CallAttempt.state == ORIGINATING))
+        .execute()
+    )
+
+
+def close_attempt(campaign: Campaign, attempt, facts: AttemptFacts, now) -> bool:
+    """Close one attempt with its outcome and settle its contact, in one transaction.
+
+    ``attempt``: anything with id, contact_id and number. False when another
+    worker closed it first.
+    """
+    with database.atomic():
+        if close([(attempt, facts)], now) != 1:
+            return False
+        settle(campaign, [(attempt, facts)], now)
+    return True

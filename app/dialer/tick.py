@@ -1,0 +1,189 @@
+"""One tick of one campaign: settle the calls that ended, then start new ones.
+
+The order, and why (the package docstring lists the steps): the PBX is asked
+for its channels before the fold and read after it, so a call whose terminal
+event the fold sees is still counted by the PBX if its channel was up; nothing
+is claimed while the PBX cannot be asked; the claim is committed before the
+originate; the status line says what the tick did.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from app.campaigns.states import get_campaign, transition
+from app.config import get_settings
+from app.dialer.claims import claim_due, has_open_contacts, next_due_at
+from app.dialer.folding import fold_events
+from app.dialer.live import PbxSnapshot, in_flight_count, live_calls, snapshot_of
+from app.dialer.originate import originate_claims
+from app.dialer.pacing import budget, global_lock
+from app.dialer.readout import set_status
+from app.dialer.reconcile import reconcile
+from app.errors import IllegalTransitionError, StaleStateError
+from app.models import ACTIVE, FINISHED, PAUSED, Campaign
+from app.pbx.errors import PbxError
+from app.windows import campaign_opening
+
+log = logging.getLogger(__name__)
+
+UTC = timezone.utc
+# a tick never waits longer than this, so pause/resume/new events are seen
+MAX_IDLE_S = 30.0
+
+
+@dataclass
+class TickResult:
+    campaign_id: int
+    status: str
+    delay_s: float | None  # when to tick again; None: stop the chain
+    originated: int = 0
+    folded: int = 0
+    lost: int = 0
+    dnc: int = 0
+    live: int = 0
+    pbx_error: str = ""
+    wants_capacity: bool = False  # it dialed or hit a cap: it takes part in the fair share
+    timings: dict = field(default_factory=dict)  # phase -> seconds, for the bench and logs
+
+
+class Laps:
+    """Seconds spent per phase of a tick (a phase may be timed more than once)."""
+
+    def __init__(self):
+        self.timings = {}
+        self._mark = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.timings[name] = self.timings.get(name, 0.0) + now - self._mark
+        self._mark = now
+
+
+def run_tick(campaign_id: int, now: datetime, ami, settings=None) -> TickResult:
+    """One dialer tick of one campaign; its status is written before it returns."""
+    settings = settings or get_settings()
+    campaign = get_campaign(campaign_id)
+    if campaign.state != ACTIVE:
+        status = "paused" if campaign.state == PAUSED else f"not dialing: {campaign.state}"
+        result = TickResult(campaign_id, status, None)
+    else:
+        result = _tick(campaign, now, ami, settings)
+    set_status(campaign_id, result.status, now, wants_capacity=result.wants_capacity)
+    return result
+
+
+def _tick(campaign: Campaign, now: datetime, ami, settings) -> TickResult:
+    tick_s = settings.dial_tick_ms / 1000.0
+    laps = Laps()
+    result = TickResult(campaign.id, "", tick_s, timings=laps.timings)
+    snapshot = _settle_calls(campaign, now, ami, result, laps)
+    if not has_open_contacts(campaign.id):
+        _finish_done(campaign.id, now)
+        result.status, result.delay_s = "finished: every contact is done", None
+    elif result.pbx_error:
+        result.status = f"PBX unreachable: {result.pbx_error}"
+        result.live = in_flight_count([campaign.id])
+    else:
+        opening = campaign_opening(campaign, now)
+        if opening.open:
+            _dial(campaign, snapshot, now, ami, settings, result, laps)
+        else:
+            result.live = live_calls(campaign, snapshot)
+            if opening.next_start is None:
+                result.status = f"not dialing: {opening.reason}"
+            else:
+                result.status = f"outside window until {_fmt(opening.next_start)}"
+            result.delay_s = _idle_delay(now, opening.next_start, result.live, tick_s)
+    return result
+
+
+def _settle_calls(campaign: Campaign, now: datetime, ami, result: TickResult,
+                  laps: Laps) -> PbxSnapshot | None:
+    """Ask the PBX, fold the new events, reconcile; the PBX's snapshot (None: unreachable)."""
+    snapshot = None
+    # ask first and fold while the PBX answers (see the module docstring)
+    try:
+        asked = ami.send("CoreShowChannels")
+    except PbxError as exc:
+        asked = None
+        result.pbx_error = f"{type(exc).__name__}: {exc}"
+    result.folded = fold_events(campaign.id, now, campaign)
+    laps.lap("fold")
+    if asked is not None:
+        try:
+            snapshot = snapshot_of(asked.result().events or [])
+        except PbxError as exc:
+            result.pbx_error = f"{type(exc).__name__}: {exc}"
+    laps.lap("snapshot")
+    if snapshot is not None:
+        result.lost = reconcile(campaign.id, now, snapshot.call_ids)
+    laps.lap("reconcile")
+    return snapshot
+
+
+def _dial(campaign: Campaign, snapshot: PbxSnapshot | None, now: datetime, ami, settings,
+          result: TickResult, laps: Laps) -> None:
+    """Budget, claim and originate: the tick of a campaign inside its call window."""
+    with global_lock(settings):
+        plan = budget(campaign, snapshot, now, settings)
+        laps.lap("budget")
+        claims = claim_due(campaign, plan.slots, now, result) if plan.slots > 0 else []
+    result.live = plan.live
+    if plan.slots <= 0:
+        result.status = f"{plan.reason} reached ({plan.live}/{campaign.max_channels} live)"
+        result.wants_capacity = True
+        return
+    laps.lap("claim")
+    if not claims:
+        nxt = next_due_at(campaign.id)
+        if nxt is None:
+            result.status = f"no due contacts ({plan.live} calls up)"
+        else:
+            result.status = f"no due contacts until {_fmt(nxt)}"
+        result.delay_s = _idle_delay(now, nxt, plan.live, settings.dial_tick_ms / 1000.0)
+        return
+    originated, error = originate_claims(campaign, claims, ami, now, settings)
+    laps.lap("originate")
+    result.originated = originated
+    result.live = plan.live + originated
+    live = f"({result.live}/{campaign.max_channels} live)"
+    if error:
+        result.pbx_error = error
+        if originated == 0:
+            result.status = f"PBX unreachable: {error}"
+        else:
+            result.status = f"dialing {originated} {live}; PBX error: {error}"
+    else:
+        result.status = f"dialing {originated} {live}"
+        if plan.reason != "channel cap" and originated >= plan.slots:
+            result.status += f"; {plan.reason}"
+    # a tick whose every originate failed wants the PBX back, not a share of the trunk
+    result.wants_capacity = originated > 0 or not error
+    log.info(
+        "tick campaign=%s originated=%d folded=%d lost=%d dnc=%d live=%d",
+        campaign.id, originated, result.folded, result.lost, result.dnc, result.live,
+    )
+
+
+def _idle_delay(now, until, live, tick_s) -> float:
+    """Tick again soon while calls are up (to fold them), else sleep until ``until``."""
+    if live > 0 or until is None:
+        return tick_s if live > 0 else MAX_IDLE_S
+    wait = (until - now).total_seconds()
+    return min(MAX_IDLE_S, max(tick_s, wait))
+
+
+def _finish_done(campaign_id: int, now: datetime) -> None:
+    try:
+        transition(campaign_id, FINISHED, now)
+        log.info("campaign=%s finished: every contact is done", campaign_id)
+    except (IllegalTransitionError, StaleStateError):
+        pass  # an operator or another worker moved it first
+
+
+def _fmt(when: datetime | None) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ") if when else "?"
