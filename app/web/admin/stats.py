@@ -12,12 +12,11 @@ import time
 
 from peewee import fn
 
+from app.dialer.live import in_flight_count
 from app.models import (
     CLOSED,
     DRAFT,
     FINAL,
-    ORIGINATING,
-    UP,
     CallAttempt,
     Campaign,
     CampaignContact,
@@ -121,15 +120,6 @@ def page_progress(campaigns, cache: TTLCache) -> dict[int, tuple[int, int]]:
     return found
 
 
-def live_calls(campaign_id: int) -> int:
-    """Attempts with no terminal event yet: calls up or being set up."""
-    return (
-        CallAttempt.select(fn.COUNT(CallAttempt.id))
-        .where((CallAttempt.campaign == campaign_id) & CallAttempt.state.in_([ORIGINATING, UP]))
-        .scalar()
-    ) or 0
-
-
 def attempt_count(campaign_id: int) -> int:
     return (
         CallAttempt.select(fn.COUNT(CallAttempt.id))
@@ -214,7 +204,7 @@ def live_view(campaign_id: int, cache: TTLCache | None = None) -> dict:
         "contacts_final": done,
         "contacts_total": total,
         "percent": round(100.0 * done / total, 1) if total else 0.0,
-        "calls_up": 0 if closed else live_calls(campaign_id),
+        "calls_up": 0 if closed else in_flight_count([campaign_id]),
         "max_channels": campaign.max_channels,
         "attempts": attempts,
         "outcomes": outcomes,
