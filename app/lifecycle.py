@@ -40,6 +40,7 @@ from app.models import (
     CampaignContact,
 )
 from app.uploads import UPLOAD_FOLDERS
+from app.users import prune_login_failures
 from app.windows import campaign_opening
 
 log = logging.getLogger(__name__)
@@ -227,11 +228,14 @@ def clean_uploads(now, media_dir) -> int:
 
 
 def clean_up(now, settings) -> dict:
-    """The hourly clean-up: old exports, old uploads and heartbeats of long-gone processes."""
+    """The hourly clean-up: old exports, old uploads, heartbeats of long-gone processes and
+    sign-in failures too old to count."""
     files = clean_exports(now, settings.export_dir, settings.export_retention_days)
     uploads = clean_uploads(now, settings.media_dir)
     beats = purge_stale(now, max(HEARTBEAT_RETENTION_SECONDS, settings.heartbeat_stale_seconds))
-    if files or uploads or beats:
-        log.info("clean-up removed %d export files, %d uploads and %d heartbeats",
-                 files, uploads, beats)
-    return {"export_files": files, "uploads": uploads, "heartbeats": beats}
+    failures = prune_login_failures(now)
+    if files or uploads or beats or failures:
+        log.info("clean-up removed %d export files, %d uploads, %d heartbeats and %d old "
+                 "sign-in failures", files, uploads, beats, failures)
+    return {"export_files": files, "uploads": uploads, "heartbeats": beats,
+            "login_failures": failures}

@@ -37,6 +37,7 @@ from app.models import (
     CampaignContact,
     CampaignReport,
     Heartbeat,
+    LoginFailure,
 )
 from app.pbx.ami import AmiClient
 from app.pbx.errors import PbxError
@@ -312,11 +313,17 @@ def test_it_cleans_old_exports_and_long_stale_heartbeats(db, tmp_path, monkeypat
         path.write_text("phone\n0612345678\n")
     os.utime(stale, (now.timestamp() - 3 * 86400,) * 2)
 
+    # sign-in failures: one too old to count any more, one recent
+    LoginFailure.create(username="a", remote_addr="192.0.2.1", at=now - timedelta(hours=2))
+    LoginFailure.create(username="b", remote_addr="192.0.2.1", at=now - timedelta(minutes=1))
+
     done = clean_up(now, settings)
-    assert done == {"export_files": 3, "uploads": 1, "heartbeats": 1}
+    assert done == {"export_files": 3, "uploads": 1, "heartbeats": 1, "login_failures": 1}
     assert sorted(p.name for p in folder.iterdir()) == ["archive.zip"]
     assert not gone_folder.exists()
     assert [p.name for p in uploads.iterdir()] == ["b.csv"]
     assert [h.name for h in Heartbeat.select()] == ["dialer@recent:2"]
-    assert clean_up(now, settings) == {"export_files": 0, "uploads": 0, "heartbeats": 0}
+    assert [f.username for f in LoginFailure.select()] == ["b"]
+    assert clean_up(now, settings) == {
+        "export_files": 0, "uploads": 0, "heartbeats": 0, "login_failures": 0}
     get_settings.cache_clear()
