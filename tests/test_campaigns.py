@@ -7,6 +7,7 @@ from datetime import datetime, time, timezone
 import pytest
 
 from app.campaigns import TRANSITIONS, create, resume, transition, update, validate
+from app.config import get_settings
 from app.errors import IllegalTransitionError, NotFoundError, StaleStateError, ValidationError
 from app.models import (
     ACTIVE,
@@ -110,7 +111,7 @@ def draft_values(**changes):
 
 
 OPTIONS = [{"digit": "1", "label": "Yes"},
-           {"digit": "0", "label": "Agent", "action": "transfer", "target": "PJSIP/desk"}]
+           {"digit": "0", "label": "Agent", "action": "transfer", "target": "100"}]
 WINDOWS = [Span(0, time(9), time(12)), Span(4, time(22), time(2))]
 
 
@@ -134,7 +135,7 @@ def test_it_creates_a_draft_with_its_options_and_windows(db):
     assert stored.retry_on == "busy,noanswer"  # the stored order, whatever order was given
     # a naive time is local to the campaign's zone
     assert stored.ends_at == datetime(2026, 12, 31, 19, 0, tzinfo=timezone.utc)
-    assert stored_options(campaign.id) == [("0", "Agent", "transfer", "PJSIP/desk"),
+    assert stored_options(campaign.id) == [("0", "Agent", "transfer", "100"),
                                            ("1", "Yes", "record", "")]
     assert stored_windows(campaign.id) == [(0, time(9), time(12)), (4, time(22), time(2))]
 
@@ -151,6 +152,12 @@ def test_it_creates_a_draft_with_its_options_and_windows(db):
     ({}, [{"digit": "1", "action": "dance"}], [], "option 1: action 'dance' is not one of"),
     ({}, [{"digit": "1", "action": "transfer"}], [], "option 1: a transfer needs a target"),
     ({}, [{"digit": "1"}, {"digit": "1"}], [], "digit 1 is used by two options"),
+    ({}, [{"digit": "1", "action": "transfer", "target": "Local/s@from-internal-admin"}], [],
+     "option 1: transfer target 'Local/s@from-internal-admin' is neither a phone number"),
+    ({}, [{"digit": "1", "action": "transfer", "target": "IAX2/user:secret@198.51.100.7/100"}],
+     [], "option 1: transfer target 'IAX2/user:secret@198.51.100.7/100' is neither"),
+    ({}, [{"digit": "1", "label": "Yes\r\nAction: Originate"}], [],
+     "option 1: the label must be one line of printable characters"),
     ({}, [], [Span(9, time(9), time(10))], "call window weekday 9 is not 0..6"),
     ({"colour": "red"}, [], [], "a campaign has no field colour"),
 ])
@@ -161,6 +168,20 @@ def test_it_refuses_what_the_rules_refuse_naming_the_field(db, values, options, 
     with pytest.raises(ValidationError, match=re.escape(message)):
         create(draft_values(**values), NOW, options=options, windows=windows)
     assert Campaign.select().count() == 0
+
+
+def test_it_transfers_only_to_numbers_and_to_contexts_the_settings_list(db, monkeypatch):
+    desk = [{"digit": "1", "label": "Desk", "action": "transfer", "target": "200@transfer-desk"}]
+    with pytest.raises(ValidationError, match=re.escape("TRANSFER_CONTEXTS (none set)")):
+        create(draft_values(), NOW, options=desk)
+    campaign = create(draft_values(), NOW, options=[dict(desk[0], target="+12025550199")])
+    assert stored_options(campaign.id) == [("1", "Desk", "transfer", "+12025550199")]
+    monkeypatch.setenv("TRANSFER_CONTEXTS", "transfer-desk")
+    get_settings.cache_clear()
+    campaign = create(draft_values(), NOW, options=desk)
+    assert stored_options(campaign.id) == [("1", "Desk", "transfer", "200@transfer-desk")]
+    with pytest.raises(ValidationError, match="TRANSFER_CONTEXTS \\(transfer-desk\\)"):
+        update(campaign.id, {}, NOW, options=[dict(desk[0], target="s@from-internal-admin")])
 
 
 def test_it_refuses_a_contact_list_that_does_not_exist(db):

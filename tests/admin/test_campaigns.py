@@ -55,7 +55,7 @@ def campaign_form(**changes):
         "options-1-digit": "9",
         "options-1-label": "Talk to us",
         "options-1-action": "transfer",
-        "options-1-target": "PJSIP/desk",
+        "options-1-target": "+12025550199",
         "windows-0-weekday": "0",
         "windows-0-starts": "09:00",
         "windows-0-ends": "12:30",
@@ -84,7 +84,7 @@ def test_it_creates_a_campaign_with_inline_options_and_windows(no_csrf, operator
         (o.digit, o.label, o.action, o.target)
         for o in CampaignOption.select().where(CampaignOption.campaign == campaign.id).order_by(CampaignOption.digit)
     ]
-    assert options == [("1", "Confirm", "record", ""), ("9", "Talk to us", "transfer", "PJSIP/desk")]
+    assert options == [("1", "Confirm", "record", ""), ("9", "Talk to us", "transfer", "+12025550199")]
     windows = [
         (w.weekday, w.starts, w.ends)
         for w in CallWindow.select().where(CallWindow.campaign == campaign.id).order_by(CallWindow.weekday)
@@ -118,6 +118,8 @@ def test_it_offers_only_ready_lists(no_csrf, operator_client):
         ({"windows-0-ends": ""}, "This field is required"),
         ({"windows-0-starts": "9h"}, "not a time like 09:00"),
         ({"options-1-target": ""}, "a transfer needs a target"),
+        ({"options-1-target": "Local/s@from-internal-admin"}, "is neither a phone number"),
+        ({"options-1-target": "IAX2/user:secret@198.51.100.7/100"}, "is neither a phone number"),
         ({"message_sound": ""}, "choose a stock sound or upload a message file"),
         ({"ends_at": "2026-11-01 00:00:00"}, "the end must come after the start"),
     ],

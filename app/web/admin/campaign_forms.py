@@ -112,7 +112,8 @@ class OptionInline(InlineFormAdmin):
         form_class.action = fields.SelectField("Action", choices=[(a, a) for a in OPTION_ACTIONS])
         form_class.target = fields.StringField(
             "Transfer target", validators=[validators.Length(max=TARGET_MAX)],
-            description="Dial string for a transfer, e.g. PJSIP/desk",
+            description="A phone number (dialled like a contact), or EXTEN@CONTEXT for a "
+                        "context the administrator allowed (TRANSFER_CONTEXTS)",
         )
         return form_class
 
