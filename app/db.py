@@ -65,6 +65,20 @@ def connection():
     return database.connection_context()
 
 
+def write_transaction():
+    """A transaction that takes the write lock when it begins: for work that reads, then writes.
+
+    On SQLite a deferred transaction that has read cannot wait for the write lock
+    (SQLite answers "database is locked" at once rather than risk a deadlock), so
+    BEGIN IMMEDIATE queues for it under the busy timeout before the first read.
+    PostgreSQL waits on row locks by itself: a normal transaction. Inside another
+    transaction it is a savepoint of that one.
+    """
+    if is_postgres():
+        return database.atomic()
+    return database.atomic(lock_type="IMMEDIATE")
+
+
 def is_postgres(db=None) -> bool:
     db = db or database.obj
     return isinstance(db, PostgresqlDatabase)

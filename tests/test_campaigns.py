@@ -6,7 +6,16 @@ from datetime import datetime, time, timezone
 
 import pytest
 
-from app.campaigns import TRANSITIONS, create, resume, transition, update, validate
+from app.campaigns import (
+    TRANSITIONS,
+    activate,
+    create,
+    pause,
+    resume,
+    transition,
+    update,
+    validate,
+)
 from app.config import get_settings
 from app.errors import IllegalTransitionError, NotFoundError, StaleStateError, ValidationError
 from app.models import (
@@ -20,10 +29,13 @@ from app.models import (
     STATES,
     CallWindow,
     Campaign,
+    CampaignContact,
     CampaignOption,
+    Contact,
     ContactList,
 )
 from app.windows import Span
+from tests.write_lock_support import write_lock_held
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
 
@@ -222,3 +234,27 @@ def test_it_resumes_only_a_paused_campaign(db):
     assert Campaign.get_by_id(draft.id).state == DRAFT
     paused = Campaign.create(name="p", state=PAUSED)
     assert resume(paused.id, NOW).state == ACTIVE
+
+
+# --- under load: a request that reads, then writes, waits for the write lock ----------------
+
+def ready_campaign():
+    """A DRAFT that activates: a ready list of three contacts, a stock sound, open every day."""
+    contact_list = ContactList.create(name="l", status="ready", rows_total=3, rows_imported=3)
+    Contact.insert_many([{"contact_list": contact_list.id, "phone": f"+3361234000{i}",
+                          "fields": {}, "position": i + 2} for i in range(3)]).execute()
+    return create(draft_values(contact_list=contact_list.id), NOW,
+                  windows=[Span(d, time(0), time(0)) for d in range(7)])
+
+
+def test_it_waits_for_a_writer_instead_of_failing_at_once(db, db_engine):
+    campaign = ready_campaign()
+    with write_lock_held(db, db_engine) as released:
+        activated = activate(campaign.id, NOW)  # no PBX: the dialplan is written, not reloaded
+        assert released.is_set()  # it waited for the other writer, then went on
+    assert activated.state == ACTIVE
+    assert CampaignContact.select().where(CampaignContact.campaign == campaign.id).count() == 3
+    with write_lock_held(db, db_engine) as released:
+        assert pause(campaign.id, NOW).state == PAUSED
+        assert released.is_set()
+    assert Campaign.get_by_id(campaign.id).dialer_status == "paused"

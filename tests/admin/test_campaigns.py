@@ -25,6 +25,7 @@ from app.models import (
     ContactList,
 )
 from tests.campaign_end_support import T0, call, contact_ids, make_campaign
+from tests.write_lock_support import write_lock_held
 
 from .conftest import flashes
 
@@ -269,3 +270,15 @@ def test_it_serves_report_files_only_from_the_export_folder(db, no_csrf, viewer_
     CampaignReport.create(campaign=campaign.id, csv_path="/etc/passwd", charts={"x": "/etc/hostname"})
     assert viewer_client.get(f"/admin/campaign/report/{campaign.id}.csv").status_code == 404
     assert viewer_client.get(f"/admin/campaign/report/{campaign.id}/chart/x").status_code == 404
+
+
+def test_it_saves_the_form_while_another_writer_holds_the_lock(db, db_engine, no_csrf,
+                                                               operator_client):
+    ready = ContactList.create(name="ready list", status="ready", rows_imported=3)
+    with write_lock_held(db, db_engine) as released:
+        # the save reads (the list exists?) before it writes
+        response = operator_client.post("/admin/campaign/new/",
+                                        data=campaign_form(contact_list=str(ready.id)))
+        assert released.is_set()  # it waited its turn
+    assert response.status_code == 302, flashes(response)
+    assert Campaign.get().name == "Spring reminders"

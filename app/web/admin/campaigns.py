@@ -17,7 +17,7 @@ from wtforms import fields
 
 from app import campaigns
 from app.clock import utcnow
-from app.db import database
+from app.db import write_transaction
 from app.errors import CallcastError, NotFoundError
 from app.models import (
     CLOSED,
@@ -133,7 +133,9 @@ class CampaignView(SecureModelView):
         check_message(form, values, "" if is_created else model.message_file)
         now, user_id = utcnow(), current_user.user_id
         options, windows = form_options(form), form_windows(form)
-        with database.atomic():
+        # one write transaction from the first read: under load a deferred one
+        # failed at once with "database is locked" when it came to write
+        with write_transaction():
             if is_created:
                 model = campaigns.create(values, now, user_id, options or (), windows or ())
             else:
