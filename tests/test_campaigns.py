@@ -196,6 +196,16 @@ def test_it_transfers_only_to_numbers_and_to_contexts_the_settings_list(db, monk
         update(campaign.id, {}, NOW, options=[dict(desk[0], target="s@from-internal-admin")])
 
 
+# --- ids: one no row can have is no campaign ---------------------------------------------
+
+@pytest.mark.parametrize("campaign_id", [2**63, 10**30, "99999999999999999999", -1, "x"])
+def test_it_finds_no_campaign_for_an_id_no_row_can_have(db, campaign_id):
+    with pytest.raises(NotFoundError, match="does not exist"):
+        transition(campaign_id, ACTIVE, NOW)
+    with pytest.raises(NotFoundError):
+        pause(campaign_id, NOW)
+
+
 def test_it_refuses_a_contact_list_that_does_not_exist(db):
     with pytest.raises(ValidationError, match="contact list 999 does not exist"):
         create(draft_values(contact_list=999), NOW)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from app.models import CallWindow, Campaign, CampaignContact, CampaignOption, ContactList
 
 
@@ -84,3 +86,22 @@ def test_it_activates_pauses_resumes_finishes_and_shows(app, sqlite_db, broker, 
     assert result.exit_code != 0 and "cannot go from FINISHED to PAUSED" in result.output
     text = runner.invoke(args=["campaign", "show", str(campaign_id), "--no-pbx"]).output
     assert "state:    FINISHED" in text and "pending 3" in text
+
+
+@pytest.mark.parametrize("command", [
+    ["activate", "9223372036854775808", "--no-reload"], ["pause", "9223372036854775808"],
+    ["resume", "99999999999999999999"], ["finish", "99999999999999999999"],
+    ["show", "9223372036854775808", "--no-pbx"],
+])
+def test_it_says_an_id_no_row_can_have_does_not_exist(app, sqlite_db, command):
+    result = app.test_cli_runner().invoke(args=["campaign", *command])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert f"campaign {command[1]} does not exist" in result.output
+
+
+def test_it_says_a_list_id_no_row_can_have_does_not_exist(app, sqlite_db):
+    result = app.test_cli_runner().invoke(args=[
+        "campaign", "create", "--name", "x", "--list-id", "9223372036854775808",
+        "--message-sound", "hello-world",
+    ])
+    assert result.exit_code == 1 and "contact list 9223372036854775808 does not exist" in result.output

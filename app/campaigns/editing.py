@@ -6,7 +6,7 @@ import logging
 
 from app.campaigns.rules import EDITABLE_STATES, FIELDS, LOCKED_AFTER_DRAFT, normalised, validate
 from app.campaigns.states import get_campaign
-from app.db import write_transaction
+from app.db import row_id, write_transaction
 from app.errors import StaleStateError, ValidationError
 from app.menu import option_of
 from app.models import DRAFT, CallWindow, Campaign, CampaignOption, ContactList
@@ -101,8 +101,11 @@ def _refuse_locked(campaign, stored: dict, values: dict, options) -> None:
 
 
 def _check_list(list_id) -> None:
-    if list_id is not None and not ContactList.select().where(ContactList.id == list_id).exists():
-        raise ValidationError(f"contact list {list_id} does not exist")
+    if list_id is None:
+        return
+    found = row_id(list_id)
+    if found is None or not ContactList.select().where(ContactList.id == found).exists():
+        raise ValidationError(f"contact list {str(list_id)[:40]} does not exist")
 
 
 def _store_options(campaign_id: int, options) -> None:

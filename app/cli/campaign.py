@@ -12,7 +12,7 @@ from app import campaigns
 from app.campaigns import LIMITS
 from app.clock import utcnow
 from app.contacts import create_contact_list, import_contact_list
-from app.db import connection
+from app.db import connection, row_id
 from app.dialer import status
 from app.errors import CallcastError, ValidationError
 from app.models import ContactList
@@ -112,7 +112,8 @@ def create(name, csv_path, list_id, phone_column, country, message_file, message
         if csv_path:
             contact_list = _import(csv_path, name, phone_column, country)
         else:
-            contact_list = ContactList.get_or_none(ContactList.id == list_id)
+            found = row_id(list_id)
+            contact_list = ContactList.get_or_none(ContactList.id == found) if found else None
             if contact_list is None:
                 _fail(f"contact list {list_id} does not exist")
         now = utcnow()
@@ -210,8 +211,8 @@ def show_cmd(campaign_id, as_json, no_pbx):
     ami = None if no_pbx else get_ami()
     try:
         with connection():
-            info = status(campaign_id, ami)
-            campaign = campaigns.get_campaign(campaign_id)
+            campaign = campaigns.get_campaign(campaign_id)  # first: it refuses any id
+            info = status(campaign.id, ami)
             info["timezone"] = campaign.timezone
             info["windows"] = describe_windows(campaign_id)
     except CallcastError as exc:
