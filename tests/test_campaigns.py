@@ -7,6 +7,7 @@ from datetime import datetime, time, timezone
 import pytest
 
 from app.campaigns import (
+    LIMITS,
     TRANSITIONS,
     activate,
     create,
@@ -34,7 +35,7 @@ from app.models import (
     Contact,
     ContactList,
 )
-from app.windows import Span
+from app.windows import EARLIEST, LATEST, Span
 from tests.write_lock_support import write_lock_held
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
@@ -154,7 +155,7 @@ def test_it_creates_a_draft_with_its_options_and_windows(db):
 
 @pytest.mark.parametrize("values,options,windows,message", [
     ({"max_attempts": 21}, [], [], "max_attempts must be between 1 and 20"),
-    ({"ring_timeout_s": 0}, [], [], "ring_timeout_s must be at least 1"),
+    ({"ring_timeout_s": 0}, [], [], "ring_timeout_s must be between 1 and 600"),
     ({"name": " "}, [], [], "name is required"),
     ({"timezone": "Mars/Olympus"}, [], [], "unknown time zone 'Mars/Olympus'"),
     ({"retry_on": "busy,sometimes"}, [], [], "retry_on names unknown outcomes: sometimes"),
@@ -196,7 +197,56 @@ def test_it_transfers_only_to_numbers_and_to_contexts_the_settings_list(db, monk
         update(campaign.id, {}, NOW, options=[dict(desk[0], target="s@from-internal-admin")])
 
 
-# --- ids: one no row can have is no campaign ---------------------------------------------
+# --- bounds: every count, duration and date has a top; arithmetic on them cannot overflow -----
+
+@pytest.mark.parametrize("name", sorted(LIMITS))
+def test_it_bounds_every_count_and_duration_naming_the_range(name):
+    limit = LIMITS[name]
+    assert limit.high is not None and limit.high <= 2**31 - 1  # fits every integer column
+    for good in (limit.low, limit.high):
+        assert validate(draft_values(**{name: good}))[name] == good
+    for bad in (limit.low - 1, limit.high + 1, 10**12, 2**64):
+        with pytest.raises(ValidationError,
+                           match=re.escape(f"{name} must be between {limit.low} and {limit.high}")):
+            validate(draft_values(**{name: bad}))
+
+
+@pytest.mark.parametrize("values,message", [
+    ({"retry_busy_s": 1_000_000_000_000}, "retry_busy_s must be between 0 and 2592000"),
+    ({"starts_at": datetime(9999, 12, 31)}, "starts_at must be between 2000-01-01 and 2100-01-01"),
+    ({"ends_at": datetime(9999, 12, 31, 23, 59), "timezone": "America/New_York"},
+     "ends_at must be between 2000-01-01 and 2100-01-01"),
+    ({"starts_at": datetime(1, 1, 1), "timezone": "Asia/Tokyo"},
+     "starts_at must be between 2000-01-01 and 2100-01-01"),
+    ({"ends_at": datetime(2100, 1, 1, 12, tzinfo=timezone.utc)}, "ends_at must be between"),
+    ({"starts_at": "2026-12-01"}, "starts_at must be a date and time, not '2026-12-01'"),
+    ({"message_sound": "x" * 201}, "message_sound is longer than 200 characters"),
+    ({"contact_list": 2**64}, "contact_list must be a list's id, not 18446744073709551616"),
+])
+def test_it_refuses_values_out_of_bounds_naming_the_field(db, values, message):
+    with pytest.raises(ValidationError, match=re.escape(message)):
+        create(draft_values(**values), NOW)
+    assert Campaign.select().count() == 0
+
+
+def test_it_stores_dates_at_the_bounds_in_utc(db):
+    campaign = create(draft_values(timezone="UTC", starts_at=datetime(2000, 1, 1),
+                                   ends_at=datetime(2100, 1, 1)), NOW)
+    stored = Campaign.get_by_id(campaign.id)
+    assert (stored.starts_at, stored.ends_at) == (EARLIEST, LATEST)
+
+
+def test_it_refuses_to_activate_what_was_stored_before_the_bounds(db):
+    campaign = ready_campaign()
+    # rows written before the rules had tops (here the most an integer column holds):
+    # the dialer choked on them every tick
+    Campaign.update(retry_busy_s=2**31 - 1).where(
+        Campaign.id == campaign.id).execute()
+    with pytest.raises(ValidationError) as caught:
+        activate(campaign.id, NOW)
+    assert "retry_busy_s must be between 0 and 2592000" in str(caught.value)
+    assert Campaign.get_by_id(campaign.id).state == DRAFT
+
 
 @pytest.mark.parametrize("campaign_id", [2**63, 10**30, "99999999999999999999", -1, "x"])
 def test_it_finds_no_campaign_for_an_id_no_row_can_have(db, campaign_id):

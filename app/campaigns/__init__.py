@@ -19,6 +19,7 @@ from app.campaigns.rules import (
     LOCKED_AFTER_DRAFT,
     MAX_LENGTHS,
     RETRY_CHOICES,
+    date_problems,
     field_problems,
     validate,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "activate",
     "can_transition",
     "create",
+    "date_problems",
     "field_problems",
     "finish",
     "get_campaign",

@@ -123,6 +123,14 @@ def test_it_offers_only_ready_lists(no_csrf, operator_client):
         ({"options-1-target": "IAX2/user:secret@198.51.100.7/100"}, "is neither a phone number"),
         ({"message_sound": ""}, "choose a stock sound or upload a message file"),
         ({"ends_at": "2026-11-01 00:00:00"}, "the end must come after the start"),
+        ({"retry_busy_s": "1000000000000"}, "Number must be between 0 and 2592000"),
+        ({"max_channels": "99999999999999999999"}, "Number must be between 1 and 1000"),
+        ({"starts_at": "9999-12-31 00:00:00"},
+         "starts_at must be between 2000-01-01 and 2100-01-01 (UTC)"),
+        # a valid local time that is past the bounds once in UTC: the domain says so
+        ({"timezone": "America/New_York", "ends_at": "2099-12-31 23:00:00"},
+         "ends_at must be between 2000-01-01 and 2100-01-01 (UTC)"),
+        ({"options-0-label": "Yes\nNo"}, "the label must be one line of printable characters"),
     ],
 )
 def test_it_refuses_a_bad_campaign_and_saves_nothing(no_csrf, operator_client, changes, message):

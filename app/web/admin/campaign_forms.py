@@ -14,7 +14,7 @@ from flask_admin.form import BaseForm
 from flask_admin.model.form import InlineFormAdmin
 from wtforms import fields, validators
 
-from app.campaigns import LIMITS, LOCKED_AFTER_DRAFT, MAX_LENGTHS
+from app.campaigns import LIMITS, LOCKED_AFTER_DRAFT, MAX_LENGTHS, date_problems
 from app.errors import ValidationError
 from app.menu import LABEL_MAX, TARGET_MAX
 from app.models import OPTION_ACTIONS, OPTION_DIGITS, RETRYABLE_OUTCOMES
@@ -45,10 +45,26 @@ FORM_COLUMNS = (
 )
 # not rendered for a running campaign, so not accepted either (the domain refuses them too)
 LOCKED_FIELDS = (*LOCKED_AFTER_DRAFT, "message_upload", "options")
+
+
+def rule_of(problems):
+    """A form validator that shows, at the field, what a campaign rule finds wrong with it."""
+
+    def check(form, field):
+        found = problems(field.name, field.data) if field.data not in (None, "") else []
+        if found:
+            raise validators.ValidationError(found[0])
+
+    return check
+
+
 FORM_ARGS = {
     "name": {"validators": [validators.DataRequired(),
                             validators.Length(max=MAX_LENGTHS["name"])]},
     "timezone": {"choices": [(z, z) for z in ZONES], "default": "UTC"},
+    # local time here: the domain checks the UTC value again once the zone is known
+    "starts_at": {"validators": [rule_of(date_problems)]},
+    "ends_at": {"validators": [rule_of(date_problems)]},
     "message_sound": {
         "label": "Stock sound",
         "choices": [("", "(none: use the uploaded file)")] + [(s, s) for s in STOCK_SOUNDS],
