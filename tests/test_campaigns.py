@@ -220,6 +220,12 @@ def test_it_bounds_every_count_and_duration_naming_the_range(name):
      "starts_at must be between 2000-01-01 and 2100-01-01"),
     ({"ends_at": datetime(2100, 1, 1, 12, tzinfo=timezone.utc)}, "ends_at must be between"),
     ({"starts_at": "2026-12-01"}, "starts_at must be a date and time, not '2026-12-01'"),
+    ({"caller_id": '"Evil\r\nAction: Originate" <100>'}, "caller_id '\"Evil\\r\\nAction:"),
+    ({"caller_id": "Local/100@pstn"}, "caller_id 'Local/100@pstn' is not \"Name\" <number> or"),
+    ({"caller_id": '"Bob" <100> x'}, "caller_id"),
+    ({"caller_id": "1" * 21}, "caller_id"),
+    ({"caller_id": '"' + "n" * 51 + '" <100>'}, "caller_id"),
+    ({"name": "Spring\nAction: Originate"}, "name must be one line of printable characters"),
     ({"message_sound": "x" * 201}, "message_sound is longer than 200 characters"),
     ({"contact_list": 2**64}, "contact_list must be a list's id, not 18446744073709551616"),
 ])
@@ -227,6 +233,14 @@ def test_it_refuses_values_out_of_bounds_naming_the_field(db, values, message):
     with pytest.raises(ValidationError, match=re.escape(message)):
         create(draft_values(**values), NOW)
     assert Campaign.select().count() == 0
+
+
+@pytest.mark.parametrize("caller_id", [
+    "", "100", "+12025550100", '"Callcast" <+12025550100>', "Callcast <100>", "<100>",
+    '"Café Müller" <0033612345678>',
+])
+def test_it_accepts_a_caller_id_as_name_and_number_or_a_number(db, caller_id):
+    assert create(draft_values(caller_id=caller_id), NOW).caller_id == caller_id
 
 
 def test_it_stores_dates_at_the_bounds_in_utc(db):
@@ -240,11 +254,12 @@ def test_it_refuses_to_activate_what_was_stored_before_the_bounds(db):
     campaign = ready_campaign()
     # rows written before the rules had tops (here the most an integer column holds):
     # the dialer choked on them every tick
-    Campaign.update(retry_busy_s=2**31 - 1).where(
+    Campaign.update(retry_busy_s=2**31 - 1, caller_id='"x\r\nAction: Originate" <1>').where(
         Campaign.id == campaign.id).execute()
     with pytest.raises(ValidationError) as caught:
         activate(campaign.id, NOW)
     assert "retry_busy_s must be between 0 and 2592000" in str(caught.value)
+    assert "caller_id" in str(caught.value)
     assert Campaign.get_by_id(campaign.id).state == DRAFT
 
 

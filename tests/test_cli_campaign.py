@@ -95,6 +95,7 @@ def test_it_activates_pauses_resumes_finishes_and_shows(app, sqlite_db, broker, 
     (["--starts", "9999-12-31"], "starts_at must be between 2000-01-01 and 2100-01-01"),
     (["--ends", "0001-01-01", "--timezone", "Asia/Tokyo"], "ends_at must be between"),
     (["--ends", "next tuesday"], "ends_at: not an ISO date/time: 'next tuesday'"),
+    (["--caller-id", '"Evil\r\nAction: Originate" <100>'], "caller_id"),
     (["--option", "0=Agent:transfer:Local/s@from-internal-admin"],
      "option 0: transfer target 'Local/s@from-internal-admin' is neither a phone number"),
 ])

@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 CHECKED_FIELDS = (
     "timezone", "starts_at", "ends_at", "max_channels", "max_attempts", "weight", "retry_on",
     "retry_busy_s", "retry_noanswer_s", "retry_failed_s", "ring_timeout_s", "max_call_s",
-    "digit_timeout_s", "message_repeats",
+    "digit_timeout_s", "message_repeats", "caller_id",
 )
 
 

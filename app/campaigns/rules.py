@@ -8,6 +8,7 @@ problem lists. The option rule lives in ``app.menu`` and the window rule in
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -65,6 +66,11 @@ MAX_LENGTHS = {"name": 200, "caller_id": 100, "retry_on": 100, "message_file": 5
 DATE_FIELDS = ("starts_at", "ends_at")
 # what the campaign dates lie between (UTC), as the messages name them
 DATE_RANGE = f"{EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d} (UTC)"
+# a caller ID is '"Name" <number>', 'Name <number>' or a bare number: it becomes one
+# header of the AMI Originate, so a line break in it would forge the rest of the action
+CALLER_NUMBER = r"\+?[0-9]{1,20}"
+CALLER_NAME = r'"[^"<>\\]{0,50}"|[^"<>\\]{1,50}?'
+CALLER_ID_RE = re.compile(rf"(?:(?:{CALLER_NAME})?\s*<{CALLER_NUMBER}>|{CALLER_NUMBER})")
 # what a campaign may retry on; a lost attempt is retried while attempts remain anyway
 RETRY_CHOICES = (*FAILURE_REASONS, LOST)
 # the fields create and update take (contact_list is the list's id)
@@ -102,6 +108,17 @@ def _shown(value) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+def caller_id_problems(value) -> list[str]:
+    """What is wrong with a caller ID (empty: fine; no caller ID is fine too)."""
+    text = str(value or "")
+    found = CALLER_ID_RE.fullmatch(text) if text.isprintable() else None
+    if text and found is None:
+        return [f'caller_id {_shown(text)} is not "Name" <number> or a number (digits with an '
+                "optional +, at most 20; a name of at most 50 printable characters without "
+                'quotes, < > or \\)']
+    return []
+
+
 def date_problems(name: str, value) -> list[str]:
     """What is wrong with a start or end date (empty: fine; none is fine)."""
     if value is None:
@@ -124,9 +141,13 @@ def _text_problems(values: dict) -> list[str]:
     found = []
     if "name" in values and not str(values["name"] or "").strip():
         found.append("name is required")
+    elif "name" in values and not str(values["name"]).isprintable():
+        found.append("name must be one line of printable characters")
     for name, most in MAX_LENGTHS.items():
         if len(str(values.get(name) or "")) > most:
             found.append(f"{name} is longer than {most} characters")
+    if "caller_id" in values:
+        found += caller_id_problems(values["caller_id"])
     if values.get("contact_list") is not None and row_id(values["contact_list"]) is None:
         found.append(f"contact_list must be a list's id, not {_shown(values['contact_list'])}")
     return found

@@ -100,7 +100,7 @@ def _bounds(field: str, what: str = "") -> str:
 @click.option("--max-call", type=int, default=300, show_default=True,
               help=_bounds("max_call_s", "seconds"))
 @click.option("--weight", type=int, default=1, show_default=True, help=_bounds("weight"))
-@click.option("--caller-id", default="")
+@click.option("--caller-id", default="", help='"Name" <number> or a number')
 def create(name, csv_path, list_id, phone_column, country, message_file, message_sound, options,
            windows, tz_name, starts, ends, max_channels, attempts, retry_busy, retry_noanswer,
            retry_failed, ring_timeout, max_call, weight, caller_id):

@@ -130,6 +130,9 @@ def test_it_offers_only_ready_lists(no_csrf, operator_client):
         # a valid local time that is past the bounds once in UTC: the domain says so
         ({"timezone": "America/New_York", "ends_at": "2099-12-31 23:00:00"},
          "ends_at must be between 2000-01-01 and 2100-01-01 (UTC)"),
+        ({"caller_id": '"Evil\r\nAction: Originate" <100>'},
+         "or a number (digits with an optional +, at most 20"),
+        ({"name": "Spring\r\nreminders"}, "name must be one line of printable characters"),
         ({"options-0-label": "Yes\nNo"}, "the label must be one line of printable characters"),
     ],
 )

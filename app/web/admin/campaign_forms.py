@@ -14,7 +14,13 @@ from flask_admin.form import BaseForm
 from flask_admin.model.form import InlineFormAdmin
 from wtforms import fields, validators
 
-from app.campaigns import LIMITS, LOCKED_AFTER_DRAFT, MAX_LENGTHS, date_problems
+from app.campaigns import (
+    LIMITS,
+    LOCKED_AFTER_DRAFT,
+    MAX_LENGTHS,
+    caller_id_problems,
+    date_problems,
+)
 from app.errors import ValidationError
 from app.menu import LABEL_MAX, TARGET_MAX
 from app.models import OPTION_ACTIONS, OPTION_DIGITS, RETRYABLE_OUTCOMES
@@ -65,6 +71,8 @@ FORM_ARGS = {
     # local time here: the domain checks the UTC value again once the zone is known
     "starts_at": {"validators": [rule_of(date_problems)]},
     "ends_at": {"validators": [rule_of(date_problems)]},
+    "caller_id": {"validators": [rule_of(lambda name, value: caller_id_problems(value))],
+                  "description": '"Name" <number> or a number; empty: the trunk\'s own'},
     "message_sound": {
         "label": "Stock sound",
         "choices": [("", "(none: use the uploaded file)")] + [(s, s) for s in STOCK_SOUNDS],
