@@ -23,7 +23,9 @@ from app.models import OPTION_ACTIONS, OPTION_DIGITS
 LABEL_MAX = 100
 TARGET_MAX = 100
 TRANSFER_NUMBER_RE = re.compile(r"\+?[0-9]{1,20}\Z")
-TRANSFER_EXTEN_RE = re.compile(r"(?P<exten>[A-Za-z0-9+*#]{1,40})@(?P<context>[A-Za-z0-9_-]{1,79})\Z")
+TRANSFER_EXTEN_RE = re.compile(
+    r"(?P<exten>[A-Za-z0-9+*#]{1,40})@(?P<context>[A-Za-z0-9_-]{1,79})\Z"
+)
 
 
 @dataclass(frozen=True)

@@ -127,4 +127,5 @@ def test_it_says_a_list_id_no_row_can_have_does_not_exist(app, sqlite_db):
         "campaign", "create", "--name", "x", "--list-id", "9223372036854775808",
         "--message-sound", "hello-world",
     ])
-    assert result.exit_code == 1 and "contact list 9223372036854775808 does not exist" in result.output
+    assert result.exit_code == 1
+    assert "contact list 9223372036854775808 does not exist" in result.output
