@@ -114,7 +114,10 @@ def create(name, csv_path, list_id, phone_column, country, message_file, message
         caller_id=caller_id, message_file=message_file, message_sound=message_sound,
     )
     try:
-        spans = parse_windows(windows)
+        try:
+            spans = parse_windows(windows)
+        except ValidationError as exc:
+            raise ValidationError(f"windows: {exc}") from None  # the option it came from
         option_rows = [parse_option(o) for o in options]
         values.update(starts_at=parse_when(starts, "starts_at"),
                       ends_at=parse_when(ends, "ends_at"))
