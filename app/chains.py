@@ -20,7 +20,6 @@ import secrets
 from datetime import datetime, timedelta
 
 from app.config import get_settings
-from app.db import database, is_postgres
 from app.models import ACTIVE, FINISHED, PAUSED, Campaign
 
 # How long a drain or finalize chain may stay silent before the scan starts a
@@ -167,14 +166,3 @@ def stalled(now, states) -> list[tuple[int, str]]:
     )
     return list(query.order_by(Campaign.id).tuples())
 
-
-def write_transaction():
-    """A transaction that takes the write lock at its start: for a hand-over of the chain.
-
-    On SQLite a plain (deferred) transaction that reads before it writes fails
-    at once with "database is locked" when another writer committed meanwhile;
-    BEGIN IMMEDIATE waits its turn instead. PostgreSQL needs nothing special.
-    """
-    if is_postgres():
-        return database.atomic()
-    return database.atomic(lock_type="IMMEDIATE")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -119,6 +120,23 @@ def env_networks(env, name, default=""):
     return tuple(networks)
 
 
+# an Asterisk context name (at most 79 characters); callcast-* are the generated ones
+CONTEXT_NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,79}\Z")
+
+
+def env_contexts(env, name, default=""):
+    """A comma-separated list of dialplan context names (``transfer-desk, sales``)."""
+    names = []
+    for item in (i.strip() for i in env_str(env, name, default).split(",")):
+        if not item:
+            continue
+        if not CONTEXT_NAME_RE.match(item) or item.startswith("callcast-"):
+            raise ConfigError(f"{name}: {item!r} is not a context name (letters, digits, _ and -, "
+                              "at most 79, not callcast-*)")
+        names.append(item)
+    return tuple(names)
+
+
 def env_path(env, name, default):
     return Path(env_str(env, name, str(default))).expanduser()
 
@@ -154,6 +172,7 @@ class Settings:
     agi_max_connections: int
     # dialplan and dialing
     dial_template: str
+    transfer_contexts: tuple
     dialplan_path: Path
     dial_tick_ms: int
     global_max_channels: int
@@ -230,6 +249,7 @@ def _telephony(env) -> dict:
         agi_read_timeout=env_float(env, "AGI_READ_TIMEOUT", 5.0, minimum=0.05),
         agi_max_connections=env_int(env, "AGI_MAX_CONNECTIONS", 2000, minimum=1),
         dial_template=env_str(env, "DIAL_TEMPLATE", "Local/{number}@pstn"),
+        transfer_contexts=env_contexts(env, "TRANSFER_CONTEXTS"),
         dialplan_path=env_path(env, "DIALPLAN_PATH", VAR / "asterisk" / "callcast.conf"),
         dial_tick_ms=env_int(env, "DIAL_TICK_MS", 1000, minimum=10),
         global_max_channels=env_int(env, "GLOBAL_MAX_CHANNELS", 0, minimum=0),

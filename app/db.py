@@ -20,6 +20,9 @@ database = DatabaseProxy()
 SQLITE_PRAGMAS = {"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 5000,
                   "cache_size": -16000}
 POSTGRES_DEFAULTS = {"connect_timeout": 5}
+# the largest integer a column of either engine holds (SQLite INTEGER, PostgreSQL BIGINT):
+# a larger one in a query raises (OverflowError on SQLite) instead of matching nothing
+MAX_INTEGER = 2**63 - 1
 
 
 def connect_database(url: str, sqlite_synchronous: str | None = None):
@@ -63,6 +66,34 @@ def connection():
     if not database.is_closed():
         return contextlib.nullcontext()
     return database.connection_context()
+
+
+def write_transaction():
+    """A transaction that takes the write lock when it begins: for work that reads, then writes.
+
+    On SQLite a deferred transaction that has read cannot wait for the write lock
+    (SQLite answers "database is locked" at once rather than risk a deadlock), so
+    BEGIN IMMEDIATE queues for it under the busy timeout before the first read.
+    PostgreSQL waits on row locks by itself: a normal transaction. Inside another
+    transaction it is a savepoint of that one.
+    """
+    if is_postgres():
+        return database.atomic()
+    return database.atomic(lock_type="IMMEDIATE")
+
+
+def row_id(value) -> int | None:
+    """``value`` (an int or its decimal text) as a row id, or None when no row can have it."""
+    if isinstance(value, str):
+        value = value.strip()
+        # 19 digits hold MAX_INTEGER; a longer text is out of range (and int() of
+        # thousands of digits refuses by itself)
+        if not value.isascii() or not value.isdigit() or len(value.lstrip("0")) > 19:
+            return None
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value if 0 < value <= MAX_INTEGER else None
 
 
 def is_postgres(db=None) -> bool:

@@ -19,9 +19,10 @@ import logging
 from dataclasses import dataclass, field
 
 from app.campaigns import get_campaign, transition
-from app.chains import claim_lease, renew_lease, write_transaction
+from app.chains import claim_lease, renew_lease
 from app.clock import utcnow
 from app.config import get_settings
+from app.db import write_transaction
 from app.dialer.folding import fold_events
 from app.dialer.reconcile import reconcile
 from app.errors import IllegalTransitionError, StaleStateError

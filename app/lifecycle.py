@@ -26,7 +26,8 @@ from pathlib import Path
 from peewee import Case, fn
 
 from app.campaigns import transition
-from app.chains import claim_lease, stalled, write_transaction
+from app.chains import claim_lease, stalled
+from app.db import write_transaction
 from app.errors import CallcastError, IllegalTransitionError, StaleStateError
 from app.heartbeats import purge_stale
 from app.models import (

@@ -3,16 +3,29 @@
 The campaign rules (``app.campaigns.rules``) and the dialplan generator
 (``app.pbx.dialplan``) both check options here, so the rule exists once and the
 generator needs nothing from the campaign domain above it.
+
+A transfer goes to a phone number, dialled through ``DIAL_TEMPLATE`` like a
+contact, or to ``EXTEN@CONTEXT`` for a context the administrator listed in
+``TRANSFER_CONTEXTS``; never to a dial string an operator typed
+(``Local/s@from-internal-admin`` or ``IAX2/user:secret@host`` would let a
+campaign call anything the PBX can reach: toll fraud).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
+from app.config import get_settings
+from app.errors import ValidationError
 from app.models import OPTION_ACTIONS, OPTION_DIGITS
 
 LABEL_MAX = 100
 TARGET_MAX = 100
+TRANSFER_NUMBER_RE = re.compile(r"\+?[0-9]{1,20}\Z")
+TRANSFER_EXTEN_RE = re.compile(
+    r"(?P<exten>[A-Za-z0-9+*#]{1,40})@(?P<context>[A-Za-z0-9_-]{1,79})\Z"
+)
 
 
 @dataclass(frozen=True)
@@ -43,6 +56,34 @@ def option_of(value) -> Option:
     )
 
 
+@dataclass(frozen=True)
+class Transfer:
+    """Where a transfer goes: a phone number, or an extension in an allowed context."""
+
+    number: str = ""
+    exten: str = ""
+    context: str = ""
+
+
+def transfer_of(target: str, contexts) -> Transfer:
+    """The transfer ``target`` names, given the contexts transfers may use.
+
+    Raises:
+        ValidationError: neither a phone number nor EXTEN@CONTEXT of an allowed context.
+    """
+    target = (target or "").strip()
+    if TRANSFER_NUMBER_RE.match(target):
+        return Transfer(number=target)
+    found = TRANSFER_EXTEN_RE.match(target)
+    if found and found["context"] in contexts:
+        return Transfer(exten=found["exten"], context=found["context"])
+    allowed = ", ".join(contexts) if contexts else "none set"
+    raise ValidationError(
+        f"transfer target {target[:TARGET_MAX]!r} is neither a phone number (up to 20 digits, "
+        f"optional +) nor EXTEN@CONTEXT for a context in TRANSFER_CONTEXTS ({allowed})"
+    )
+
+
 def key_problems(options) -> list[str]:
     """Options no dialplan can be built from: unknown keys or actions, a key used twice."""
     menu = [option_of(o) for o in options]
@@ -60,13 +101,26 @@ def key_problems(options) -> list[str]:
     return found
 
 
-def menu_problems(options) -> list[str]:
-    """Everything wrong with a campaign's options (empty: fine): keys, targets, text lengths."""
+def menu_problems(options, contexts=None) -> list[str]:
+    """Everything wrong with a campaign's options (empty: fine): keys, targets, texts.
+
+    ``contexts``: where a transfer may go as EXTEN@CONTEXT (default: TRANSFER_CONTEXTS).
+    """
     menu = [option_of(o) for o in options]
     found = key_problems(menu)
+    if contexts is None:
+        contexts = get_settings().transfer_contexts
     for option in menu:
         if option.action == "transfer" and not option.target:
             found.append(f"option {option.digit}: a transfer needs a target")
+        elif option.action == "transfer":
+            try:
+                transfer_of(option.target, contexts)
+            except ValidationError as exc:
+                found.append(f"option {option.digit}: {exc}")
+        if not option.label.isprintable():
+            found.append(f"option {option.digit}: the label must be one line of printable "
+                         "characters")
         if len(option.label) > LABEL_MAX:
             found.append(f"option {option.digit}: the label is longer than {LABEL_MAX} characters")
         if len(option.target) > TARGET_MAX:

@@ -26,6 +26,11 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # how far ahead next_open looks: a week covers every weekday; one more day
 # covers a window that starts late on the last day
 LOOKAHEAD_DAYS = 8
+# the dates a campaign may start and end between (the campaign rules hold them to
+# these): far enough for any real campaign, near enough that every sum on them (a
+# week of windows, a retry delay, a lease) stays far from datetime's year 9999
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -163,7 +168,9 @@ class Opening:
     open: bool
     next_start: datetime | None  # == now when open
     closes_at: datetime | None  # end of the current window (open only)
-    reason: str  # "", "before start date", "after end date", "outside window", "no windows"
+    # "", "before start date", "after end date", "outside window", "no windows",
+    # "date out of range" (a row stored before the rules bounded its dates)
+    reason: str
 
 
 def opening(spans, tz_name: str, now: datetime, starts_at=None, ends_at=None) -> Opening:
@@ -177,6 +184,9 @@ def opening(spans, tz_name: str, now: datetime, starts_at=None, ends_at=None) ->
         return Opening(False, None, None, "no windows")
     tz = zone(tz_name)
     t = max(now, starts_at) if starts_at is not None else now
+    if t >= LATEST:
+        # nothing opens there, and a search near year 9999 would overflow
+        return Opening(False, None, None, "date out of range")
     local_today = t.astimezone(tz).date()
     best = None
     best_end = None

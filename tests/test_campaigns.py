@@ -6,7 +6,18 @@ from datetime import datetime, time, timezone
 
 import pytest
 
-from app.campaigns import TRANSITIONS, create, resume, transition, update, validate
+from app.campaigns import (
+    LIMITS,
+    TRANSITIONS,
+    activate,
+    create,
+    pause,
+    resume,
+    transition,
+    update,
+    validate,
+)
+from app.config import get_settings
 from app.errors import IllegalTransitionError, NotFoundError, StaleStateError, ValidationError
 from app.models import (
     ACTIVE,
@@ -19,10 +30,13 @@ from app.models import (
     STATES,
     CallWindow,
     Campaign,
+    CampaignContact,
     CampaignOption,
+    Contact,
     ContactList,
 )
-from app.windows import Span
+from app.windows import EARLIEST, LATEST, Span
+from tests.write_lock_support import write_lock_held
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
 
@@ -110,7 +124,7 @@ def draft_values(**changes):
 
 
 OPTIONS = [{"digit": "1", "label": "Yes"},
-           {"digit": "0", "label": "Agent", "action": "transfer", "target": "PJSIP/desk"}]
+           {"digit": "0", "label": "Agent", "action": "transfer", "target": "100"}]
 WINDOWS = [Span(0, time(9), time(12)), Span(4, time(22), time(2))]
 
 
@@ -134,14 +148,14 @@ def test_it_creates_a_draft_with_its_options_and_windows(db):
     assert stored.retry_on == "busy,noanswer"  # the stored order, whatever order was given
     # a naive time is local to the campaign's zone
     assert stored.ends_at == datetime(2026, 12, 31, 19, 0, tzinfo=timezone.utc)
-    assert stored_options(campaign.id) == [("0", "Agent", "transfer", "PJSIP/desk"),
+    assert stored_options(campaign.id) == [("0", "Agent", "transfer", "100"),
                                            ("1", "Yes", "record", "")]
     assert stored_windows(campaign.id) == [(0, time(9), time(12)), (4, time(22), time(2))]
 
 
 @pytest.mark.parametrize("values,options,windows,message", [
     ({"max_attempts": 21}, [], [], "max_attempts must be between 1 and 20"),
-    ({"ring_timeout_s": 0}, [], [], "ring_timeout_s must be at least 1"),
+    ({"ring_timeout_s": 0}, [], [], "ring_timeout_s must be between 1 and 600"),
     ({"name": " "}, [], [], "name is required"),
     ({"timezone": "Mars/Olympus"}, [], [], "unknown time zone 'Mars/Olympus'"),
     ({"retry_on": "busy,sometimes"}, [], [], "retry_on names unknown outcomes: sometimes"),
@@ -151,6 +165,12 @@ def test_it_creates_a_draft_with_its_options_and_windows(db):
     ({}, [{"digit": "1", "action": "dance"}], [], "option 1: action 'dance' is not one of"),
     ({}, [{"digit": "1", "action": "transfer"}], [], "option 1: a transfer needs a target"),
     ({}, [{"digit": "1"}, {"digit": "1"}], [], "digit 1 is used by two options"),
+    ({}, [{"digit": "1", "action": "transfer", "target": "Local/s@from-internal-admin"}], [],
+     "option 1: transfer target 'Local/s@from-internal-admin' is neither a phone number"),
+    ({}, [{"digit": "1", "action": "transfer", "target": "IAX2/user:secret@198.51.100.7/100"}],
+     [], "option 1: transfer target 'IAX2/user:secret@198.51.100.7/100' is neither"),
+    ({}, [{"digit": "1", "label": "Yes\r\nAction: Originate"}], [],
+     "option 1: the label must be one line of printable characters"),
     ({}, [], [Span(9, time(9), time(10))], "call window weekday 9 is not 0..6"),
     ({"colour": "red"}, [], [], "a campaign has no field colour"),
 ])
@@ -161,6 +181,94 @@ def test_it_refuses_what_the_rules_refuse_naming_the_field(db, values, options, 
     with pytest.raises(ValidationError, match=re.escape(message)):
         create(draft_values(**values), NOW, options=options, windows=windows)
     assert Campaign.select().count() == 0
+
+
+def test_it_transfers_only_to_numbers_and_to_contexts_the_settings_list(db, monkeypatch):
+    desk = [{"digit": "1", "label": "Desk", "action": "transfer", "target": "200@transfer-desk"}]
+    with pytest.raises(ValidationError, match=re.escape("TRANSFER_CONTEXTS (none set)")):
+        create(draft_values(), NOW, options=desk)
+    campaign = create(draft_values(), NOW, options=[dict(desk[0], target="+12025550199")])
+    assert stored_options(campaign.id) == [("1", "Desk", "transfer", "+12025550199")]
+    monkeypatch.setenv("TRANSFER_CONTEXTS", "transfer-desk")
+    get_settings.cache_clear()
+    campaign = create(draft_values(), NOW, options=desk)
+    assert stored_options(campaign.id) == [("1", "Desk", "transfer", "200@transfer-desk")]
+    with pytest.raises(ValidationError, match="TRANSFER_CONTEXTS \\(transfer-desk\\)"):
+        update(campaign.id, {}, NOW, options=[dict(desk[0], target="s@from-internal-admin")])
+
+
+# --- bounds: every count, duration and date has a top; arithmetic on them cannot overflow -----
+
+@pytest.mark.parametrize("name", sorted(LIMITS))
+def test_it_bounds_every_count_and_duration_naming_the_range(name):
+    limit = LIMITS[name]
+    assert limit.high is not None and limit.high <= 2**31 - 1  # fits every integer column
+    for good in (limit.low, limit.high):
+        assert validate(draft_values(**{name: good}))[name] == good
+    for bad in (limit.low - 1, limit.high + 1, 10**12, 2**64):
+        with pytest.raises(ValidationError,
+                           match=re.escape(f"{name} must be between {limit.low} and {limit.high}")):
+            validate(draft_values(**{name: bad}))
+
+
+@pytest.mark.parametrize("values,message", [
+    ({"retry_busy_s": 1_000_000_000_000}, "retry_busy_s must be between 0 and 2592000"),
+    ({"starts_at": datetime(9999, 12, 31)}, "starts_at must be between 2000-01-01 and 2100-01-01"),
+    ({"ends_at": datetime(9999, 12, 31, 23, 59), "timezone": "America/New_York"},
+     "ends_at must be between 2000-01-01 and 2100-01-01"),
+    ({"starts_at": datetime(1, 1, 1), "timezone": "Asia/Tokyo"},
+     "starts_at must be between 2000-01-01 and 2100-01-01"),
+    ({"ends_at": datetime(2100, 1, 1, 12, tzinfo=timezone.utc)}, "ends_at must be between"),
+    ({"starts_at": "2026-12-01"}, "starts_at must be a date and time, not '2026-12-01'"),
+    ({"caller_id": '"Evil\r\nAction: Originate" <100>'}, "caller_id '\"Evil\\r\\nAction:"),
+    ({"caller_id": "Local/100@pstn"}, "caller_id 'Local/100@pstn' is not \"Name\" <number> or"),
+    ({"caller_id": '"Bob" <100> x'}, "caller_id"),
+    ({"caller_id": "1" * 21}, "caller_id"),
+    ({"caller_id": '"' + "n" * 51 + '" <100>'}, "caller_id"),
+    ({"name": "Spring\nAction: Originate"}, "name must be one line of printable characters"),
+    ({"message_sound": "x" * 201}, "message_sound is longer than 200 characters"),
+    ({"contact_list": 2**64}, "contact_list must be a list's id, not 18446744073709551616"),
+])
+def test_it_refuses_values_out_of_bounds_naming_the_field(db, values, message):
+    with pytest.raises(ValidationError, match=re.escape(message)):
+        create(draft_values(**values), NOW)
+    assert Campaign.select().count() == 0
+
+
+@pytest.mark.parametrize("caller_id", [
+    "", "100", "+12025550100", '"Callcast" <+12025550100>', "Callcast <100>", "<100>",
+    '"Café Müller" <0033612345678>',
+])
+def test_it_accepts_a_caller_id_as_name_and_number_or_a_number(db, caller_id):
+    assert create(draft_values(caller_id=caller_id), NOW).caller_id == caller_id
+
+
+def test_it_stores_dates_at_the_bounds_in_utc(db):
+    campaign = create(draft_values(timezone="UTC", starts_at=datetime(2000, 1, 1),
+                                   ends_at=datetime(2100, 1, 1)), NOW)
+    stored = Campaign.get_by_id(campaign.id)
+    assert (stored.starts_at, stored.ends_at) == (EARLIEST, LATEST)
+
+
+def test_it_refuses_to_activate_what_was_stored_before_the_bounds(db):
+    campaign = ready_campaign()
+    # rows written before the rules had tops (here the most an integer column holds):
+    # the dialer choked on them every tick
+    Campaign.update(retry_busy_s=2**31 - 1, caller_id='"x\r\nAction: Originate" <1>').where(
+        Campaign.id == campaign.id).execute()
+    with pytest.raises(ValidationError) as caught:
+        activate(campaign.id, NOW)
+    assert "retry_busy_s must be between 0 and 2592000" in str(caught.value)
+    assert "caller_id" in str(caught.value)
+    assert Campaign.get_by_id(campaign.id).state == DRAFT
+
+
+@pytest.mark.parametrize("campaign_id", [2**63, 10**30, "99999999999999999999", -1, "x"])
+def test_it_finds_no_campaign_for_an_id_no_row_can_have(db, campaign_id):
+    with pytest.raises(NotFoundError, match="does not exist"):
+        transition(campaign_id, ACTIVE, NOW)
+    with pytest.raises(NotFoundError):
+        pause(campaign_id, NOW)
 
 
 def test_it_refuses_a_contact_list_that_does_not_exist(db):
@@ -201,3 +309,27 @@ def test_it_resumes_only_a_paused_campaign(db):
     assert Campaign.get_by_id(draft.id).state == DRAFT
     paused = Campaign.create(name="p", state=PAUSED)
     assert resume(paused.id, NOW).state == ACTIVE
+
+
+# --- under load: a request that reads, then writes, waits for the write lock ----------------
+
+def ready_campaign():
+    """A DRAFT that activates: a ready list of three contacts, a stock sound, open every day."""
+    contact_list = ContactList.create(name="l", status="ready", rows_total=3, rows_imported=3)
+    Contact.insert_many([{"contact_list": contact_list.id, "phone": f"+3361234000{i}",
+                          "fields": {}, "position": i + 2} for i in range(3)]).execute()
+    return create(draft_values(contact_list=contact_list.id), NOW,
+                  windows=[Span(d, time(0), time(0)) for d in range(7)])
+
+
+def test_it_waits_for_a_writer_instead_of_failing_at_once(db, db_engine):
+    campaign = ready_campaign()
+    with write_lock_held(db, db_engine) as released:
+        activated = activate(campaign.id, NOW)  # no PBX: the dialplan is written, not reloaded
+        assert released.is_set()  # it waited for the other writer, then went on
+    assert activated.state == ACTIVE
+    assert CampaignContact.select().where(CampaignContact.campaign == campaign.id).count() == 3
+    with write_lock_held(db, db_engine) as released:
+        assert pause(campaign.id, NOW).state == PAUSED
+        assert released.is_set()
+    assert Campaign.get_by_id(campaign.id).dialer_status == "paused"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from app.models import CallWindow, Campaign, CampaignContact, CampaignOption, ContactList
 
 
@@ -84,3 +86,46 @@ def test_it_activates_pauses_resumes_finishes_and_shows(app, sqlite_db, broker, 
     assert result.exit_code != 0 and "cannot go from FINISHED to PAUSED" in result.output
     text = runner.invoke(args=["campaign", "show", str(campaign_id), "--no-pbx"]).output
     assert "state:    FINISHED" in text and "pending 3" in text
+
+
+@pytest.mark.parametrize("extra,message", [
+    (["--retry-busy", "1000000000000"], "retry_busy_s must be between 0 and 2592000"),
+    (["--max-channels", "0"], "max_channels must be between 1 and 10000"),
+    (["--attempts", "99999999999999999999"], "max_attempts must be between 1 and 20"),
+    (["--starts", "9999-12-31"], "starts_at must be between 2000-01-01 and 2100-01-01"),
+    (["--ends", "0001-01-01", "--timezone", "Asia/Tokyo"], "ends_at must be between"),
+    (["--ends", "next tuesday"], "ends_at: not an ISO date/time: 'next tuesday'"),
+    (["--caller-id", '"Evil\r\nAction: Originate" <100>'], "caller_id"),
+    (["--option", "0=Agent:transfer:Local/s@from-internal-admin"],
+     "option 0: transfer target 'Local/s@from-internal-admin' is neither a phone number"),
+])
+def test_it_refuses_a_value_out_of_bounds_naming_the_field(app, sqlite_db, tmp_path, extra,
+                                                             message):
+    contact_list = ContactList.create(name="l", status="ready")
+    result = app.test_cli_runner().invoke(args=[
+        "campaign", "create", "--name", "x", "--list-id", str(contact_list.id),
+        "--message-sound", "hello-world", *extra,
+    ])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert message in result.output
+    assert Campaign.select().count() == 0
+
+
+@pytest.mark.parametrize("command", [
+    ["activate", "9223372036854775808", "--no-reload"], ["pause", "9223372036854775808"],
+    ["resume", "99999999999999999999"], ["finish", "99999999999999999999"],
+    ["show", "9223372036854775808", "--no-pbx"],
+])
+def test_it_says_an_id_no_row_can_have_does_not_exist(app, sqlite_db, command):
+    result = app.test_cli_runner().invoke(args=["campaign", *command])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert f"campaign {command[1]} does not exist" in result.output
+
+
+def test_it_says_a_list_id_no_row_can_have_does_not_exist(app, sqlite_db):
+    result = app.test_cli_runner().invoke(args=[
+        "campaign", "create", "--name", "x", "--list-id", "9223372036854775808",
+        "--message-sound", "hello-world",
+    ])
+    assert result.exit_code == 1
+    assert "contact list 9223372036854775808 does not exist" in result.output

@@ -42,6 +42,7 @@ def test_it_runs_with_nothing_configured():
     assert settings.log_format == "text"
     assert settings.session_cookie_secure is False
     assert settings.log_dir is None
+    assert settings.transfer_contexts == ()  # a transfer dials numbers only
 
 
 def test_it_reads_typed_values_from_the_environment():
@@ -54,6 +55,7 @@ def test_it_reads_typed_values_from_the_environment():
             "LOG_FORMAT": "JSON",
             "MEDIA_DIR": "/srv/media",
             "TRUSTED_PROXIES": "127.0.0.1, 10.1.0.0/16",
+            "TRANSFER_CONTEXTS": "transfer-desk, sales_2",
         }
     )
 
@@ -65,6 +67,7 @@ def test_it_reads_typed_values_from_the_environment():
     assert settings.log_format == "json"
     assert settings.media_dir == Path("/srv/media")
     assert [str(n) for n in settings.trusted_proxies] == ["127.0.0.1/32", "10.1.0.0/16"]
+    assert settings.transfer_contexts == ("transfer-desk", "sales_2")
 
 
 def test_it_treats_an_empty_value_as_unset():
@@ -92,6 +95,8 @@ def test_it_treats_an_empty_value_as_unset():
         ("SQLITE_SYNCHRONOUS", "sometimes"),
         ("TRUSTED_PROXIES", "10.0.0.0/33"),
         ("TRUSTED_PROXIES", "127.0.0.1, nginx"),
+        ("TRANSFER_CONTEXTS", "from-internal, s@from-internal-admin"),
+        ("TRANSFER_CONTEXTS", "callcast-report"),
     ],
 )
 def test_it_names_the_variable_in_every_typed_error(name, value):

@@ -6,7 +6,15 @@ import pytest
 
 from app.errors import ValidationError
 from app.models import CallWindow, Campaign
-from app.windows import Span, describe_windows, opening, parse_windows, window_problems
+from app.windows import (
+    LATEST,
+    Span,
+    campaign_opening,
+    describe_windows,
+    opening,
+    parse_windows,
+    window_problems,
+)
 
 UTC = timezone.utc
 NY = "America/New_York"
@@ -119,3 +127,25 @@ def test_it_describes_a_campaigns_windows_in_order(db):
     for weekday, starts, ends in ((4, time(14), time(18)), (0, time(9), time(12, 30))):
         CallWindow.create(campaign=campaign.id, weekday=weekday, starts=starts, ends=ends)
     assert describe_windows(campaign.id) == ["mon 09:00-12:30", "fri 14:00-18:00"]
+
+
+@pytest.mark.parametrize("tz", ["UTC", "Pacific/Kiritimati", "America/New_York"])
+def test_it_never_overflows_on_far_dates_stored_before_the_bounds(db, tz):
+    all_day = [Span(d, time(0), time(0)) for d in range(7)]
+    far = datetime(9999, 12, 31, 23, 59, tzinfo=UTC)
+    result = opening(all_day, tz, utc(2026, 3, 6), starts_at=far)
+    assert not result.open and result.next_start is None and result.reason == "date out of range"
+    assert opening(all_day, tz, utc(2026, 3, 6), ends_at=far).open
+    # a row written before the campaign rules had bounds, read the way the dialer reads it
+    campaign = Campaign.create(name="c", timezone=tz, starts_at=datetime(9999, 12, 31, tzinfo=UTC))
+    for span in all_day:
+        CallWindow.create(campaign=campaign.id, weekday=span.weekday, starts=span.starts,
+                          ends=span.ends)
+    assert campaign_opening(Campaign.get_by_id(campaign.id), utc(2026, 3, 6)).next_start is None
+
+
+def test_it_finds_the_next_opening_up_to_the_last_date_a_campaign_may_use():
+    monday = [Span(0, time(9), time(17))]
+    result = opening(monday, NY, utc(2026, 3, 6), starts_at=utc(2099, 12, 20))
+    assert result.next_start == utc(2099, 12, 21, 14, 0)  # Monday 09:00 EST
+    assert opening(monday, NY, utc(2026, 3, 6), starts_at=LATEST).reason == "date out of range"

@@ -15,7 +15,7 @@ from app.campaigns.rules import field_problems
 from app.campaigns.states import get_campaign, transition
 from app.chains import release_tick_chain
 from app.config import get_settings
-from app.db import database
+from app.db import write_transaction
 from app.dialer.readout import set_status
 from app.errors import IllegalTransitionError, ValidationError
 from app.menu import menu_problems
@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 CHECKED_FIELDS = (
     "timezone", "starts_at", "ends_at", "max_channels", "max_attempts", "weight", "retry_on",
     "retry_busy_s", "retry_noanswer_s", "retry_failed_s", "ring_timeout_s", "max_call_s",
-    "digit_timeout_s", "message_repeats",
+    "digit_timeout_s", "message_repeats", "caller_id",
 )
 
 
@@ -145,20 +145,19 @@ def activate(campaign_id: int, now, user_id: int | None = None, ami=None) -> Cam
     found = problems(campaign_id, now)
     if found:
         raise ValidationError(f"campaign {campaign_id} cannot be activated: " + "; ".join(found))
-    with database.atomic():
+    # populate counts, then inserts: it must hold the write lock from its first read
+    with write_transaction():
         added = populate(campaign_id, now)
+    # no lock while the PBX reloads: that can take seconds
     write_campaign_dialplans(ami, activating=campaign_id)
-    campaign = transition(campaign_id, ACTIVE, now, user_id)
-    _reset_chain(campaign_id, "activated", now)
+    campaign = _move(campaign_id, ACTIVE, "activated", now, user_id)
     log.info("campaign=%s activated contacts=%d", campaign_id, added)
     return campaign
 
 
 def pause(campaign_id: int, now, user_id: int | None = None) -> Campaign:
     """Stop new originates at once; calls already up finish on their own."""
-    campaign = transition(campaign_id, PAUSED, now, user_id)
-    _reset_chain(campaign_id, "paused", now)
-    return campaign
+    return _move(campaign_id, PAUSED, "paused", now, user_id)
 
 
 def resume(campaign_id: int, now, user_id: int | None = None) -> Campaign:
@@ -167,19 +166,24 @@ def resume(campaign_id: int, now, user_id: int | None = None) -> Campaign:
     Raises:
         IllegalTransitionError: it is not PAUSED (a DRAFT goes through ``activate``).
     """
-    campaign = get_campaign(campaign_id)
-    if campaign.state != PAUSED:
-        # DRAFT -> ACTIVE is legal, but only through activate's checks and dialplan
-        raise IllegalTransitionError(campaign_id, campaign.state, ACTIVE)
-    campaign = transition(campaign_id, ACTIVE, now, user_id)
-    _reset_chain(campaign_id, "resumed", now)
-    return campaign
+    with write_transaction():
+        campaign = get_campaign(campaign_id)
+        if campaign.state != PAUSED:
+            # DRAFT -> ACTIVE is legal, but only through activate's checks and dialplan
+            raise IllegalTransitionError(campaign_id, campaign.state, ACTIVE)
+        return _move(campaign_id, ACTIVE, "resumed", now, user_id)
 
 
 def finish(campaign_id: int, now, user_id: int | None = None) -> Campaign:
     """Finish now: no new originates; the lifecycle drains and finalizes it."""
-    campaign = transition(campaign_id, FINISHED, now, user_id)
-    _reset_chain(campaign_id, "finished by operator", now)
+    return _move(campaign_id, FINISHED, "finished by operator", now, user_id)
+
+
+def _move(campaign_id: int, target: str, status: str, now, user_id) -> Campaign:
+    """The state change and the released chain, together or not at all."""
+    with write_transaction():
+        campaign = transition(campaign_id, target, now, user_id)
+        _reset_chain(campaign_id, status, now)
     return campaign
 
 

@@ -6,7 +6,7 @@ import logging
 
 from app.campaigns.rules import EDITABLE_STATES, FIELDS, LOCKED_AFTER_DRAFT, normalised, validate
 from app.campaigns.states import get_campaign
-from app.db import database
+from app.db import row_id, write_transaction
 from app.errors import StaleStateError, ValidationError
 from app.menu import option_of
 from app.models import DRAFT, CallWindow, Campaign, CampaignOption, ContactList
@@ -27,8 +27,8 @@ def create(values: dict, now, user_id: int | None = None, options=(), windows=()
             contact list does not exist.
     """
     values = validate(values, options, windows)
-    _check_list(values.get("contact_list"))
-    with database.atomic():
+    with write_transaction():
+        _check_list(values.get("contact_list"))
         campaign = Campaign.create(
             **values, state=DRAFT, created_at=now, updated_at=now, created_by=user_id,
             updated_by=user_id,
@@ -50,10 +50,35 @@ def update(campaign_id: int, values: dict, now, user_id: int | None = None, opti
             is not acceptable.
         StaleStateError: another process changed its state in between.
     """
-    campaign = get_campaign(campaign_id)
+    with write_transaction():
+        campaign = get_campaign(campaign_id)
+        changes = _changes(campaign, values, options, windows)
+        changes.update(updated_at=now)
+        if user_id is not None:
+            changes["updated_by"] = user_id
+        updated = (
+            Campaign.update(changes)
+            .where((Campaign.id == campaign.id) & (Campaign.state == campaign.state))
+            .execute()
+        )
+        if updated != 1:
+            # an operator action or the lifecycle moved it while this edit was checked
+            raise StaleStateError(f"campaign {campaign.id} left {campaign.state} during the edit")
+        if options is not None:
+            CampaignOption.delete().where(CampaignOption.campaign == campaign.id).execute()
+            _store_options(campaign.id, options)
+        if windows is not None:
+            CallWindow.delete().where(CallWindow.campaign == campaign.id).execute()
+            _store_windows(campaign.id, windows)
+    log.info("campaign updated campaign=%s user=%s", campaign.id, user_id)
+    return get_campaign(campaign.id)
+
+
+def _changes(campaign, values: dict, options, windows) -> dict:
+    """The checked fields ``update`` writes. Raises what ``update`` documents."""
     if campaign.state not in EDITABLE_STATES:
         raise ValidationError(
-            f"campaign {campaign_id} is {campaign.state}: it can no longer change"
+            f"campaign {campaign.id} is {campaign.state}: it can no longer change"
         )
     stored = {name: getattr(campaign, name) for name in FIELDS if name != "contact_list"}
     stored["contact_list"] = campaign.contact_list_id
@@ -63,27 +88,7 @@ def update(campaign_id: int, values: dict, now, user_id: int | None = None, opti
     merged = validate(merged, options or (), windows or ())
     if "contact_list" in values:
         _check_list(merged["contact_list"])
-    changes = {name: merged[name] for name in values}
-    changes.update(updated_at=now)
-    if user_id is not None:
-        changes["updated_by"] = user_id
-    with database.atomic():
-        updated = (
-            Campaign.update(changes)
-            .where((Campaign.id == campaign_id) & (Campaign.state == campaign.state))
-            .execute()
-        )
-        if updated != 1:
-            # an operator action or the lifecycle moved it while this edit was checked
-            raise StaleStateError(f"campaign {campaign_id} left {campaign.state} during the edit")
-        if options is not None:
-            CampaignOption.delete().where(CampaignOption.campaign == campaign_id).execute()
-            _store_options(campaign_id, options)
-        if windows is not None:
-            CallWindow.delete().where(CallWindow.campaign == campaign_id).execute()
-            _store_windows(campaign_id, windows)
-    log.info("campaign updated campaign=%s user=%s", campaign_id, user_id)
-    return get_campaign(campaign_id)
+    return {name: merged[name] for name in values}
 
 
 def _refuse_locked(campaign, stored: dict, values: dict, options) -> None:
@@ -96,8 +101,11 @@ def _refuse_locked(campaign, stored: dict, values: dict, options) -> None:
 
 
 def _check_list(list_id) -> None:
-    if list_id is not None and not ContactList.select().where(ContactList.id == list_id).exists():
-        raise ValidationError(f"contact list {list_id} does not exist")
+    if list_id is None:
+        return
+    found = row_id(list_id)
+    if found is None or not ContactList.select().where(ContactList.id == found).exists():
+        raise ValidationError(f"contact list {str(list_id)[:40]} does not exist")
 
 
 def _store_options(campaign_id: int, options) -> None:

@@ -8,56 +8,69 @@ problem lists. The option rule lives in ``app.menu`` and the window rule in
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
+from app.db import row_id
 from app.errors import ValidationError
 from app.events import FAILURE_REASONS, LOST
 from app.menu import menu_problems
 from app.models import ACTIVE, DRAFT, PAUSED
-from app.windows import window_problems, zone
+from app.windows import EARLIEST, LATEST, window_problems, zone
 
 UTC = timezone.utc
+DAY = 24 * 3600
 
 
 @dataclass(frozen=True)
 class Limit:
-    """The whole numbers a field takes: ``low``..``high`` (None: no top).
+    """The whole numbers a field takes: ``low``..``high``.
 
     ``offered`` is the narrower range the back-office form offers an operator;
     the rule itself is ``low``..``high``, which the CLI and tests may use fully.
     """
 
     low: int
-    high: int | None = None
+    high: int
     offered: tuple[int, int] | None = None
 
-    def form_range(self) -> tuple[int, int | None]:
+    def form_range(self) -> tuple[int, int]:
         return self.offered or (self.low, self.high)
 
     def problems(self, name: str, value) -> list[str]:
         if not isinstance(value, int) or isinstance(value, bool):
-            return [f"{name} must be a whole number, not {value!r}"]
-        if value < self.low or (self.high is not None and value > self.high):
-            if self.high is None:
-                return [f"{name} must be at least {self.low}"]
+            return [f"{name} must be a whole number, not {_shown(value)}"]
+        if not self.low <= value <= self.high:
             return [f"{name} must be between {self.low} and {self.high}"]
         return []
 
 
+# Every count and duration has a top: a retry a billion seconds away overflowed the
+# dialer's date sums on every tick; a 32-bit PostgreSQL column holds ~2.1e9 at most.
 LIMITS = {
-    "max_channels": Limit(1, offered=(1, 1000)),
+    "max_channels": Limit(1, 10_000, offered=(1, 1000)),
     "max_attempts": Limit(1, 20),
-    "weight": Limit(1, offered=(1, 100)),  # share of the global capacity
-    "retry_busy_s": Limit(0),
-    "retry_noanswer_s": Limit(0),
-    "retry_failed_s": Limit(0),
-    "ring_timeout_s": Limit(1, offered=(5, 120)),
-    "max_call_s": Limit(1, offered=(10, 3600)),
-    "digit_timeout_s": Limit(1, offered=(1, 60)),
-    "message_repeats": Limit(1, offered=(1, 10)),
+    "weight": Limit(1, 1000, offered=(1, 100)),  # share of the global capacity
+    "retry_busy_s": Limit(0, 30 * DAY),
+    "retry_noanswer_s": Limit(0, 30 * DAY),
+    "retry_failed_s": Limit(0, 30 * DAY),
+    "ring_timeout_s": Limit(1, 600, offered=(5, 120)),
+    "max_call_s": Limit(1, DAY, offered=(10, 3600)),
+    "digit_timeout_s": Limit(1, 600, offered=(1, 60)),
+    "message_repeats": Limit(1, 100, offered=(1, 10)),
 }
-MAX_LENGTHS = {"name": 200, "caller_id": 100}
+# the text columns' sizes: PostgreSQL refuses a longer value outright
+MAX_LENGTHS = {"name": 200, "caller_id": 100, "retry_on": 100, "message_file": 500,
+               "message_sound": 200}
+DATE_FIELDS = ("starts_at", "ends_at")
+# what the campaign dates lie between (UTC), as the messages name them
+DATE_RANGE = f"{EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d} (UTC)"
+# a caller ID is '"Name" <number>', 'Name <number>' or a bare number: it becomes one
+# header of the AMI Originate, so a line break in it would forge the rest of the action
+CALLER_NUMBER = r"\+?[0-9]{1,20}"
+CALLER_NAME = r'"[^"<>\\]{0,50}"|[^"<>\\]{1,50}?'
+CALLER_ID_RE = re.compile(rf"(?:(?:{CALLER_NAME})?\s*<{CALLER_NUMBER}>|{CALLER_NUMBER})")
 # what a campaign may retry on; a lost attempt is retried while attempts remain anyway
 RETRY_CHOICES = (*FAILURE_REASONS, LOST)
 # the fields create and update take (contact_list is the list's id)
@@ -89,17 +102,64 @@ def _outcomes(retry_on) -> list[str]:
     return [o.strip() for o in retry_on or () if o and o.strip()]
 
 
+def _shown(value) -> str:
+    """A value as a message quotes it: repr, cut short."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def caller_id_problems(value) -> list[str]:
+    """What is wrong with a caller ID (empty: fine; no caller ID is fine too)."""
+    text = str(value or "")
+    found = CALLER_ID_RE.fullmatch(text) if text.isprintable() else None
+    if text and found is None:
+        return [f'caller_id {_shown(text)} is not "Name" <number> or a number (digits with an '
+                "optional +, at most 20; a name of at most 50 printable characters without "
+                'quotes, < > or \\)']
+    return []
+
+
+def date_problems(name: str, value) -> list[str]:
+    """What is wrong with a start or end date (empty: fine; none is fine)."""
+    if value is None:
+        return []
+    if not isinstance(value, datetime):
+        return [f"{name} must be a date and time, not {_shown(value)}"]
+    # aware: stored; naive: the zone could not place it (the zone's own problem is
+    # named then, unless the date is out of range too)
+    low, high = (EARLIEST, LATEST) if value.tzinfo else (_naive(EARLIEST), _naive(LATEST))
+    if not low <= value <= high:
+        return [f"{name} must be between {DATE_RANGE}"]
+    return []
+
+
+def _naive(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=None)
+
+
+def _text_problems(values: dict) -> list[str]:
+    found = []
+    if "name" in values and not str(values["name"] or "").strip():
+        found.append("name is required")
+    elif "name" in values and not str(values["name"]).isprintable():
+        found.append("name must be one line of printable characters")
+    for name, most in MAX_LENGTHS.items():
+        if len(str(values.get(name) or "")) > most:
+            found.append(f"{name} is longer than {most} characters")
+    if "caller_id" in values:
+        found += caller_id_problems(values["caller_id"])
+    if values.get("contact_list") is not None and row_id(values["contact_list"]) is None:
+        found.append(f"contact_list must be a list's id, not {_shown(values['contact_list'])}")
+    return found
+
+
 def field_problems(values: dict) -> list[str]:
     """What is wrong with the campaign fields in ``values`` (only those given; empty: fine)."""
     found = []
     unknown = set(values) - set(FIELDS)
     if unknown:
-        found.append(f"a campaign has no field {', '.join(sorted(unknown))}")
-    if "name" in values and not str(values["name"] or "").strip():
-        found.append("name is required")
-    for name, most in MAX_LENGTHS.items():
-        if len(str(values.get(name) or "")) > most:
-            found.append(f"{name} is longer than {most} characters")
+        found.append(f"a campaign has no field {', '.join(sorted(map(str, unknown)))[:200]}")
+    found += _text_problems(values)
     if "timezone" in values:
         try:
             zone(values["timezone"])
@@ -110,10 +170,12 @@ def field_problems(values: dict) -> list[str]:
             found += limit.problems(name, values[name])
     if "retry_on" in values:
         found += retry_problems(values["retry_on"])
+    dates = [p for name in DATE_FIELDS if name in values
+             for p in date_problems(name, values[name])]
     starts, ends = values.get("starts_at"), values.get("ends_at")
-    if _aware(starts) and _aware(ends) and ends <= starts:
-        found.append("the end must come after the start")
-    return found
+    if not dates and _aware(starts) and _aware(ends) and ends <= starts:
+        dates.append("the end must come after the start")
+    return found + dates
 
 
 def _aware(value) -> bool:
@@ -134,9 +196,12 @@ def normalised(values: dict) -> dict:
         tz = zone(values.get("timezone") or "UTC")
     except ValidationError:
         return values  # field_problems names the zone; the dates wait for a good one
-    for name in ("starts_at", "ends_at"):
+    # a day of slack each side: no zone is a day off UTC, so in here nothing overflows
+    # and date_problems still sees a date just outside the bounds
+    low, high = _naive(EARLIEST) - timedelta(days=1), _naive(LATEST) + timedelta(days=1)
+    for name in DATE_FIELDS:
         value = values.get(name)
-        if isinstance(value, datetime) and value.tzinfo is None:
+        if isinstance(value, datetime) and value.tzinfo is None and low <= value <= high:
             values[name] = value.replace(tzinfo=tz).astimezone(UTC)
     return values
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 
+from app.db import row_id
 from app.errors import IllegalTransitionError, NotFoundError, StaleStateError
 from app.models import (
     ACTIVE,
@@ -45,10 +46,12 @@ def can_transition(current: str, target: str) -> bool:
 
 
 def get_campaign(campaign_id: int) -> Campaign:
-    """Raises: NotFoundError when no campaign has that id."""
-    campaign = Campaign.get_or_none(Campaign.id == campaign_id)
+    """Raises: NotFoundError when no campaign has that id (or no row could have it)."""
+    found = row_id(campaign_id)
+    # an id past 64 bits would raise OverflowError in the driver, not find nothing
+    campaign = Campaign.get_or_none(Campaign.id == found) if found is not None else None
     if campaign is None:
-        raise NotFoundError(f"campaign {campaign_id} does not exist")
+        raise NotFoundError(f"campaign {str(campaign_id)[:40]} does not exist")
     return campaign
 
 

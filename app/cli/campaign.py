@@ -12,7 +12,7 @@ from app import campaigns
 from app.campaigns import LIMITS
 from app.clock import utcnow
 from app.contacts import create_contact_list, import_contact_list
-from app.db import connection
+from app.db import connection, row_id
 from app.dialer import status
 from app.errors import CallcastError, ValidationError
 from app.models import ContactList
@@ -45,19 +45,28 @@ def parse_option(text: str) -> dict:
             "target": target.strip()}
 
 
-def parse_when(text: str | None):
-    """An ISO date or datetime; without an offset it is local to the campaign's zone."""
+def parse_when(text: str | None, field: str = "date"):
+    """An ISO date or datetime; without an offset it is local to the campaign's zone.
+
+    Raises:
+        ValidationError: not one (the message names ``field``).
+    """
     if not text:
         return None
     try:
         return datetime.fromisoformat(text)
     except ValueError:
-        raise ValidationError(f"not an ISO date/time: {text!r}") from None
+        raise ValidationError(f"{field}: not an ISO date/time: {text[:40]!r}") from None
 
 
-def _range(field: str) -> click.IntRange:
+def _bounds(field: str, what: str = "") -> str:
+    """The help text of a numeric option: what it is and the rule's range.
+
+    The range itself is checked by ``campaigns.validate``, so a refusal names the
+    field and exits 1 like every other refused value.
+    """
     limit = LIMITS[field]
-    return click.IntRange(limit.low, limit.high)
+    return f"{what + ', ' if what else ''}{limit.low}..{limit.high}"
 
 
 @campaign_cli.command("create")
@@ -76,18 +85,22 @@ def _range(field: str) -> click.IntRange:
 @click.option("--timezone", "tz_name", default="UTC", show_default=True)
 @click.option("--starts", default=None, help="start date/time (ISO, campaign zone)")
 @click.option("--ends", default=None, help="end date/time (ISO, campaign zone)")
-@click.option("--max-channels", type=_range("max_channels"), default=10, show_default=True)
-@click.option("--attempts", type=_range("max_attempts"), default=3, show_default=True)
-@click.option("--retry-busy", type=_range("retry_busy_s"), default=300, show_default=True,
-              help="seconds")
-@click.option("--retry-noanswer", type=_range("retry_noanswer_s"), default=600,
-              show_default=True, help="seconds")
-@click.option("--retry-failed", type=_range("retry_failed_s"), default=900, show_default=True,
-              help="seconds after congestion/unavailable/failed/lost")
-@click.option("--ring-timeout", type=_range("ring_timeout_s"), default=30, show_default=True)
-@click.option("--max-call", type=_range("max_call_s"), default=300, show_default=True)
-@click.option("--weight", type=_range("weight"), default=1, show_default=True)
-@click.option("--caller-id", default="")
+@click.option("--max-channels", type=int, default=10, show_default=True,
+              help=_bounds("max_channels"))
+@click.option("--attempts", type=int, default=3, show_default=True,
+              help=_bounds("max_attempts"))
+@click.option("--retry-busy", type=int, default=300, show_default=True,
+              help=_bounds("retry_busy_s", "seconds"))
+@click.option("--retry-noanswer", type=int, default=600, show_default=True,
+              help=_bounds("retry_noanswer_s", "seconds"))
+@click.option("--retry-failed", type=int, default=900, show_default=True,
+              help=_bounds("retry_failed_s", "seconds after congestion/unavailable/failed/lost"))
+@click.option("--ring-timeout", type=int, default=30, show_default=True,
+              help=_bounds("ring_timeout_s", "seconds"))
+@click.option("--max-call", type=int, default=300, show_default=True,
+              help=_bounds("max_call_s", "seconds"))
+@click.option("--weight", type=int, default=1, show_default=True, help=_bounds("weight"))
+@click.option("--caller-id", default="", help='"Name" <number> or a number')
 def create(name, csv_path, list_id, phone_column, country, message_file, message_sound, options,
            windows, tz_name, starts, ends, max_channels, attempts, retry_busy, retry_noanswer,
            retry_failed, ring_timeout, max_call, weight, caller_id):
@@ -101,9 +114,13 @@ def create(name, csv_path, list_id, phone_column, country, message_file, message
         caller_id=caller_id, message_file=message_file, message_sound=message_sound,
     )
     try:
-        spans = parse_windows(windows)
+        try:
+            spans = parse_windows(windows)
+        except ValidationError as exc:
+            raise ValidationError(f"windows: {exc}") from None  # the option it came from
         option_rows = [parse_option(o) for o in options]
-        values.update(starts_at=parse_when(starts), ends_at=parse_when(ends))
+        values.update(starts_at=parse_when(starts, "starts_at"),
+                      ends_at=parse_when(ends, "ends_at"))
         # refused before a file is imported for nothing
         campaigns.validate(values, option_rows, spans)
     except ValidationError as exc:
@@ -112,7 +129,8 @@ def create(name, csv_path, list_id, phone_column, country, message_file, message
         if csv_path:
             contact_list = _import(csv_path, name, phone_column, country)
         else:
-            contact_list = ContactList.get_or_none(ContactList.id == list_id)
+            found = row_id(list_id)
+            contact_list = ContactList.get_or_none(ContactList.id == found) if found else None
             if contact_list is None:
                 _fail(f"contact list {list_id} does not exist")
         now = utcnow()
@@ -210,8 +228,8 @@ def show_cmd(campaign_id, as_json, no_pbx):
     ami = None if no_pbx else get_ami()
     try:
         with connection():
-            info = status(campaign_id, ami)
-            campaign = campaigns.get_campaign(campaign_id)
+            campaign = campaigns.get_campaign(campaign_id)  # first: it refuses any id
+            info = status(campaign.id, ami)
             info["timezone"] = campaign.timezone
             info["windows"] = describe_windows(campaign_id)
     except CallcastError as exc:

@@ -28,7 +28,8 @@ DEMO_OPTIONS = (
     "1=Confirm the appointment",
     "2=Cancel the appointment",
     "3=Call me back later",
-    "4=Talk to an agent:transfer:Local/agent@pstn",
+    # a number, dialled through DIAL_TEMPLATE like a contact (no raw dial strings)
+    "4=Talk to an agent:transfer:100",
 )
 
 

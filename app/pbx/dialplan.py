@@ -51,11 +51,12 @@ from pathlib import Path
 
 from app.clock import utcnow
 from app.config import get_settings
+from app.errors import ValidationError
 from app.events import CONFIRM_VALUE, CONFIRM_VARIABLE, REASON_CODES, USER_EVENT
-from app.menu import Option, key_problems, option_of
+from app.menu import Option, key_problems, option_of, transfer_of
 from app.models import DIALPLAN_STATES, OPTION_DIGITS, Campaign, CampaignOption
 from app.pbx.errors import DialplanError
-from app.pbx.originate import NUMBER_RE, context_name, field_of
+from app.pbx.originate import context_name, field_of
 from app.pbx.originate import originate_args  # noqa: F401  (callers import it from here)
 
 log = logging.getLogger(__name__)
@@ -149,18 +150,25 @@ def prompt_of(spec: CampaignSpec, settings) -> str:
 
 
 def dial_target(target: str, settings) -> str:
-    """An option's transfer target as a Dial() string: a bare number goes through DIAL_TEMPLATE.
+    """An option's transfer target as a Dial() string: a number through DIAL_TEMPLATE,
+    EXTEN@CONTEXT (a context in TRANSFER_CONTEXTS) as ``Local/EXTEN@CONTEXT``.
 
     Raises:
-        DialplanError: empty or unsafe target.
+        DialplanError: a target the option rule (``app.menu.transfer_of``) refuses.
     """
-    target = (target or "").strip()
-    if NUMBER_RE.match(target):
-        target = settings.dial_template.format(number=target)
-    if "/" not in target or not _TARGET_RE.match(target):
-        raise DialplanError(f"transfer target {target!r} is neither a number nor a "
-                            "TECH/resource dial string")
-    return target
+    try:
+        transfer = transfer_of(target, settings.transfer_contexts)
+    except ValidationError as exc:
+        raise DialplanError(str(exc)) from None
+    if transfer.number:
+        dial = settings.dial_template.format(number=transfer.number)
+    else:
+        dial = f"Local/{transfer.exten}@{transfer.context}"
+    if not _TARGET_RE.match(dial):
+        # DIAL_TEMPLATE itself holds what an application argument cannot carry
+        raise DialplanError(f"transfer target {dial!r} has characters a Dial() argument "
+                            "cannot carry")
+    return dial
 
 
 def render_report_context(settings) -> str:

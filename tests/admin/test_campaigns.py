@@ -25,6 +25,7 @@ from app.models import (
     ContactList,
 )
 from tests.campaign_end_support import T0, call, contact_ids, make_campaign
+from tests.write_lock_support import write_lock_held
 
 from .conftest import flashes
 
@@ -55,7 +56,7 @@ def campaign_form(**changes):
         "options-1-digit": "9",
         "options-1-label": "Talk to us",
         "options-1-action": "transfer",
-        "options-1-target": "PJSIP/desk",
+        "options-1-target": "+12025550199",
         "windows-0-weekday": "0",
         "windows-0-starts": "09:00",
         "windows-0-ends": "12:30",
@@ -84,7 +85,7 @@ def test_it_creates_a_campaign_with_inline_options_and_windows(no_csrf, operator
         (o.digit, o.label, o.action, o.target)
         for o in CampaignOption.select().where(CampaignOption.campaign == campaign.id).order_by(CampaignOption.digit)
     ]
-    assert options == [("1", "Confirm", "record", ""), ("9", "Talk to us", "transfer", "PJSIP/desk")]
+    assert options == [("1", "Confirm", "record", ""), ("9", "Talk to us", "transfer", "+12025550199")]
     windows = [
         (w.weekday, w.starts, w.ends)
         for w in CallWindow.select().where(CallWindow.campaign == campaign.id).order_by(CallWindow.weekday)
@@ -118,8 +119,21 @@ def test_it_offers_only_ready_lists(no_csrf, operator_client):
         ({"windows-0-ends": ""}, "This field is required"),
         ({"windows-0-starts": "9h"}, "not a time like 09:00"),
         ({"options-1-target": ""}, "a transfer needs a target"),
+        ({"options-1-target": "Local/s@from-internal-admin"}, "is neither a phone number"),
+        ({"options-1-target": "IAX2/user:secret@198.51.100.7/100"}, "is neither a phone number"),
         ({"message_sound": ""}, "choose a stock sound or upload a message file"),
         ({"ends_at": "2026-11-01 00:00:00"}, "the end must come after the start"),
+        ({"retry_busy_s": "1000000000000"}, "Number must be between 0 and 2592000"),
+        ({"max_channels": "99999999999999999999"}, "Number must be between 1 and 1000"),
+        ({"starts_at": "9999-12-31 00:00:00"},
+         "starts_at must be between 2000-01-01 and 2100-01-01 (UTC)"),
+        # a valid local time that is past the bounds once in UTC: the domain says so
+        ({"timezone": "America/New_York", "ends_at": "2099-12-31 23:00:00"},
+         "ends_at must be between 2000-01-01 and 2100-01-01 (UTC)"),
+        ({"caller_id": '"Evil\r\nAction: Originate" <100>'},
+         "or a number (digits with an optional +, at most 20"),
+        ({"name": "Spring\r\nreminders"}, "name must be one line of printable characters"),
+        ({"options-0-label": "Yes\nNo"}, "the label must be one line of printable characters"),
     ],
 )
 def test_it_refuses_a_bad_campaign_and_saves_nothing(no_csrf, operator_client, changes, message):
@@ -267,3 +281,15 @@ def test_it_serves_report_files_only_from_the_export_folder(db, no_csrf, viewer_
     CampaignReport.create(campaign=campaign.id, csv_path="/etc/passwd", charts={"x": "/etc/hostname"})
     assert viewer_client.get(f"/admin/campaign/report/{campaign.id}.csv").status_code == 404
     assert viewer_client.get(f"/admin/campaign/report/{campaign.id}/chart/x").status_code == 404
+
+
+def test_it_saves_the_form_while_another_writer_holds_the_lock(db, db_engine, no_csrf,
+                                                               operator_client):
+    ready = ContactList.create(name="ready list", status="ready", rows_imported=3)
+    with write_lock_held(db, db_engine) as released:
+        # the save reads (the list exists?) before it writes
+        response = operator_client.post("/admin/campaign/new/",
+                                        data=campaign_form(contact_list=str(ready.id)))
+        assert released.is_set()  # it waited its turn
+    assert response.status_code == 302, flashes(response)
+    assert Campaign.get().name == "Spring reminders"

@@ -3,6 +3,7 @@ input, atomic writes, and acceptance by pbxsim's dialplan loader over AMI."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -38,7 +39,7 @@ GOLDEN = Path(__file__).parent / "golden"
 SETTINGS = load_settings({
     "AGI_HOST": "127.0.0.1", "AGI_PORT": "4573", "AGI_FALLBACK_HOST": "10.0.0.2",
     "AGI_FALLBACK_PORT": "4574", "MEDIA_DIR": "/var/lib/callcast/media",
-    "DIAL_TEMPLATE": "Local/{number}@pstn",
+    "DIAL_TEMPLATE": "Local/{number}@pstn", "TRANSFER_CONTEXTS": "office",
 })
 
 
@@ -47,7 +48,7 @@ def every_action_campaign():
         id=12, name="Spring survey", message_file="campaign-12/message.wav",
         digit_timeout_s=4, message_repeats=3, ring_timeout_s=25,
         options=[
-            OptionSpec("#", "Agent", "transfer", "PJSIP/200@office"),
+            OptionSpec("#", "Agent", "transfer", "200@office"),
             OptionSpec("1", "Yes"),
             OptionSpec("9", "Again", "repeat"),
             OptionSpec("*", "Other number", "transfer", "+15550100"),
@@ -63,7 +64,7 @@ def test_it_renders_a_campaign_with_every_action_exactly():
     assert "Playback" not in text and "Background" not in text  # Read plays and listens
     assert "exten => #,1,Gosub(callcast-report,s,1(dtmf-#))" in text
     assert " same => n,Dial(Local/+15550100@pstn,25)" in text
-    assert " same => n,Dial(PJSIP/200@office,25)" in text
+    assert " same => n,Dial(Local/200@office,25)" in text
 
 
 def test_it_renders_the_report_subroutine_with_fallback_and_user_event():
@@ -96,6 +97,25 @@ def test_it_refuses_transfer_targets_that_would_break_the_line(target):
     spec = CampaignSpec(id=5, message_sound="x", options=[OptionSpec("1", "x", "transfer", target)])
     with pytest.raises(DialplanError, match="transfer target"):
         render_campaign(spec, None, SETTINGS)
+
+
+@pytest.mark.parametrize("target", [
+    "Local/s@from-internal-admin", "IAX2/user:secret@198.51.100.7/100", "PJSIP/desk",
+    "SIP/trunk/0044123456789", "s@from-internal-admin", "100@callcast-report", "100@Office",
+    "+1555 0100", "1" * 21,
+])
+def test_it_dials_only_numbers_and_extensions_of_listed_contexts(target):
+    spec = CampaignSpec(id=5, message_sound="x", options=[OptionSpec("1", "x", "transfer", target)])
+    with pytest.raises(DialplanError, match="TRANSFER_CONTEXTS"):
+        render_campaign(spec, None, SETTINGS)
+    allowed = CampaignSpec(id=5, message_sound="x", options=[
+        OptionSpec("1", "x", "transfer", "+4930123"), OptionSpec("2", "y", "transfer", "s@office")])
+    text = render_campaign(allowed, None, SETTINGS)
+    assert " same => n,Dial(Local/+4930123@pstn,30)" in text
+    assert " same => n,Dial(Local/s@office,30)" in text
+    numbers_only = dataclasses.replace(SETTINGS, transfer_contexts=())
+    with pytest.raises(DialplanError, match=r"TRANSFER_CONTEXTS \(none set\)"):
+        render_campaign(allowed, None, numbers_only)
 
 
 @pytest.mark.parametrize("option,match", [
@@ -145,6 +165,7 @@ def test_it_writes_atomically_and_leaves_the_old_file_when_a_campaign_is_bad(tmp
 
 
 def test_it_is_accepted_by_pbxsim_and_reloaded_over_ami(pbxsim, pbx_settings):
+    pbx_settings = dataclasses.replace(pbx_settings, transfer_contexts=("office",))
     campaigns = [every_action_campaign(),
                  CampaignSpec(id=3, name="Bare", message_sound="hello-world")]
     with AmiClient("127.0.0.1", pbxsim.port, "callcast", "callcast") as ami:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
 
-from app.web.admin.base import HomeView
+from app.web.admin.base import HomeView, BoundedIntegerConverter
 from app.web.admin.campaigns import CampaignView
 from app.web.admin.contacts import ContactListView, ContactView
 from app.web.admin.dnc import DoNotCallView
@@ -17,6 +17,8 @@ from app.models import CallAttempt, CallEvent, Campaign, Contact, ContactList, D
 
 def init_admin(app) -> Admin:
     """Sign-in, CSRF and every back-office view on ``app``."""
+    # before any view's rules are added: each <int:...> then refuses ids past 64 bits
+    app.url_map.converters["int"] = BoundedIntegerConverter
     init_auth(app)
     admin = Admin(
         app,

@@ -1,4 +1,4 @@
-"""Access rules shared by every back-office view."""
+"""Access rules shared by every back-office view, and what a list accepts from a URL."""
 
 from __future__ import annotations
 
@@ -8,11 +8,42 @@ from flask_admin.contrib.peewee import ModelView
 from flask_admin.contrib.peewee import filters as peewee_filters
 from flask_admin.model import filters as admin_filters
 from flask_login import current_user
+from werkzeug.routing import IntegerConverter
 
-from datetime import timezone
+from datetime import datetime, timezone
 
+from app.db import MAX_INTEGER, row_id
 from app.users import ADMIN, OPERATOR
 from app.errors import CallcastError
+
+# the furthest page a list shows: past it every list is empty anyway, and an
+# OFFSET beyond 64 bits would raise in the driver
+MAX_PAGE = 10**9
+# a search longer than this finds nothing a shorter one would not
+MAX_SEARCH = 200
+
+
+class BoundedIntegerConverter(IntegerConverter):
+    """``<int:...>`` in a URL: a number no row can have is no page (404), not a 500."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", MAX_INTEGER)
+        super().__init__(map, *args, **kwargs)
+
+
+def storable(value) -> bool:
+    """Whether a cleaned filter value fits a query on either engine."""
+    if isinstance(value, (list, tuple)):
+        return all(storable(v) for v in value)
+    if isinstance(value, bool):
+        return True
+    if isinstance(value, int):
+        return -MAX_INTEGER - 1 <= value <= MAX_INTEGER
+    if isinstance(value, str):
+        return "\x00" not in value  # PostgreSQL refuses NUL in text
+    if isinstance(value, datetime):
+        return 1 <= value.year <= 9998  # a UTC shift of a year-9999 date overflows
+    return True
 
 
 def signed_in() -> bool:
@@ -72,13 +103,13 @@ class IdFilter(peewee_filters.BasePeeweeFilter):
     """column = an id (a foreign key or a plain id column the index covers)."""
 
     def apply(self, query, value):
-        return query.where(self.column == int(value))
+        return query.where(self.column == row_id(value))
 
     def operation(self):
         return "id is"
 
     def validate(self, value):
-        return str(value).isdigit()
+        return row_id(value) is not None
 
 
 class FilterConverter(peewee_filters.FilterConverter):
@@ -142,6 +173,61 @@ class SecureModelView(AccessMixin, ModelView):
             flash(str(exc), "error")
             return True
         return super().handle_view_exception(exc)
+
+    # --- whatever a URL says: a page, never a 500 ------------------------------------
+
+    def _get_list_extra_args(self):
+        """The list's query arguments, each made one the list can answer.
+
+        A page past MAX_PAGE (or below 0) is the last (the first) one; a sort
+        index that names no sortable column is the default order; a search loses
+        NUL characters and is cut to MAX_SEARCH.
+        """
+        args = super()._get_list_extra_args()
+        sort = args.sort
+        if sort is not None:
+            column = self._get_column_by_idx(sort)
+            if column is None or column[0] not in self._sortable_columns:
+                sort = None
+        search = (args.search or "").replace("\x00", "")[:MAX_SEARCH] or None
+        # filters passed on as they are: clone() would turn no filters ([]) into None
+        return args.clone(page=min(max(args.page or 0, 0), MAX_PAGE), sort=sort, search=search,
+                          filters=args.filters)
+
+    def _get_list_filter_args(self):
+        """Filters from the URL, without values no query on either engine can hold."""
+        filters = super()._get_list_filter_args()
+        if not filters:
+            return filters
+        kept = []
+        for idx, name, value in filters:
+            try:
+                fits = storable(self._filters[idx].clean(value))
+            except (TypeError, ValueError, OverflowError):
+                fits = False
+            if fits:
+                kept.append((idx, name, value))
+            else:
+                flash(self.get_invalid_value_msg(value[:40], self._filters[idx]), "error")
+        return kept
+
+    def get_one(self, id):
+        """The row with primary key ``id``, or None (also when no row could have that key)."""
+        if self._primary_key_is_integer() and row_id(id) is None:
+            return None
+        return super().get_one(id)
+
+    def _primary_key_is_integer(self) -> bool:
+        return self.model._meta.primary_key.field_type in ("AUTO", "INT", "BIGAUTO", "BIGINT")
+
+    def handle_action(self, return_view=None):
+        """A bulk action, refused as a whole when a selected id is no possible row."""
+        if self._primary_key_is_integer():
+            bad = [i for i in request.form.getlist("rowid") if row_id(i) is None]
+            if bad:
+                flash(f"No such record: {bad[0][:40]}", "error")
+                return redirect(self.get_url(".index_view"))
+        return super().handle_action(return_view)
 
 
 class SecureBaseView(AccessMixin, BaseView):

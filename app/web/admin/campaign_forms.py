@@ -14,7 +14,13 @@ from flask_admin.form import BaseForm
 from flask_admin.model.form import InlineFormAdmin
 from wtforms import fields, validators
 
-from app.campaigns import LIMITS, LOCKED_AFTER_DRAFT, MAX_LENGTHS
+from app.campaigns import (
+    LIMITS,
+    LOCKED_AFTER_DRAFT,
+    MAX_LENGTHS,
+    caller_id_problems,
+    date_problems,
+)
 from app.errors import ValidationError
 from app.menu import LABEL_MAX, TARGET_MAX
 from app.models import OPTION_ACTIONS, OPTION_DIGITS, RETRYABLE_OUTCOMES
@@ -45,10 +51,28 @@ FORM_COLUMNS = (
 )
 # not rendered for a running campaign, so not accepted either (the domain refuses them too)
 LOCKED_FIELDS = (*LOCKED_AFTER_DRAFT, "message_upload", "options")
+
+
+def rule_of(problems):
+    """A form validator that shows, at the field, what a campaign rule finds wrong with it."""
+
+    def check(form, field):
+        found = problems(field.name, field.data) if field.data not in (None, "") else []
+        if found:
+            raise validators.ValidationError(found[0])
+
+    return check
+
+
 FORM_ARGS = {
     "name": {"validators": [validators.DataRequired(),
                             validators.Length(max=MAX_LENGTHS["name"])]},
     "timezone": {"choices": [fields.SelectChoice(z) for z in ZONES], "default": "UTC"},
+    # local time here: the domain checks the UTC value again once the zone is known
+    "starts_at": {"validators": [rule_of(date_problems)]},
+    "ends_at": {"validators": [rule_of(date_problems)]},
+    "caller_id": {"validators": [rule_of(lambda name, value: caller_id_problems(value))],
+                  "description": '"Name" <number> or a number; empty: the trunk\'s own'},
     "message_sound": {
         "label": "Stock sound",
         "choices": [fields.SelectChoice("", "(none: use the uploaded file)")]
@@ -115,7 +139,8 @@ class OptionInline(InlineFormAdmin):
             "Action", choices=[fields.SelectChoice(a) for a in OPTION_ACTIONS])
         form_class.target = fields.StringField(
             "Transfer target", validators=[validators.Length(max=TARGET_MAX)],
-            description="Dial string for a transfer, e.g. PJSIP/desk",
+            description="A phone number (dialled like a contact), or EXTEN@CONTEXT for a "
+                        "context the administrator allowed (TRANSFER_CONTEXTS)",
         )
         return form_class
 

@@ -48,6 +48,7 @@ def run_op(op_name: str, campaign_id: int, now, user_id: int | None = None):
     """
     op = OPS[op_name]
     campaign = campaigns.get_campaign(campaign_id)
+    campaign_id = campaign.id  # the id as stored, whatever text the form sent
     if campaign.state not in op.sources:
         raise ActionRefusedError(campaign_id, campaign.state, op.target, op.label, op.sources)
     if op_name == "activate":

@@ -18,7 +18,7 @@ from wtforms import fields
 
 from app import campaigns
 from app.clock import utcnow
-from app.db import database
+from app.db import row_id, write_transaction
 from app.errors import CallcastError, NotFoundError
 from app.models import (
     CLOSED,
@@ -137,7 +137,9 @@ class CampaignView(SecureModelView):
         check_message(form, values, "" if is_created else model.message_file)
         now, user_id = utcnow(), current_user.user_id
         options, windows = form_options(form), form_windows(form)
-        with database.atomic():
+        # one write transaction from the first read: under load a deferred one
+        # failed at once with "database is locked" when it came to write
+        with write_transaction():
             if is_created:
                 model = campaigns.create(values, now, user_id, options or (), windows or ())
             else:
@@ -176,9 +178,9 @@ class CampaignView(SecureModelView):
         done = 0
         for raw in ids:
             try:
-                run_op(op_name, int(raw), utcnow(), user_id=current_user.user_id)
+                run_op(op_name, raw, utcnow(), user_id=current_user.user_id)
                 done += 1
-            except (CallcastError, ValueError) as exc:
+            except CallcastError as exc:
                 flash(str(exc), "error")
         if done:
             flash(f"{OPS[op_name].label}: {done} campaign(s).", "success")
@@ -219,7 +221,7 @@ class CampaignView(SecureModelView):
 
     @expose("/details/")
     def details_view(self):
-        campaign_id = request.args.get("id", type=int)
+        campaign_id = row_id(request.args.get("id", ""))
         campaign = Campaign.get_or_none(Campaign.id == campaign_id) if campaign_id else None
         if campaign is None:
             flash("No such campaign.", "error")
