@@ -34,7 +34,7 @@ Call flow of a campaign context (what pbxsim acts out, see pbxsim/dialplan.py):
   code as argument.
 
 Every report is ``Gosub(callcast-report,s,1(<event>[,<arg>]))``, which runs
-``AGI(agi://AGI_HOST:AGI_PORT/${CC_CAMPAIGN}/${CC_CONTACT}/${CC_ATTEMPT}/<event>,<arg>)``;
+``AGI(agi://AGI_HOST:AGI_PORT/${CC_CAMPAIGN}/${CC_CONTACT}/${CC_ATTEMPT}/<event>,<arg>,${CC_TOKEN})``;
 when ``AGISTATUS`` is not ``SUCCESS`` it tries ``AGI_FALLBACK_HOST`` (if set)
 and always sends ``UserEvent(CallcastEvent,...)`` with the same facts on AMI.
 The ``CC_*`` variables come from the Originate (``originate_args``).
@@ -50,6 +50,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from app.calltokens import TOKEN_VARIABLE, call_token
 from app.events import CONFIRM_VALUE, CONFIRM_VARIABLE, REASON_CODES, USER_EVENT
 from app.pbx.errors import DialplanError
 
@@ -193,6 +194,7 @@ def render_report_context(settings) -> str:
     """The shared ``[callcast-report]`` subroutine: primary AGI, fallback AGI, UserEvent."""
     path = "${CC_CAMPAIGN}/${CC_CONTACT}/${CC_ATTEMPT}/${ARG1}"
     primary = f"agi://{settings.agi_host}:{settings.agi_port}/{path}"
+    args = f"${{ARG2}},${{{TOKEN_VARIABLE}}}"  # the call token, checked by every daemon
     lines = [
         f"[{REPORT_CONTEXT}]",
         "; Gosub(callcast-report,s,1(<event>[,<arg>])) reports one step of a call.",
@@ -200,19 +202,19 @@ def render_report_context(settings) -> str:
         "; AGISTATUS alone proves nothing: a daemon killed mid-request also reads as",
         "; SUCCESS. Unconfirmed: try the fallback daemon and tell AMI.",
         f"exten => s,1,Set({CONFIRM_VARIABLE}=)",
-        f" same => n,AGI({primary},${{ARG2}})",
+        f" same => n,AGI({primary},{args})",
         f' same => n,GotoIf($["${{{CONFIRM_VARIABLE}}}" = "{CONFIRM_VALUE}"]?done)',
         " same => n,Set(CC_AGISTATUS=${AGISTATUS})",
     ]
     if settings.agi_fallback_host:
         fallback = f"agi://{settings.agi_fallback_host}:{settings.agi_fallback_port}/{path}"
-        lines.append(f" same => n,AGI({fallback},${{ARG2}})")
+        lines.append(f" same => n,AGI({fallback},{args})")
     else:
         lines.append(" same => n,Set(AGISTATUS=NONE)  ; no AGI_FALLBACK_HOST configured")
     lines += [
         f" same => n,UserEvent({USER_EVENT},campaign: ${{CC_CAMPAIGN}},contact: ${{CC_CONTACT}},"
         "attempt: ${CC_ATTEMPT},event: ${ARG1},arg: ${ARG2},agistatus: ${CC_AGISTATUS},"
-        f"fallback: ${{AGISTATUS}},stored: ${{{CONFIRM_VARIABLE}}})",
+        f"fallback: ${{AGISTATUS}},stored: ${{{CONFIRM_VARIABLE}}},token: ${{{TOKEN_VARIABLE}}})",
         " same => n(done),Return()",
         "",
         "; A hangup noticed while a report runs ends the dialplan here, and Asterisk",
@@ -389,7 +391,7 @@ def originate_args(campaign, contact_id, attempt, number, settings=None) -> dict
 
     Channel from ``DIAL_TEMPLATE``, the campaign's context, ``Account`` =
     ``campaign-<id>``, ``ChannelId`` = ``cc-<campaign>-<contact>-<attempt>``
-    and the ``CC_*`` variables the dialplan's reports need.
+    and the ``CC_*`` variables the dialplan's reports need (``CC_TOKEN``: app.calltokens).
     """
     if settings is None:
         from app.config import get_settings
@@ -406,7 +408,8 @@ def originate_args(campaign, contact_id, attempt, number, settings=None) -> dict
         priority=1,
         account=account_code(cid),
         channel_id=channel_id(cid, contact_id, attempt),
-        variables={"CC_CAMPAIGN": cid, "CC_CONTACT": int(contact_id), "CC_ATTEMPT": int(attempt)},
+        variables={"CC_CAMPAIGN": cid, "CC_CONTACT": int(contact_id), "CC_ATTEMPT": int(attempt),
+                   TOKEN_VARIABLE: call_token(settings.call_token_secret, cid, contact_id, attempt)},
         caller_id=str(_get(campaign, "caller_id", "") or "") or None,
         ring_timeout_s=int(_get(campaign, "ring_timeout_s", 30) or 30),
     )
