@@ -65,8 +65,8 @@ def outcome_of(url, target, valid_campaign, confirmed):
         fold_events(target, datetime.now(timezone.utc))
         folded = CallAttempt.select().where((CallAttempt.campaign == target)
                                             & (CallAttempt.state != "originating")).count()
-        stored = [e.contact_id for e in
-                  CallEvent.select(CallEvent.contact_id).where(CallEvent.campaign_id == valid_campaign)]
+        valid = CallEvent.select(CallEvent.contact_id).where(CallEvent.campaign_id == valid_campaign)
+        stored = [e.contact_id for e in valid]
         quarantined = QuarantinedReport.select().count()
     missing = len(confirmed - set(stored))
     doubled = len(stored) - len(set(stored))
@@ -136,7 +136,8 @@ def main():
     print(f"forged stored    {forged}")
     print(f"forged folded    {folded} (of {len(contacts)} target attempts in flight)")
     print(f"quarantined rows {quarantined} (rate-limited; every refusal is counted in metrics)")
-    print(f"valid            {len(report.valid_confirmed)} confirmed, {report.valid_failed} failed, "
+    print(f"valid            {len(report.valid_confirmed)} confirmed, "
+          f"{report.valid_failed} failed, "
           f"missing={missing} doubled={doubled}, latency connect->STORED "
           f"p50 {p50 * 1000:.2f} ms p99 {p99 * 1000:.2f} ms")
     bad = crashes or forged or folded or missing or doubled or report.valid_failed \
