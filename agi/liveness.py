@@ -68,11 +68,17 @@ class Liveness:
         self._failing = False
 
     def publish(self, port, source):
-        """Write the file (atomically) naming this process."""
+        """Write the file (atomically) naming this process; a failure is logged, not raised."""
         pid = os.getpid()
         self._info = {"pid": pid, "started": process_started(pid), "port": port,
                       "source": source}
-        self._write()
+        try:
+            self._write()
+        except OSError:
+            # A side hook: the daemon serves on without it (unwatched, which the log says).
+            log.exception("cannot write the liveness file %s; the watchdog cannot see this "
+                          "daemon", self.path)
+            self._failing = True
 
     def _write(self):
         tmp = self.path.with_name(self.path.name + ".tmp")
@@ -102,5 +108,5 @@ class Liveness:
     def remove(self):
         try:
             self.path.unlink()
-        except FileNotFoundError:
-            pass
+        except OSError:
+            pass  # never written, or already gone

@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from agi.liveness import liveness_path, process_started
+from agi.liveness import Liveness, liveness_path, process_started
 from agi.watchdog import Watchdog
 from app.config import load_settings
 from app.models import CallEvent
@@ -128,3 +128,11 @@ def test_it_kills_a_stopped_daemon_and_its_callers_take_the_fallback(sqlite_url,
         (c, 1, e): 1 for c in range(10, 20) for e in ("answered", "dtmf-1", "hangup")}
     sources = {e.source for e in CallEvent.select().where(CallEvent.contact_id >= 10)}
     assert sources == {"fallback"}
+
+
+def test_it_serves_on_when_the_liveness_file_cannot_be_written(tmp_path):
+    (tmp_path / "not-a-dir").write_text("")
+    liveness = Liveness(tmp_path / "not-a-dir" / "agi-journal.jsonl.alive")
+    liveness.publish(4573, "agi")  # logged, not raised: a side hook never stops the daemon
+    liveness.touch()
+    liveness.remove()
