@@ -10,7 +10,8 @@ Asterisk connects, writes its whole environment block at once (``res_agi.c``:
 * One peer holds at most ``AGI_MAX_PEER_CONNECTIONS``. At the cap its oldest
   connection still without a complete block (older than ``EVICT_AFTER``) is
   closed to make room, so idle sockets can never keep a real request of the
-  same address waiting; with none to close, the new connection is refused.
+  same address waiting. A burst accepted faster than that may go a quarter
+  over the cap (each later arrival evicts one again); beyond, it is refused.
 * ``RejectLog``: a flood of refusals logs one line per peer and interval.
 
 No sockets here: the server passes ``now`` and closes what it is told to.
@@ -21,8 +22,10 @@ from __future__ import annotations
 import collections
 import ipaddress
 
-# A connection accepted this recently may simply not have been read yet.
-EVICT_AFTER = 0.05
+# A connection accepted this recently may simply not have been read yet (the
+# loop reads a new connection on its next turn, a millisecond or so later).
+EVICT_AFTER = 0.01
+BURST_ALLOWANCE = 0.25  # over the per-peer cap while nothing is old enough to evict
 LOG_INTERVAL = 10.0
 MAX_LOGGED_PEERS = 1000  # distinct peers tracked per interval; the rest are counted as "*"
 _VERDICT_CACHE = 4096
@@ -46,6 +49,7 @@ class Admission:
     def __init__(self, allowed, max_per_peer=1000, idle_timeout=1.0, read_timeout=5.0):
         self.allowed_networks = tuple(allowed)
         self.max_per_peer = max_per_peer
+        self.burst_limit = max_per_peer + max(1, int(max_per_peer * BURST_ALLOWANCE))
         self.read_timeout = read_timeout
         self.idle_timeout = min(idle_timeout, read_timeout)
         self._verdicts = {}
@@ -69,14 +73,15 @@ class Admission:
 
     def admit(self, host, now):
         """Room for one more connection of ``host``: (admitted, connection to close first)."""
-        if self._open[host] < self.max_per_peer:
+        count = self._open[host]
+        if count < self.max_per_peer:
             return True, None
         reading = self._peer_reading.get(host)
         if reading:
             oldest = next(iter(reading))
             if now - oldest.opened_at >= EVICT_AFTER:
                 return True, oldest
-        return False, None
+        return count < self.burst_limit, None
 
     def opened(self, conn):
         self._open[conn.host] += 1
