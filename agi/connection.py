@@ -59,8 +59,7 @@ class Connection(asyncio.Protocol):
         refused = quarantine.token_verdict(server.tokens, event, token)
         if refused is not None:
             self.event = event
-            server.quarantine(quarantine.quarantined(event, refused, self.peer, request.env,
-                                                     token))
+            server.quarantine(event, refused, self.peer, request.env, token)
             self._reject(refused, f"campaign={event.campaign_id} contact={event.contact_id} "
                                   f"attempt={event.attempt} event={event.name}")
             return

@@ -31,12 +31,13 @@ import struct
 
 from agi.admission import Admission, RejectLog
 from agi.connection import Connection
-from agi.quarantine import RateGate
+from agi.quarantine import RateGate, quarantined
 from app.calltokens import CallTokens
 
 log = logging.getLogger(__name__)
 
 BACKLOG = 1024
+REFUSALS_PER_TURN = 64  # a flood of refused peers must not keep the loop from the rest
 _LINGER_RESET = struct.pack("ii", 1, 0)  # close with a RST: no TIME_WAIT left by a flood
 
 
@@ -82,11 +83,11 @@ class AgiServer:
         self.reject_log.note(conn.host, reason, detail, self.loop.time())
         self.admission.done_reading(conn)
 
-    def quarantine(self, record):
+    def quarantine(self, event, reason, peer, env, token):
         """Keep a report that failed the token check (rate-limited; the rest are counted)."""
         if self.quarantine_gate.take(self.loop.time()):
             self.metrics.quarantined.inc()
-            self.writer.quarantine(record)
+            self.writer.quarantine(quarantined(event, reason, peer, env, token))
         else:
             self.metrics.quarantine_dropped.inc()
 
@@ -117,6 +118,7 @@ class AgiServer:
     async def _accept_loop(self):
         loop, sock = self.loop, self.sock
         active = self._active
+        refused = 0
         while not self._closing:
             if len(active) >= self.max_connections:
                 self._slot_free.clear()
@@ -152,6 +154,10 @@ class AgiServer:
             proto = self._admit(conn, addr)
             if proto is not None:
                 await self._connect(conn, proto)
+            else:
+                refused += 1
+                if refused % REFUSALS_PER_TURN == 0:
+                    await asyncio.sleep(0)
 
     async def _sweep(self):
         """Cut connections past their read deadline; log the counts of refused peers."""
