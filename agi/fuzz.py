@@ -65,7 +65,7 @@ def _mutate(rng, lines):
         lines.insert(i, b"agi_arg_%d: %s\n" % (rng.randint(1, 12), b"z" * rng.randint(0, 200)))
     elif kind == 7:
         text = b"".join(lines)
-        return [text[: rng.randrange(len(text))]]  # cut anywhere (no blank line)
+        return [text[: rng.randint(0, max(len(text) - 1, 0))]]  # cut anywhere (no blank line)
     elif kind == 8:
         lines.insert(i, bytes(rng.getrandbits(8) for _ in range(rng.randint(1, 60))) + b"\n")
     elif kind == 9:
@@ -146,17 +146,20 @@ async def run(port, inputs, *, valid_campaign, duration, concurrency=20, valid_c
     inputs = iter(inputs)
     deadline = time.monotonic() + duration
     started = time.monotonic()
+    hostile_left = concurrency
 
     async def hostile_worker():
+        nonlocal hostile_left
         for data in inputs:
             if time.monotonic() > deadline:
-                return
+                break
             report.sent += 1
             await _hostile(port, data, report, close_within)
+        hostile_left -= 1
 
     async def valid_worker(offset):
         contact = offset
-        while time.monotonic() < deadline:
+        while hostile_left and time.monotonic() < deadline:  # only next to hostile traffic
             contact += valid_concurrency
             begin = time.perf_counter()
             try:

@@ -11,7 +11,7 @@ while signed requests of another campaign keep flowing. Prints:
     forged folded  target attempts the fold changed (must be 0)
     valid          confirmed / failed, p50 / p99 latency from connect to STORED
 
-    .venv/bin/python bench/agi_fuzz.py                      # 10 s, at most 20,000 inputs
+    .venv/bin/python bench/agi_fuzz.py                      # 10 s, at most 100,000 inputs
     .venv/bin/python bench/agi_fuzz.py --duration 30 --count 100000 --seed 7
 
 Not a timed test (exit 1 when a must-be-0 figure is not 0).
@@ -90,7 +90,7 @@ def rejects_by_reason(port_file):
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--duration", type=float, default=10.0, help="seconds at most")
-    p.add_argument("--count", type=int, default=20000, help="hostile inputs at most")
+    p.add_argument("--count", type=int, default=100000, help="hostile inputs at most")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--concurrency", type=int, default=20, help="hostile clients at once")
     p.add_argument("--valid-concurrency", type=int, default=5, help="valid clients at once")
@@ -127,7 +127,7 @@ def main():
     drop()
     p50, p99 = report.percentile(50), report.percentile(99)
     print(f"hostile inputs   {report.sent} in {report.seconds:.1f} s "
-          f"({report.sent / report.seconds:.0f}/s): "
+          f"({report.sent / report.seconds:.0f}/s), valid traffic alongside: "
           + " ".join(f"{k}={v}" for k, v in sorted(report.outcomes.items())))
     print("daemon rejects   " + " ".join(f"{k}={v}" for k, v in
                                           sorted(rejects.items(), key=lambda kv: -kv[1])))

@@ -19,7 +19,7 @@ def test_it_survives_random_and_mutated_blocks_and_stores_no_forgery(agi_process
     daemon = agi_process(sqlite_url).start()
     campaign, contacts = in_flight(50)
     target, valid_campaign = campaign.id, campaign.id + 1000
-    report = uvloop.run(fuzz.run(daemon.port, fuzz.cases(13, 1500, target, contacts[:50]),
+    report = uvloop.run(fuzz.run(daemon.port, fuzz.cases(13, 3000, target, contacts[:50]),
                                  valid_campaign=valid_campaign, duration=4.0))
     print(f"\n{report.sent} hostile inputs in {report.seconds:.1f} s: {report.outcomes}; valid "
           f"{len(report.valid_confirmed)} confirmed, p99 {report.percentile(99) * 1000:.1f} ms")
