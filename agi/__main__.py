@@ -8,9 +8,10 @@ import logging
 import sys
 from pathlib import Path
 
-from agi.daemon import SOURCES, Options, serve
+from agi.daemon import SOURCES, Options, call_token_secret_allowed, serve
 from agi.errors import AgiError
-from app.config import get_settings
+from agi.journal import fallback_journal_path
+from app.config import settings_or_exit
 from app.logs import configure_logging
 
 log = logging.getLogger("agi")
@@ -56,15 +57,16 @@ def options_from(args, settings):
         if args.metrics_port is None and options.metrics_port:
             options.metrics_port = settings.agi_metrics_port + 1
         if args.journal is None:
-            path = options.journal_path
-            options.journal_path = path.with_name(f"{path.stem}-fallback{path.suffix}")
+            options.journal_path = fallback_journal_path(options.journal_path)
     return options
 
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    settings = get_settings()
+    settings = settings_or_exit()
     configure_logging(settings, "agi" if args.source == "agi" else f"agi-{args.source}")
+    if not call_token_secret_allowed(settings):
+        return 2
     options = options_from(args, settings)
 
     def started(daemon):

@@ -1,12 +1,14 @@
 """``python -m agi.amievents``: the outcome path that does not need FastAGI.
 
-When the dialplan's FastAGI report fails (``AGISTATUS`` is not ``SUCCESS``) it
-sends ``UserEvent(CallcastEvent,campaign: ..,contact: ..,attempt: ..,event: ..,arg: ..)``
+When no FastAGI daemon confirmed a report, the dialplan sends
+``UserEvent(CallcastEvent,campaign: ..,contact: ..,attempt: ..,event: ..,arg: ..,token: ..)``
 on AMI. This process logs in to AMI with ``Events: user`` and stores each such
 event in ``call_event`` with source ``ami`` through the daemon's own writer:
-the same validation, the same group commit, the same journal when the database
-is unreachable, and the same idempotent insert, so an event that also reached a
-FastAGI daemon is stored once.
+the same validation, the same call-token check (any AMI user with ``write =
+user`` can send a UserEvent: one without the call's token goes to
+``quarantined_report``, never to ``call_event``), the same group commit, the
+same journal when the database is unreachable, and the same idempotent insert,
+so an event that also reached a FastAGI daemon is stored once.
 """
 
 from __future__ import annotations
@@ -16,14 +18,19 @@ import logging
 import signal
 import sys
 import threading
+import time
 from datetime import datetime, timezone
 
+from agi import quarantine
+from agi.admission import RejectLog
+from agi.daemon import call_token_secret_allowed
 from agi.errors import AgiError, AgiProtocolError
 from agi.journal import Journal
 from agi.metrics import Metrics
-from agi.protocol import AgiRequest, event_from_request
+from agi.protocol import AgiRequest, event_from_request, token_of
 from agi.writer import EventWriter
 from app import heartbeats
+from app.calltokens import CallTokens
 from app.config import settings_or_exit
 from app.db import init_database
 from app.events import USER_EVENT
@@ -38,46 +45,83 @@ SOURCE = "ami"
 KEEPALIVE_SECONDS = 5.0  # a Ping this often notices a restarted PBX and logs in again
 
 
-def event_from_userevent(message, received_at):
-    """The Event a ``UserEvent: CallcastEvent`` message reports, or None for other events.
-
-    Raises:
-        AgiProtocolError: a CallcastEvent whose ids or event name are not valid.
-    """
+def request_from_userevent(message):
+    """The FastAGI request a ``UserEvent: CallcastEvent`` stands for, or None for other events."""
     if message.event != "UserEvent" or message.get("UserEvent") != USER_EVENT:
         return None
     script = "/".join(
         (message.get(key) or "").strip() for key in ("campaign", "contact", "attempt", "event")
     )
     # Built as the FastAGI request it stands for, so both paths validate alike.
-    request = AgiRequest(
+    return AgiRequest(
         env={
             "agi_network_script": script,
             "agi_uniqueid": message.get("Uniqueid") or "",
             "agi_channel": message.get("Channel") or "",
+            "agi_accountcode": message.get("AccountCode") or "",
         },
-        args=((message.get("arg") or "").strip(),),
+        args=((message.get("arg") or "").strip(), (message.get("token") or "").strip()),
     )
+
+
+def event_from_userevent(message, received_at):
+    """The Event a ``UserEvent: CallcastEvent`` message reports, or None for other events.
+
+    Raises:
+        AgiProtocolError: a CallcastEvent whose ids or event name are not valid.
+    """
+    request = request_from_userevent(message)
+    if request is None:
+        return None
     return event_from_request(request, received_at=received_at, source=SOURCE)
 
 
 class UserEventRecorder:
-    """An AMI listener that hands every CallcastEvent to the writer."""
+    """An AMI listener that hands every CallcastEvent bearing its call's token to the writer."""
 
-    def __init__(self, writer, metrics):
+    def __init__(self, writer, metrics, call_token_secret, peer="ami"):
         self.writer = writer
         self.metrics = metrics
+        self.tokens = CallTokens(call_token_secret)
+        self.peer = peer  # the AMI server the events came from
+        self.gate = quarantine.RateGate()
+        self.reject_log = RejectLog(log)  # a flood of forgeries logs a line per interval
+        self._log_lock = threading.Lock()  # AMI's reader thread notes, the main thread flushes
 
     def __call__(self, message):
-        try:
-            event = event_from_userevent(message, datetime.now(timezone.utc))
-        except AgiProtocolError as exc:
-            self.metrics.reject(exc.reason)
-            log.warning("refused UserEvent uniqueid=%s reason=%s: %s",
-                        message.get("Uniqueid"), exc.reason, exc)
+        request = request_from_userevent(message)
+        if request is None:
             return
-        if event is not None:
+        try:
+            event = event_from_request(request, received_at=datetime.now(timezone.utc),
+                                       source=SOURCE)
+        except AgiProtocolError as exc:
+            self._refused(exc.reason, f"UserEvent uniqueid={message.get('Uniqueid')}: {exc}")
+            return
+        token = token_of(request)
+        refused = quarantine.token_verdict(self.tokens, event, token)
+        if refused is None:
             self.writer.submit(event, None)
+            return
+        self._refused(refused, f"UserEvent uniqueid={message.get('Uniqueid')} "
+                               f"campaign={event.campaign_id} contact={event.contact_id} "
+                               f"attempt={event.attempt} event={event.name}")
+        if self.gate.take(time.monotonic()):
+            self.metrics.quarantined.inc()
+            self.writer.quarantine(quarantine.quarantined(event, refused, self.peer,
+                                                          request.env, token))
+        else:
+            self.metrics.quarantine_dropped.inc()
+
+    def _refused(self, reason, detail):
+        self.metrics.reject(reason)
+        with self._log_lock:
+            self.reject_log.note(self.peer, reason, detail, time.monotonic())
+
+    def flush_log(self):
+        """Log the refusal counts of the interval that ended (main thread)."""
+        with self._log_lock:
+            self.reject_log.flush(time.monotonic())
 
 
 def beat(db, name, journal_depth):
@@ -110,7 +154,9 @@ def run(settings, journal_path, database_url, stop: threading.Event) -> int:
     writer.start()
     ami = AmiClient(settings.ami_host, settings.ami_port, settings.ami_user, settings.ami_secret,
                     timeout=settings.ami_timeout, events="user", name="ami-events")
-    ami.add_listener(UserEventRecorder(writer, metrics))
+    recorder = UserEventRecorder(writer, metrics, settings.call_token_secret,
+                                 peer=f"ami {settings.ami_host}:{settings.ami_port}")
+    ami.add_listener(recorder)
     log.info("recording AMI UserEvents from %s:%s journal=%s",
              settings.ami_host, settings.ami_port, journal_path)
     name = heartbeats.process_name(HEARTBEAT_KIND)
@@ -121,6 +167,7 @@ def run(settings, journal_path, database_url, stop: threading.Event) -> int:
             log.warning("AMI not reachable, retrying: %s", exc)
         else:
             beat(db, name, journal.depth)  # alive means: logged in and listening
+        recorder.flush_log()
         stop.wait(KEEPALIVE_SECONDS)
     ami.close()
     stopped = writer.stop(timeout=10)
@@ -134,6 +181,8 @@ def main(argv=None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     settings = settings_or_exit()
     configure_logging(settings, HEARTBEAT_KIND)
+    if not call_token_secret_allowed(settings, log):
+        return 2
     path = settings.agi_journal_path
     journal_path = args.journal or path.with_name(f"{path.stem}-ami{path.suffix}")
     stop = threading.Event()

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import resource
 import signal
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from agi.journal import Journal
+from agi.liveness import Liveness, liveness_path
 from agi.metrics import Metrics
-from agi.server import AgiServer
+from agi.server import BACKLOG, AgiServer
 from agi.writer import EventWriter
 from app import heartbeats
+from app.config import call_token_secret_problem, get_settings
 from app.db import init_database
 
 log = logging.getLogger(__name__)
@@ -23,6 +26,11 @@ HEARTBEAT_KIND = "agi"
 SWITCH_INTERVAL = 0.0005
 FD_RESERVE = 64  # journal, database, metrics, logs
 SOURCES = ("agi", "fallback")
+LOOPBACK = (ipaddress.ip_network("127.0.0.1/32"), ipaddress.ip_network("::1/128"))
+
+
+def _settings_secret():
+    return get_settings().call_token_secret
 
 
 @dataclass
@@ -35,7 +43,12 @@ class Options:
     batch_max: int = 500
     batch_wait_ms: int = 2
     read_timeout: float = 5.0
+    idle_timeout: float = 1.0
     max_connections: int = 2000
+    max_peer_connections: int = 1000
+    allowed_peers: tuple = LOOPBACK
+    backlog: int = BACKLOG
+    call_token_secret: str = field(default_factory=_settings_secret, repr=False)
     source: str = "agi"
     heartbeat_interval: float = 10.0
     stop_timeout: float = 8.0
@@ -51,7 +64,12 @@ class Options:
             batch_max=settings.agi_batch_max,
             batch_wait_ms=settings.agi_batch_wait_ms,
             read_timeout=settings.agi_read_timeout,
+            idle_timeout=settings.agi_idle_timeout,
             max_connections=settings.agi_max_connections,
+            max_peer_connections=settings.agi_max_peer_connections,
+            allowed_peers=settings.agi_allowed_peers,
+            backlog=settings.agi_backlog,
+            call_token_secret=settings.call_token_secret,
         )
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
@@ -69,6 +87,8 @@ class Daemon:
         self.db = None
         self.metrics_port = None
         self.heartbeat_name = heartbeats.process_name(HEARTBEAT_KIND)
+        self.liveness = Liveness(liveness_path(options.journal_path))
+        self._liveness_task = None
 
     async def start(self):
         """Open the journal, start the writer (replaying the journal first) and listen.
@@ -87,7 +107,9 @@ class Daemon:
         self.server = AgiServer(
             None, self.metrics, bind=opts.bind, port=opts.port,
             read_timeout=opts.read_timeout, max_connections=opts.max_connections,
-            source=opts.source,
+            backlog=opts.backlog, source=opts.source, call_token_secret=opts.call_token_secret,
+            allowed_peers=opts.allowed_peers, max_peer_connections=opts.max_peer_connections,
+            idle_timeout=opts.idle_timeout,
         )
         self.writer = EventWriter(
             self.db, self.journal, self.metrics, self.server.notify,
@@ -101,6 +123,10 @@ class Daemon:
         # writer's first heartbeat already names the bound port.
         port = await self.server.start()
         self.writer.start()
+        # The loop's own heartbeat, for the watchdog: the process may be alive
+        # and its loop not (SIGSTOP, a deadlock), with callers queuing.
+        self.liveness.publish(port, opts.source)
+        self._liveness_task = asyncio.get_running_loop().create_task(self.liveness.run())
         if opts.metrics_port is not None:
             self.metrics_port = self.metrics.serve(opts.metrics_port, addr=opts.bind)
         log.info("agi daemon up port=%s metrics=%s journal=%s depth=%d source=%s",
@@ -132,9 +158,30 @@ class Daemon:
         if stopped:
             self.journal.close()
         await asyncio.to_thread(self.metrics.close)
+        if self._liveness_task is not None:
+            self._liveness_task.cancel()
+        self.liveness.remove()
         log.info("agi daemon stopped drained=%s writer_stopped=%s journal_depth=%d",
                  drained, stopped, self.journal.depth)
         return drained and stopped
+
+
+def call_token_secret_allowed(settings, logger=log):
+    """False (and a critical line) when a production process would run on a bad secret.
+
+    Whoever knows CALL_TOKEN_SECRET can report the outcome of any call; a
+    published one is acceptable for a demo only (DEMO=1), like SECRET_KEY.
+    """
+    problem = call_token_secret_problem(settings.call_token_secret)
+    if problem is None:
+        return True
+    if settings.demo:
+        logger.warning("%s: acceptable for a demo or a test only", problem)
+        return True
+    logger.critical("cannot start: %s; set the same long random CALL_TOKEN_SECRET for the "
+                    "dialer and the AGI processes (python3 -c 'import secrets; "
+                    "print(secrets.token_hex(32))'), or DEMO=1 for a demo", problem)
+    return False
 
 
 def _raise_fd_limit(max_connections):

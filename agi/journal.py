@@ -23,6 +23,12 @@ from agi.protocol import Event
 log = logging.getLogger(__name__)
 
 
+def fallback_journal_path(journal_path):
+    """The fallback instance's journal next to the primary's (``<stem>-fallback<suffix>``)."""
+    path = Path(journal_path)
+    return path.with_name(f"{path.stem}-fallback{path.suffix}")
+
+
 def encode(event):
     return json.dumps(
         {

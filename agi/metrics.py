@@ -25,6 +25,12 @@ class Metrics:
                               ["event", "stored"], registry=r)
         self.rejects = Counter("agi_rejects", "Requests refused, by reason", ["reason"],
                                registry=r)
+        self.quarantined = Counter("agi_quarantined", "Reports without their call token handed "
+                                   "to quarantined_report", registry=r)
+        self.quarantine_dropped = Counter("agi_quarantine_dropped",
+                                          "Reports without their call token counted but not "
+                                          "kept (rate limit, queue full, database away)",
+                                          registry=r)
         self.lost = Counter("agi_events_lost", "Events neither committed nor journaled (left unconfirmed)",
                             registry=r)
         self.connections = Gauge("agi_connections", "Open FastAGI connections", registry=r)

@@ -50,6 +50,9 @@ ID_MAX = 2**31 - 1  # call_event's integer columns (PostgreSQL integer)
 UNIQUEID_MAX = 64
 CHANNEL_MAX = 128
 ARG_MAX = 16  # the one argument kept in data (a cause, a key, a reason code)
+# The dialplan passes AGI(url,<arg>,${CC_TOKEN}): the call token is argument 2.
+TOKEN_ARG = 1
+TOKEN_MAX = 128  # a longer one is wrong anyway; this bounds what is compared and logged
 
 _KEY_RE = re.compile(r"agi_[a-z0-9_]{1,60}\Z")
 # A block of well-formed lines (each ending in \n, unprompted HANGUPs allowed),
@@ -280,6 +283,12 @@ def script_of(request):
         m = _REQUEST_RE.match(request.env.get("agi_request", ""))
         script = m.group(1) if m else None
     return script
+
+
+def token_of(request):
+    """The call token a request carries: its second argument (``app.calltokens``), or ""."""
+    args = request.args
+    return args[TOKEN_ARG][:TOKEN_MAX] if len(args) > TOKEN_ARG else ""
 
 
 def event_from_request(request, received_at=None, source="agi"):

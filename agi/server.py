@@ -1,18 +1,25 @@
 """The asyncio FastAGI server: the only code of the daemon that touches sockets.
 
-Each connection feeds a ``RequestParser``; a complete block becomes an
-``Event`` handed to the writer thread. Only when the writer reports the event
-durable (committed or journaled) does the server send its one command,
-``SET VARIABLE CALLCAST_AGI_STATUS STORED``, and close. Asterisk reads EOF,
-sets ``AGISTATUS=SUCCESS`` and the dialplan goes on; it reads the same EOF when
-the daemon is killed mid-request, which is why the confirmation, not the
-close, is what tells the dialplan the event is safe.
+Each connection (``agi.connection``) feeds a ``RequestParser``; a complete
+block whose call token checks out becomes an ``Event`` handed to the writer
+thread. Only when the writer reports the event durable (committed or
+journaled) does the server send its one command, ``SET VARIABLE
+CALLCAST_AGI_STATUS STORED``, and close. Asterisk reads EOF, sets
+``AGISTATUS=SUCCESS`` and the dialplan goes on; it reads the same EOF when the
+daemon is killed mid-request, which is why the confirmation, not the close, is
+what tells the dialplan the event is safe.
 
 Connections are accepted by our own loop rather than ``create_server`` so that
 at ``max_connections`` the daemon simply stops accepting and lets the kernel
-backlog hold the next callers, instead of accepting and dropping them (a
-dropped FastAGI connection still reads as SUCCESS to Asterisk: the event
-would be gone).
+backlog hold the next callers, instead of accepting and dropping them. Below
+that, ``agi.admission`` decides at once: peers outside the allow-list and
+peers at their own cap are closed without a read, so no peer can keep the
+accept loop from the others.
+
+The listen backlog is small on purpose (``AGI_BACKLOG``): a connection the
+kernel completes while the daemon is stopped or frozen waits there with no
+timeout on Asterisk's side, its channel pinned in ``AGI()``; one the kernel
+refuses fails Asterisk's 2 s connect and takes the fallback at once.
 """
 
 from __future__ import annotations
@@ -20,122 +27,26 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from datetime import datetime, timezone
+import struct
 
-from agi.errors import AgiProtocolError
-from agi.protocol import CONFIRM_COMMAND, RequestParser, event_from_request
-from agi.writer import LOST
+from agi.admission import Admission, RejectLog
+from agi.connection import Connection
+from agi.quarantine import RateGate, quarantined
+from app.calltokens import CallTokens
 
 log = logging.getLogger(__name__)
 
-BACKLOG = 4096
-
-
-class _Connection(asyncio.Protocol):
-    __slots__ = ("server", "transport", "parser", "event", "deadline", "peer", "state")
-
-    def __init__(self, server):
-        self.server = server
-        self.transport = None
-        self.parser = RequestParser()
-        self.event = None
-        self.deadline = float("inf")  # set once the transport exists
-        self.peer = None
-        self.state = "reading"  # reading -> writing -> closed
-
-    def connection_made(self, transport):
-        self.transport = transport
-        # Checked by the server's sweep rather than a timer per connection.
-        self.deadline = self.server.loop.time() + self.server.read_timeout
-
-    def data_received(self, data):
-        if self.state != "reading":
-            return  # an unprompted HANGUP after the block, or junk: not our business
-        try:
-            request = self.parser.feed(data)
-            if request is None:
-                return
-            event = event_from_request(request, received_at=datetime.now(timezone.utc),
-                                       source=self.server.source)
-        except AgiProtocolError as exc:
-            self._reject(exc.reason, exc.detail)
-            return
-        self.state = "writing"
-        self.event = event
-        self.server.writer.submit(event, self)
-
-    def eof_received(self):
-        return False  # close our side too; a half-written block counts as truncated
-
-    def durable(self, stored):
-        """Called on the loop once the writer has stored (or failed to store) the event."""
-        server = self.server
-        if stored == LOST:
-            server.metrics.lost.inc()
-            e = self.event
-            self._log().critical(
-                "event not stored (database and journal both failed) campaign=%s contact=%s "
-                "attempt=%s event=%s; left unconfirmed for the dialplan's fallback",
-                e.campaign_id, e.contact_id, e.attempt, e.name)
-            # No confirmation: the dialplan sees no STORED and takes its fallback.
-            self.state = "closed"
-            self.transport.close()
-            return
-        server.metrics.event(self.event.name, stored)
-        if self.transport.is_closing():
-            self.state = "closed"
-            return
-        # Send the confirmation and close at once: Asterisk reads the command
-        # before it sees our FIN, runs it, and its "200 result=1" reply only
-        # meets a closed socket (a RST it reads as a normal end of script).
-        # Waiting for that reply would cost a wake-up per request for nothing.
-        self.state = "closed"
-        self.transport.write(CONFIRM_COMMAND)
-        self.transport.close()
-
-    def _reject(self, reason, detail=""):
-        self.state = "closed"
-        self.server.metrics.reject(reason)
-        self._log().warning("rejected peer=%s reason=%s %s", self._peer(), reason, detail)
-        self.transport.abort()
-
-    def _log(self):
-        """A logger carrying this connection's ids (uniqueid, campaign, peer)."""
-        env = self.parser.env
-        event = self.event
-        return logging.LoggerAdapter(log, {
-            "peer": self._peer(),
-            "uniqueid": event.uniqueid if event else env.get("agi_uniqueid"),
-            "campaign_id": event.campaign_id if event else None,
-        })
-
-    def _timed_out(self):
-        if self.state == "reading":
-            reason = "read_timeout" if self.parser.started else "idle_timeout"
-            self._reject(reason, f"no complete block within {self.server.read_timeout}s")
-
-    def _peer(self):
-        if self.peer is None and self.transport is not None:
-            peer = self.transport.get_extra_info("peername")
-            self.peer = f"{peer[0]}:{peer[1]}" if peer else "?"
-        return self.peer
-
-    def connection_lost(self, exc):
-        server = self.server
-        if self.state == "reading":
-            # The peer left before the blank line: nothing to record.
-            self.state = "closed"
-            reason = "truncated" if self.parser.started else "empty"
-            server.metrics.reject(reason)
-            self._log().info("peer=%s closed before a complete block (%s)", self._peer(), reason)
-        server._released(self)
+BACKLOG = 1024
+REFUSALS_PER_TURN = 64  # a flood of refused peers must not keep the loop from the rest
+_LINGER_RESET = struct.pack("ii", 1, 0)  # close with a RST: no TIME_WAIT left by a flood
 
 
 class AgiServer:
     """Accepts FastAGI connections on ``bind:port`` and feeds the writer."""
 
     def __init__(self, writer, metrics, bind="127.0.0.1", port=4573, read_timeout=5.0,
-                 max_connections=2000, backlog=BACKLOG, source="agi"):
+                 max_connections=2000, backlog=BACKLOG, source="agi", *, call_token_secret,
+                 allowed_peers=(), max_peer_connections=1000, idle_timeout=1.0):
         self.writer = writer
         self.source = source
         self.metrics = metrics
@@ -144,6 +55,11 @@ class AgiServer:
         self.read_timeout = read_timeout
         self.max_connections = max_connections
         self.backlog = backlog
+        self.tokens = CallTokens(call_token_secret)
+        self.admission = Admission(allowed_peers, max_peer_connections, idle_timeout,
+                                   read_timeout)
+        self.reject_log = RejectLog(log)
+        self.quarantine_gate = RateGate()
         self.loop = None
         self.sock = None
         self._active = set()
@@ -159,6 +75,22 @@ class AgiServer:
     def notify(self, waiters, stored):
         self.loop.call_soon_threadsafe(_settle, waiters, stored)
 
+    # -- connection callbacks (loop) ----------------------------------------
+
+    def refused(self, conn, reason, detail):
+        """Count and log a connection closed without a confirmation."""
+        self.metrics.reject(reason)
+        self.reject_log.note(conn.host, reason, detail, self.loop.time())
+        self.admission.done_reading(conn)
+
+    def quarantine(self, event, reason, peer, env, token):
+        """Keep a report that failed the token check (rate-limited; the rest are counted)."""
+        if self.quarantine_gate.take(self.loop.time()):
+            self.metrics.quarantined.inc()
+            self.writer.quarantine(quarantined(event, reason, peer, env, token))
+        else:
+            self.metrics.quarantine_dropped.inc()
+
     # -- lifecycle ---------------------------------------------------------
 
     async def start(self):
@@ -172,8 +104,8 @@ class AgiServer:
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.bind, self.port))
-        # Asterisk gives up on a connection not accepted within 2 s: a deep
-        # backlog absorbs bursts while the loop is busy.
+        # Deep enough for a burst while the loop is busy, shallow enough that
+        # what it holds is served within Asterisk's 2 s connect window.
         sock.listen(self.backlog)
         sock.setblocking(False)
         self.sock = sock
@@ -186,6 +118,7 @@ class AgiServer:
     async def _accept_loop(self):
         loop, sock = self.loop, self.sock
         active = self._active
+        refused = 0
         while not self._closing:
             if len(active) >= self.max_connections:
                 self._slot_free.clear()
@@ -198,12 +131,12 @@ class AgiServer:
                     self._parked = False
                 continue
             try:
-                fd, _addr = sock._accept()
+                fd, addr = sock._accept()
                 conn = socket.socket(self._family, socket.SOCK_STREAM, 0, fileno=fd)
             except BlockingIOError:
                 self._parked = True
                 try:
-                    conn, _addr = await loop.sock_accept(sock)
+                    conn, addr = await loop.sock_accept(sock)
                 except asyncio.CancelledError:
                     return
                 except OSError:
@@ -218,22 +151,52 @@ class AgiServer:
                 log.exception("accept failed")
                 await asyncio.sleep(0.05)
                 continue
-            await self._connect(conn, self._adopt())
+            proto = self._admit(conn, addr)
+            if proto is not None:
+                await self._connect(conn, proto)
+            else:
+                refused += 1
+                if refused % REFUSALS_PER_TURN == 0:
+                    await asyncio.sleep(0)
 
     async def _sweep(self):
-        """Cut connections that did not deliver a block within the read timeout."""
-        interval = min(max(self.read_timeout / 5, 0.02), 0.5)
+        """Cut connections past their read deadline; log the counts of refused peers."""
+        interval = min(max(self.admission.idle_timeout / 5, 0.02), 0.5)
         while True:
             await asyncio.sleep(interval)
             now = self.loop.time()
-            for conn in [c for c in self._active if c.state == "reading" and c.deadline <= now]:
-                conn._timed_out()
+            for conn in self.admission.expired(now):
+                conn.timed_out()
+            self.reject_log.flush(now)
 
-    def _adopt(self):
-        proto = _Connection(self)
+    def _admit(self, conn, addr):
+        """A Connection for an accepted socket, or None when it was closed at once."""
+        host, port = addr[0], addr[1]
+        now = self.loop.time()
+        admission = self.admission
+        if not admission.allowed(host):
+            return self._refuse(conn, host, "not_allowed", "peer not in AGI_ALLOWED_PEERS", now)
+        room, evicted = admission.admit(host, now)
+        if evicted is not None:
+            evicted.evict()
+        if not room:
+            return self._refuse(conn, host, "peer_cap", "no connection of this peer to evict",
+                                now)
+        proto = Connection(self, host, port, now)
+        admission.opened(proto)
         self._active.add(proto)
         self._idle.clear()
         return proto
+
+    def _refuse(self, conn, host, reason, detail, now):
+        self.metrics.reject(reason)
+        self.reject_log.note(host, reason, detail, now)
+        try:
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
+        except OSError:
+            pass  # already reset by the peer
+        conn.close()
+        return None
 
     async def _connect(self, conn, proto):
         try:
@@ -241,15 +204,19 @@ class AgiServer:
             await self.loop.connect_accepted_socket(lambda: proto, conn)
         except OSError:
             # The caller reset before we set the socket up: nothing was received.
-            self._released(proto)
+            self.released(proto)
             conn.close()
         except BaseException:
-            self._released(proto)
+            self.released(proto)
             conn.close()
             raise
 
-    def _released(self, proto):
+    def released(self, proto):
+        """A connection is gone: free its slot."""
+        if proto not in self._active:
+            return
         self._active.discard(proto)
+        self.admission.closed(proto)
         if not self._slot_free.is_set():
             self._slot_free.set()
         if not self._active:
@@ -277,10 +244,12 @@ class AgiServer:
         # was connected. Take them all first.
         while True:
             try:
-                conn, _addr = self.sock.accept()
+                conn, addr = self.sock.accept()
             except OSError:
                 break
-            self.loop.create_task(self._connect(conn, self._adopt()))
+            proto = self._admit(conn, addr)
+            if proto is not None:
+                self.loop.create_task(self._connect(conn, proto))
         self.sock.close()
 
     async def drain(self, timeout):

@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 import peewee
 from peewee import DataError, IntegrityError, PostgresqlDatabase
 
+from agi import quarantine
 from agi.errors import JournalError
 from app.models import CallEvent
 
@@ -40,6 +41,7 @@ PG_TYPES = {"campaign_id": "integer", "contact_id": "integer", "attempt": "integ
 REPLAY_CHUNK = 1000
 BATCH_WAIT_FROM = 32  # events in the last batch from which the writer waits batch_wait
 REPLAY_SLICE_SECONDS = 0.05
+QUARANTINE_QUEUE_MAX = 1000  # rows waiting for the writer; beyond, they are counted only
 # peewee's own mapping of driver exceptions (sqlite3, psycopg2) to its classes.
 _exception_wrapper = peewee.__exception_wrapper__
 
@@ -85,6 +87,7 @@ class EventWriter:
         # stalls the event loop; here the loop wakes the writer at most once per
         # batch, only when it sleeps.
         self._pending = collections.deque()
+        self._quarantined = collections.deque()
         self._wake = threading.Event()
         self._sleeping = False
         self._stop_requested = False
@@ -120,6 +123,16 @@ class EventWriter:
             self._sleeping = False
             self._wake.set()
 
+    def quarantine(self, record):
+        """Queue a ``quarantine.Quarantined`` row (best effort: never journaled)."""
+        if len(self._quarantined) >= QUARANTINE_QUEUE_MAX:
+            self.metrics.quarantine_dropped.inc()
+            return
+        self._quarantined.append(record)
+        if self._sleeping:
+            self._sleeping = False
+            self._wake.set()
+
     def stop(self, timeout=None):
         """Write everything queued so far, then end the thread; True if it ended."""
         self._stop_requested = True
@@ -147,6 +160,8 @@ class EventWriter:
             batch, stopping = self._collect()
             if batch:
                 self._write(batch)
+            if self._quarantined:
+                self._write_quarantined()
             now = time.monotonic()
             if self.journal.depth and now >= self._retry_at:
                 self._replay(deadline=now + REPLAY_SLICE_SECONDS)
@@ -171,7 +186,7 @@ class EventWriter:
             self._sleeping = True
             # Checked again after announcing sleep: an event queued in between
             # saw _sleeping False and did not set the wake-up.
-            if not pending and not self._stop_requested:
+            if not pending and not self._quarantined and not self._stop_requested:
                 self._wake.wait(max(timeout, 0.001))
             self._sleeping = False
             self._wake.clear()
@@ -213,6 +228,25 @@ class EventWriter:
             self.notify([w for _, w in batch], stored)
         except Exception:
             log.exception("could not release %d waiting connections", len(batch))
+
+    def _write_quarantined(self):
+        """Insert the queued quarantine rows; drop them (counted) while the database is away."""
+        records = []
+        while self._quarantined and len(records) < self.batch_max:
+            records.append(self._quarantined.popleft())
+        if self.journal.depth:
+            self.metrics.quarantine_dropped.inc(len(records))
+            return
+        try:
+            if self.db.is_closed():
+                self._open_connection()
+            with _exception_wrapper, self.db.atomic():
+                self.db.cursor().executemany(quarantine.insert_sql(self.db),
+                                             [quarantine.row_of(r) for r in records])
+        except Exception:
+            log.exception("could not store %d quarantined reports; dropped", len(records))
+            self.metrics.quarantine_dropped.inc(len(records))
+            self._close_connection()
 
     def _replay(self, deadline):
         """Commit journaled events in order until done, ``deadline`` or a failure."""

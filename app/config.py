@@ -25,6 +25,7 @@ LOG_FORMATS = ("text", "json")
 # secrets published in this repository: a production process refuses them
 PUBLISHED_SECRET_KEYS = frozenset({"dev-only-change-me", "change-me-secret"})
 MIN_SECRET_KEY_LENGTH = 32
+PUBLISHED_CALL_TOKEN_SECRETS = frozenset({"dev-only-call-token-secret", "change-me-call-token"})
 
 
 def env_str(env, name, default):
@@ -169,7 +170,12 @@ class Settings:
     agi_batch_max: int
     agi_batch_wait_ms: int
     agi_read_timeout: float
+    agi_idle_timeout: float
     agi_max_connections: int
+    agi_max_peer_connections: int
+    agi_allowed_peers: tuple
+    agi_backlog: int
+    agi_watchdog_stale_seconds: float
     # dialplan and dialing
     dial_template: str
     transfer_contexts: tuple
@@ -181,6 +187,7 @@ class Settings:
     drain_max_seconds: int
     # web and processes
     secret_key: str
+    call_token_secret: str
     demo: bool
     web_port: int
     metrics_port: int
@@ -247,7 +254,13 @@ def _telephony(env) -> dict:
         agi_batch_max=env_int(env, "AGI_BATCH_MAX", 500, minimum=1),
         agi_batch_wait_ms=env_int(env, "AGI_BATCH_WAIT_MS", 2, minimum=0),
         agi_read_timeout=env_float(env, "AGI_READ_TIMEOUT", 5.0, minimum=0.05),
+        agi_idle_timeout=env_float(env, "AGI_IDLE_TIMEOUT", 1.0, minimum=0.05),
         agi_max_connections=env_int(env, "AGI_MAX_CONNECTIONS", 2000, minimum=1),
+        agi_max_peer_connections=env_int(env, "AGI_MAX_PEER_CONNECTIONS", 1000, minimum=1),
+        agi_allowed_peers=env_networks(env, "AGI_ALLOWED_PEERS", "127.0.0.1, ::1"),
+        agi_backlog=env_int(env, "AGI_BACKLOG", 1024, minimum=1, maximum=65535),
+        agi_watchdog_stale_seconds=env_float(env, "AGI_WATCHDOG_STALE_SECONDS", 3.0,
+                                             minimum=0.5),
         dial_template=env_str(env, "DIAL_TEMPLATE", "Local/{number}@pstn"),
         transfer_contexts=env_contexts(env, "TRANSFER_CONTEXTS"),
         dialplan_path=env_path(env, "DIALPLAN_PATH", VAR / "asterisk" / "callcast.conf"),
@@ -264,6 +277,7 @@ def _processes(env) -> dict:
     log_dir = env_str(env, "LOG_DIR", "")
     return dict(
         secret_key=env_str(env, "SECRET_KEY", "dev-only-change-me"),
+        call_token_secret=env_str(env, "CALL_TOKEN_SECRET", "dev-only-call-token-secret"),
         demo=env_bool(env, "DEMO", False),
         web_port=env_port(env, "WEB_PORT", 8000),
         metrics_port=env_port(env, "METRICS_PORT", 9191),
@@ -284,6 +298,20 @@ def secret_key_problem(secret: str) -> str | None:
         return "SECRET_KEY is a default published with Callcast"
     if len(secret) < MIN_SECRET_KEY_LENGTH:
         return f"SECRET_KEY must have at least {MIN_SECRET_KEY_LENGTH} characters, got {len(secret)}"
+    return None
+
+
+def call_token_secret_problem(secret: str) -> str | None:
+    """Why ``secret`` must not sign production call tokens, or None when it may.
+
+    Whoever knows the secret can report outcomes of any call; the AGI daemons
+    and the UserEvent recorder refuse to start on a bad one unless DEMO is on.
+    """
+    if secret in PUBLISHED_CALL_TOKEN_SECRETS:
+        return "CALL_TOKEN_SECRET is a default published with Callcast"
+    if len(secret) < MIN_SECRET_KEY_LENGTH:
+        return (f"CALL_TOKEN_SECRET must have at least {MIN_SECRET_KEY_LENGTH} characters, "
+                f"got {len(secret)}")
     return None
 
 

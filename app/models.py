@@ -305,6 +305,24 @@ class CallEvent(BaseModel):
         indexes = ((("campaign_id", "contact_id", "attempt", "name"), True),)
 
 
+class QuarantinedReport(BaseModel):
+    """A report that named a call without its call token: kept for the operator, never folded.
+
+    Written by the AGI daemons and the UserEvent recorder (app.calltokens);
+    the summary is bounded and printable, peer data never goes anywhere else.
+    """
+
+    received_at = UTCDateTimeField(default=utcnow, index=True)
+    source = CharField(max_length=16)  # agi | fallback | ami
+    peer = CharField(max_length=64, default="")  # host:port of the connection
+    reason = CharField(max_length=32)  # no_token | bad_token
+    campaign_id = IntegerField()
+    contact_id = IntegerField()
+    attempt = IntegerField()
+    event = CharField(max_length=32)
+    summary = CharField(max_length=300, default="")
+
+
 # --- results (kept after close) ---------------------------------------------
 
 
@@ -363,6 +381,7 @@ MODELS = [
     CampaignContact,
     CallAttempt,
     CallEvent,
+    QuarantinedReport,
     ContactResult,
     CampaignReport,
     Heartbeat,

@@ -210,6 +210,9 @@ def main():
 
     workdir = tempfile.mkdtemp(prefix="agi-bench-")
     url, drop = make_database(args.database, workdir)
+    # The generator signs each request's call token as the dialer would; the
+    # daemon (which refuses a published secret) checks it with the same one.
+    os.environ.setdefault("CALL_TOKEN_SECRET", secrets.token_hex(32))
     env = dict(os.environ, DATABASE_URL=url, SQLITE_SYNCHRONOUS="full",
                PYTHONPATH=str(ROOT), LOG_LEVEL="WARNING")
     py = sys.executable

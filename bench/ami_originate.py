@@ -45,7 +45,8 @@ sys.path.insert(0, str(ROOT))
 
 from app.config import load_settings  # noqa: E402
 from app.pbx.ami import AmiClient, encode_action  # noqa: E402
-from app.pbx.dialplan import CampaignSpec, OptionSpec, originate_args, write_dialplan  # noqa: E402
+from app.pbx.dialplan import CampaignSpec, OptionSpec, write_dialplan  # noqa: E402
+from app.pbx.originate import originate_args  # noqa: E402
 
 USER, SECRET = "bench", "bench"
 

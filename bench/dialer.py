@@ -100,7 +100,7 @@ def baseline_originates(ami, campaign_id, count, in_flight):
     The calls use the campaign's context with contact ids no list has, so their
     events never match an attempt.
     """
-    from app.pbx.dialplan import originate_args
+    from app.pbx.originate import originate_args
 
     spec = {"id": campaign_id, "ring_timeout_s": 10}
     start = time.perf_counter()

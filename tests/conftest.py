@@ -107,6 +107,8 @@ def pytest_configure(config):
         DIALPLAN_PATH=os.path.join(SESSION.tmpdir, "asterisk", "callcast.conf"),
         # dramatiq subprocesses of the tests serve no Prometheus port (no fixed ports in tests)
         METRICS_PORT="0",
+        # one secret for the dialer and the AGI processes of the session (they refuse a published one)
+        CALL_TOKEN_SECRET=secrets.token_hex(32),
     )
 
     _start_rabbitmq_vhost(base)

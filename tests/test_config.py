@@ -97,6 +97,9 @@ def test_it_treats_an_empty_value_as_unset():
         ("TRUSTED_PROXIES", "127.0.0.1, nginx"),
         ("TRANSFER_CONTEXTS", "from-internal, s@from-internal-admin"),
         ("TRANSFER_CONTEXTS", "callcast-report"),
+        ("AGI_ALLOWED_PEERS", "127.0.0.1, asterisk.example.net"),
+        ("AGI_BACKLOG", "0"),
+        ("AGI_IDLE_TIMEOUT", "never"),
     ],
 )
 def test_it_names_the_variable_in_every_typed_error(name, value):

@@ -34,7 +34,7 @@ Call flow of a campaign context (what pbxsim acts out, see pbxsim/interpreter.py
   code as argument.
 
 Every report is ``Gosub(callcast-report,s,1(<event>[,<arg>]))``, which runs
-``AGI(agi://AGI_HOST:AGI_PORT/${CC_CAMPAIGN}/${CC_CONTACT}/${CC_ATTEMPT}/<event>,<arg>)``;
+``AGI(agi://AGI_HOST:AGI_PORT/${CC_CAMPAIGN}/${CC_CONTACT}/${CC_ATTEMPT}/<event>,<arg>,${CC_TOKEN})``;
 when ``AGISTATUS`` is not ``SUCCESS`` it tries ``AGI_FALLBACK_HOST`` (if set)
 and always sends ``UserEvent(CallcastEvent,...)`` with the same facts on AMI.
 The ``CC_*`` variables come from the Originate (``app.pbx.originate.originate_args``).
@@ -49,6 +49,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from app.calltokens import TOKEN_VARIABLE
 from app.clock import utcnow
 from app.config import get_settings
 from app.errors import ValidationError
@@ -57,7 +58,6 @@ from app.menu import Option, key_problems, option_of, transfer_of
 from app.models import DIALPLAN_STATES, OPTION_DIGITS, Campaign, CampaignOption
 from app.pbx.errors import DialplanError
 from app.pbx.originate import context_name, field_of
-from app.pbx.originate import originate_args  # noqa: F401  (callers import it from here)
 
 log = logging.getLogger(__name__)
 
@@ -175,6 +175,7 @@ def render_report_context(settings) -> str:
     """The shared ``[callcast-report]`` subroutine: primary AGI, fallback AGI, UserEvent."""
     path = "${CC_CAMPAIGN}/${CC_CONTACT}/${CC_ATTEMPT}/${ARG1}"
     primary = f"agi://{settings.agi_host}:{settings.agi_port}/{path}"
+    args = f"${{ARG2}},${{{TOKEN_VARIABLE}}}"  # the call token, checked by every daemon
     lines = [
         f"[{REPORT_CONTEXT}]",
         "; Gosub(callcast-report,s,1(<event>[,<arg>])) reports one step of a call.",
@@ -182,19 +183,19 @@ def render_report_context(settings) -> str:
         "; AGISTATUS alone proves nothing: a daemon killed mid-request also reads as",
         "; SUCCESS. Unconfirmed: try the fallback daemon and tell AMI.",
         f"exten => s,1,Set({CONFIRM_VARIABLE}=)",
-        f" same => n,AGI({primary},${{ARG2}})",
+        f" same => n,AGI({primary},{args})",
         f' same => n,GotoIf($["${{{CONFIRM_VARIABLE}}}" = "{CONFIRM_VALUE}"]?done)',
         " same => n,Set(CC_AGISTATUS=${AGISTATUS})",
     ]
     if settings.agi_fallback_host:
         fallback = f"agi://{settings.agi_fallback_host}:{settings.agi_fallback_port}/{path}"
-        lines.append(f" same => n,AGI({fallback},${{ARG2}})")
+        lines.append(f" same => n,AGI({fallback},{args})")
     else:
         lines.append(" same => n,Set(AGISTATUS=NONE)  ; no AGI_FALLBACK_HOST configured")
     lines += [
         f" same => n,UserEvent({USER_EVENT},campaign: ${{CC_CAMPAIGN}},contact: ${{CC_CONTACT}},"
         "attempt: ${CC_ATTEMPT},event: ${ARG1},arg: ${ARG2},agistatus: ${CC_AGISTATUS},"
-        f"fallback: ${{AGISTATUS}},stored: ${{{CONFIRM_VARIABLE}}})",
+        f"fallback: ${{AGISTATUS}},stored: ${{{CONFIRM_VARIABLE}}},token: ${{{TOKEN_VARIABLE}}})",
         " same => n(done),Return()",
         "",
         "; A hangup noticed while a report runs ends the dialplan here, and Asterisk",

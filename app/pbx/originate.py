@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from app.calltokens import TOKEN_VARIABLE, call_token
 from app.config import get_settings
 from app.pbx.errors import DialplanError
 
@@ -41,7 +42,7 @@ def originate_args(campaign, contact_id, attempt, number, settings=None) -> dict
 
     Channel from ``DIAL_TEMPLATE``, the campaign's context, ``Account`` =
     ``campaign-<id>``, ``ChannelId`` = ``cc-<campaign>-<contact>-<attempt>``
-    and the ``CC_*`` variables the dialplan's reports need.
+    and the ``CC_*`` variables the dialplan's reports need (``CC_TOKEN``: app.calltokens).
 
     Raises:
         DialplanError: the number has characters a dial string cannot carry.
@@ -59,7 +60,8 @@ def originate_args(campaign, contact_id, attempt, number, settings=None) -> dict
         priority=1,
         account=account_code(cid),
         channel_id=channel_id(cid, contact_id, attempt),
-        variables={"CC_CAMPAIGN": cid, "CC_CONTACT": int(contact_id), "CC_ATTEMPT": int(attempt)},
+        variables={"CC_CAMPAIGN": cid, "CC_CONTACT": int(contact_id), "CC_ATTEMPT": int(attempt),
+                   TOKEN_VARIABLE: call_token(settings.call_token_secret, cid, contact_id, attempt)},
         caller_id=str(field_of(campaign, "caller_id", "") or "") or None,
         ring_timeout_s=int(field_of(campaign, "ring_timeout_s", 30) or 30),
     )

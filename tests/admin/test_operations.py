@@ -44,3 +44,20 @@ def test_it_says_when_the_management_api_is_unreachable(app, viewer_client):
     app.config["SETTINGS"] = dataclasses.replace(settings, rabbitmq_management_url=f"http://127.0.0.1:{port}")
     page = viewer_client.get("/admin/operations/").get_data(as_text=True)
     assert 'id="queue-error"' in page and f"127.0.0.1:{port}" in page
+
+
+def test_it_shows_reports_quarantined_for_a_missing_or_wrong_call_token(app, viewer_client):
+    from app.models import QuarantinedReport
+
+    for reason, event in (("no_token", "answered"), ("bad_token", "dtmf-1"),
+                          ("bad_token", "hangup")):
+        QuarantinedReport.create(received_at=utcnow(), source="agi", peer="127.0.0.1:40000",
+                                 reason=reason, campaign_id=999999, contact_id=5, attempt=1,
+                                 event=event, summary="channel=<script>x</script>")
+    page = viewer_client.get("/admin/operations/").get_data(as_text=True)
+    counts = page.split('id="quarantine-counts"')[1].split("</table>")[0]
+    assert "<td>agi</td><td>bad_token</td><td class=\"text-right\">2</td>" in counts
+    assert "<td>agi</td><td>no_token</td><td class=\"text-right\">1</td>" in counts
+    rows = page.split('id="quarantined"')[1].split("</table>")[0]
+    assert rows.count("<td>999999</td>") == 3 and "127.0.0.1:40000" in rows
+    assert "<script>x" not in rows and "&lt;script&gt;x" in rows  # peer data is escaped

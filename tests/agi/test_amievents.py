@@ -9,13 +9,18 @@ import sys
 
 import pytest
 
-from agi.amievents import event_from_userevent
+from agi.amievents import UserEventRecorder, event_from_userevent
 from agi.errors import AgiProtocolError
+from agi.journal import Journal
+from agi.metrics import Metrics
+from agi.writer import EventWriter
+from app.calltokens import call_token
 from app.clock import utcnow
-from app.config import load_settings
-from app.models import CallEvent, Heartbeat
+from app.config import get_settings, load_settings
+from app.models import CallEvent, Heartbeat, QuarantinedReport
 from app.pbx.ami import AmiClient, parse_message
-from app.pbx.dialplan import originate_args, write_dialplan
+from app.pbx.dialplan import write_dialplan
+from app.pbx.originate import originate_args
 from pbxsim.server import PbxsimThread
 from tests.pbx.conftest import sample_campaign
 from tests.waiting import free_port, wait_until
@@ -54,10 +59,41 @@ def test_it_refuses_a_callcast_event_with_bad_ids_or_an_unknown_event(change):
         event_from_userevent(parse_message(HANGUP_EVENT.replace(*change)), utcnow())
 
 
+def test_it_stores_only_user_events_bearing_their_calls_token(db, tmp_path):
+    secret = get_settings().call_token_secret
+    metrics = Metrics()
+    journal = Journal(tmp_path / "journal.jsonl").open()
+    writer = EventWriter(db, journal, metrics, lambda waiters, stored: None)
+    recorder = UserEventRecorder(writer, metrics, secret, peer="ami 127.0.0.1:5038")
+    good = HANGUP_EVENT + f"token: {call_token(secret, 7, 3, 1)}\r\n"
+    forged = [
+        HANGUP_EVENT,  # what Action: UserEvent sends without the call's token
+        HANGUP_EVENT + f"token: {call_token(secret, 7, 4, 1)}\r\n",  # another call's
+        HANGUP_EVENT.replace("campaign: 7", "campaign: 999999")
+        + f"token: {call_token('x' * 40, 999999, 3, 1)}\r\n",
+    ]
+    writer.start()
+    try:
+        for text in [*forged, good]:
+            recorder(parse_message(text))
+    finally:
+        assert writer.stop(timeout=10)
+        journal.close()
+    assert [(e.campaign_id, e.contact_id, e.name, e.source) for e in CallEvent.select()] == [
+        (7, 3, "hangup", "ami")]
+    rows = list(QuarantinedReport.select().order_by(QuarantinedReport.id))
+    assert [(r.campaign_id, r.reason, r.source, r.peer) for r in rows] == [
+        (7, "no_token", "ami", "ami 127.0.0.1:5038"), (7, "bad_token", "ami", "ami 127.0.0.1:5038"),
+        (999999, "bad_token", "ami", "ami 127.0.0.1:5038")]
+    assert metrics.value("agi_rejects_total", {"reason": "bad_token"}) == 2
+
+
 @pytest.mark.e2e
 def test_it_stores_a_call_reported_only_on_ami_once(sqlite_db, tmp_path):
     settings = load_settings({"AGI_PORT": str(free_port()),  # no FastAGI daemon anywhere
-                              "DIALPLAN_PATH": str(tmp_path / "callcast.conf")})
+                              "DIALPLAN_PATH": str(tmp_path / "callcast.conf"),
+                              # the recorder's, as the dialer and it share it in production
+                              "CALL_TOKEN_SECRET": os.environ["CALL_TOKEN_SECRET"]})
     write_dialplan([sample_campaign(7)], settings=settings)
     sim = PbxsimThread(dialplan_path=settings.dialplan_path, speed=20.0)
     sim.start()

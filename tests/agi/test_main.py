@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from agi.__main__ import options_from, parse_args
 from agi.daemon import Options
@@ -50,3 +53,30 @@ def test_it_exits_with_a_clear_message_when_the_journal_is_taken(tmp_path, sqlit
         holder.close()
     assert proc.returncode == 2
     assert "locked by another process" in proc.stderr
+
+
+@pytest.mark.parametrize("module", ["agi", "agi.amievents"])
+def test_it_refuses_a_published_call_token_secret_unless_demo(module, tmp_path, sqlite_url):
+    from agi.journal import Journal
+
+    def start(**extra):
+        env = {k: v for k, v in os.environ.items() if k not in ("CALL_TOKEN_SECRET", "DEMO")}
+        return subprocess.run(
+            [sys.executable, "-m", module, "--journal", str(tmp_path / "j.jsonl"),
+             "--database-url", sqlite_url, *(["--port", "0", "--no-metrics"]
+                                             if module == "agi" else [])],
+            cwd=ROOT, env={**env, **extra}, capture_output=True, text=True, timeout=60)
+
+    refused = start()
+    assert refused.returncode == 2
+    assert "CALL_TOKEN_SECRET is a default published with Callcast" in refused.stderr
+    assert "DEMO=1" in refused.stderr
+    assert "at least 32 characters" in start(CALL_TOKEN_SECRET="short").stderr
+    # Past the check, a held journal stops it: proof it would have started.
+    holder = Journal(tmp_path / "j.jsonl").open()
+    try:
+        for accepted in (start(DEMO="1"), start(CALL_TOKEN_SECRET="q" * 40)):
+            assert "locked by another process" in accepted.stderr
+            assert "cannot start: CALL_TOKEN_SECRET" not in accepted.stderr
+    finally:
+        holder.close()

@@ -415,6 +415,8 @@ def build_vars(prefix: Path, repo: Path, commit: str, broker_url: str, ports: di
         "callcast_web_port": ports["web"],
         "callcast_web_workers": 1,
         "callcast_secret_key": "ops-test-secret-ops-test-secret-ops-test-secret",
+        # the test session's: its Asterisk-like client signs reports the deployed daemons check
+        "callcast_call_token_secret": os.environ["CALL_TOKEN_SECRET"],
         "callcast_session_cookie_secure": False,
         "callcast_heartbeat_stale_seconds": 15,
         "callcast_health_token": "ops-test-monitoring-token",

@@ -24,7 +24,8 @@ from .conftest import (
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
-PROGRAMS = ("agi", "agi-fallback", "ami-events", "dialer", "lifecycle", "scheduler", "web", "pbx")
+PROGRAMS = ("agi", "agi-fallback", "ami-events", "agi-watchdog", "dialer", "lifecycle",
+            "scheduler", "web", "pbx")
 
 
 def test_it_applies_the_playbook_into_an_isolated_prefix(deployment):
@@ -36,7 +37,7 @@ def test_it_applies_the_playbook_into_an_isolated_prefix(deployment):
     sections = [line for line in programs.splitlines() if line.startswith("[program:")]
     assert sections == [f"[program:callcast-{name}]" for name in
                         ("web", "dialer", "lifecycle", "scheduler", "agi", "agi-fallback",
-                         "ami-events", "pbx")]
+                         "ami-events", "agi-watchdog", "pbx")]
     dialer = programs.split("[program:callcast-dialer]")[1].split("[program:")[0]
     for line in ("numprocs=2", "autorestart=true", "startretries=5", "stopsignal=TERM",
                  "stopwaitsecs=25", "priority=200", "stopasgroup=true", "killasgroup=true",
@@ -167,12 +168,13 @@ def test_it_passes_ansible_lint(tmp_path):
         "web1.example.net": "web",
         "work1.example.net": "dialer,lifecycle,scheduler",  # the one scheduler
         "work2.example.net": "dialer,lifecycle",
-        "pbx1.example.net": "agi,agi-fallback,ami-events",
+        "pbx1.example.net": "agi,agi-fallback,ami-events,agi-watchdog",
         "mq1.example.net": "",
         "db1.example.net": "",
     }),
     ("single", {
-        "pbx1.example.net": "web,dialer,lifecycle,scheduler,agi,agi-fallback,ami-events",
+        "pbx1.example.net": "web,dialer,lifecycle,scheduler,agi,agi-fallback,ami-events,"
+                            "agi-watchdog",
     }),
 ])
 def test_it_places_each_process_on_its_hosts(tmp_path, inventory, expected):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from app.calltokens import call_token
 from app.config import load_settings
 from app.models import (
     ACTIVE,
@@ -144,7 +145,8 @@ def test_it_builds_specs_from_dicts_and_model_like_objects():
     assert args == dict(
         channel="Local/+15550001@pstn", context="callcast-campaign-9", exten="s", priority=1,
         account="campaign-9", channel_id="cc-9-41-2",
-        variables={"CC_CAMPAIGN": 9, "CC_CONTACT": 41, "CC_ATTEMPT": 2},
+        variables={"CC_CAMPAIGN": 9, "CC_CONTACT": 41, "CC_ATTEMPT": 2,
+                   "CC_TOKEN": call_token(SETTINGS.call_token_secret, 9, 41, 2)},
         caller_id='"Callcast" <100>', ring_timeout_s=20,
     )
     with pytest.raises(DialplanError):

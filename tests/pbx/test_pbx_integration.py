@@ -12,8 +12,9 @@ import queue
 
 import pytest
 
+from app.calltokens import call_token
 from app.pbx.ami import AmiClient
-from app.pbx.dialplan import originate_args
+from app.pbx.originate import originate_args
 from app.pbx.errors import AmiAuthError, AmiConnectionError
 from tests.pbx.conftest import sample_campaign
 from tests.waiting import wait_until
@@ -36,7 +37,7 @@ ENV_ORDER = [
     "agi_type", "agi_uniqueid", "agi_version", "agi_callerid", "agi_calleridname",
     "agi_callingpres", "agi_callingani2", "agi_callington", "agi_callingtns", "agi_dnid",
     "agi_rdnis", "agi_context", "agi_extension", "agi_priority", "agi_enhanced",
-    "agi_accountcode", "agi_threadid", "agi_arg_1",
+    "agi_accountcode", "agi_threadid", "agi_arg_1", "agi_arg_2",
 ]
 
 
@@ -109,6 +110,9 @@ def test_it_places_100_calls_that_act_out_the_lastdigit_rule(pbxsim, agi_listene
             assert env["agi_uniqueid"] == f"cc-{campaign}-{contact}-{attempt}"
             assert env["agi_channel"].startswith("Local/+1555") and \
                 env["agi_channel"].endswith(";1")
+        # the call token, on the failed extension's dummy channel too
+        assert env["agi_arg_2"] == call_token(pbx_settings.call_token_secret, campaign,
+                                              contact, attempt)
         by_call.setdefault((int(campaign), int(contact)), []).append(
             (event, env["agi_arg_1"]))
     assert set(by_call) == set(expected)

@@ -12,7 +12,8 @@ import pytest
 
 from app.config import load_settings
 from app.pbx.ami import AmiClient
-from app.pbx.dialplan import originate_args, write_dialplan
+from app.pbx.dialplan import write_dialplan
+from app.pbx.originate import originate_args
 from pbxsim.callee import LastDigit, RandomModel
 from pbxsim.server import PbxsimThread
 from tests.pbx.conftest import AgiListener, sample_campaign

@@ -1,4 +1,5 @@
-"""The operations page: RabbitMQ queues, process heartbeats, the /health summary."""
+"""The operations page: RabbitMQ queues, process heartbeats, the /health summary and the
+reports quarantined for a missing or wrong call token."""
 
 from __future__ import annotations
 
@@ -7,19 +8,22 @@ import json
 import logging
 import urllib.error
 import urllib.request
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from urllib.parse import quote, unquote, urlparse
 
 from flask import current_app
 from flask_admin import expose
+from peewee import fn
 
 from app.web.admin.base import SecureBaseView
 from app.web.health import run_checks
-from app.models import Heartbeat
+from app.models import Heartbeat, QuarantinedReport
 
 log = logging.getLogger(__name__)
 
 MANAGEMENT_TIMEOUT = 3.0
+QUARANTINE_SHOWN = 20
+QUARANTINE_WINDOW = timedelta(hours=24)
 
 
 def broker_vhost(broker_url: str) -> str:
@@ -81,6 +85,22 @@ def heartbeat_rows(now, stale_after: int):
     return rows
 
 
+def quarantine_summary(now):
+    """Quarantined reports of the last 24 h: counts per (source, reason), and the latest rows."""
+    since = now - QUARANTINE_WINDOW
+    q = QuarantinedReport
+    counts = (
+        q.select(q.source, q.reason, fn.COUNT(q.id), fn.MAX(q.received_at))
+        .where(q.received_at >= since)
+        .group_by(q.source, q.reason)
+        .order_by(q.source, q.reason)
+        .tuples()
+    )
+    latest = q.select().order_by(q.received_at.desc(), q.id.desc()).limit(QUARANTINE_SHOWN)
+    rows = [{"source": s, "reason": r, "count": n, "last": last} for s, r, n, last in counts]
+    return rows, list(latest)
+
+
 class OperationsView(SecureBaseView):
     @expose("/")
     def index(self):
@@ -91,6 +111,7 @@ class OperationsView(SecureBaseView):
             settings.rabbitmq_management_url, vhost, management_credentials(settings.broker_url)
         )
         ok, checks = run_checks(settings, now)
+        quarantine_counts, quarantined = quarantine_summary(now)
         return self.render(
             "callcast/operations.html",
             queues=queues,
@@ -101,4 +122,6 @@ class OperationsView(SecureBaseView):
             stale_after=settings.heartbeat_stale_seconds,
             health_ok=ok,
             checks=checks,
+            quarantine_counts=quarantine_counts,
+            quarantined=quarantined,
         )
