@@ -8,6 +8,7 @@ import urllib.request
 from datetime import datetime, timedelta, timezone
 
 from agi.client import agi_call
+from agi.client import report_args
 from agi.protocol import CONFIRM_COMMAND, asterisk_block
 from app.models import CallEvent, Heartbeat
 from tests.agi.conftest import call, stored_rows, wait_until
@@ -87,7 +88,7 @@ def test_it_refuses_unknown_events_without_storing_them(agi_daemon, agi_db):
 def test_it_records_nothing_when_the_peer_leaves_before_the_blank_line(agi_daemon, agi_db):
     _db, url = agi_db
     daemon = agi_daemon()
-    lines = asterisk_block("45/1/1/answered")
+    lines = asterisk_block("45/1/1/answered", report_args("45/1/1/answered"))
     with socket.create_connection(("127.0.0.1", daemon.port)) as sock:
         sock.sendall(b"".join(lines[:-1]))  # everything but the blank line
     wait_until(lambda: daemon.metrics.value("agi_rejects_total", {"reason": "truncated"}) == 1)
@@ -116,7 +117,8 @@ def test_it_holds_callers_in_the_backlog_at_the_connection_cap(agi_daemon, agi_d
     wait_until(lambda: daemon.daemon.server.active == 2)
     # The kernel completes the handshake and takes the block; the daemon does not accept.
     caller = socket.create_connection(("127.0.0.1", daemon.port))
-    caller.sendall(b"".join(asterisk_block("46/1/1/answered")))
+    # a signed report, as the dialplan sends it (an unsigned one is quarantined)
+    caller.sendall(b"".join(asterisk_block("46/1/1/answered", report_args("46/1/1/answered"))))
     caller.settimeout(60)  # a guard against a hang, not a measure
     assert daemon.daemon.server.active == 2
     assert stored_rows(url, 46) == {}

@@ -26,7 +26,6 @@ from app.pbx.dialplan import (
     CampaignSpec,
     OptionSpec,
     campaign_spec,
-    originate_args,
     render_campaign,
     render_dialplan,
     render_report_context,
@@ -34,6 +33,7 @@ from app.pbx.dialplan import (
     write_dialplan,
 )
 from app.pbx.errors import AmiActionError, DialplanError
+from app.pbx.originate import originate_args
 from pbxsim import dialplan as simdp
 
 GOLDEN = Path(__file__).parent / "golden"
