@@ -14,6 +14,7 @@ import logging
 import time
 from pathlib import Path
 
+from app.contacts.deleting import refuse_if_used
 from app.contacts.normalising import CHUNK_ROWS, normalised_rows
 from app.contacts.plan import ImportPlan, plan_import
 from app.contacts.rejects import RejectsWriter, rejects_path_for
@@ -87,6 +88,7 @@ def import_contact_list(
 
     Raises:
         NotFoundError: no such list.
+        ContactListInUseError: a campaign past DRAFT uses the unfinished list; untouched.
         ValidationError: the file cannot be imported; the list is marked failed.
     """
     contact_list = ContactList.get_or_none(ContactList.id == list_id)
@@ -95,6 +97,9 @@ def import_contact_list(
     if contact_list.status == READY:
         log.info("contact list already imported list=%s", list_id)
         return contact_list
+    # starting over empties the list: never under a campaign that dials it (a
+    # DRAFT only names it, and the import brings the same file back)
+    refuse_if_used(list_id, contact_list.name, action="emptied", drafts=False)
     db = database.obj
     try:
         plan = plan_import(

@@ -6,6 +6,7 @@ import logging
 
 from flask import abort, current_app, flash, g, jsonify, redirect, request, send_file, url_for
 from flask_admin import expose
+from flask_admin.actions import action
 from flask_login import current_user
 from markupsafe import Markup
 
@@ -14,12 +15,15 @@ from app.web.admin.base import IdFilter, SecureModelView, can_act
 from app.db import database
 from app.errors import CallcastError
 from app.models import Contact, ContactList
+from app.quoting import shorten
 
 log = logging.getLogger(__name__)
 
 # files up to this size import inside the request (rejects show at once);
 # larger ones go to the ``default`` queue with a progress bar
 INLINE_IMPORT_BYTES = 512 * 1024
+# refusals of a bulk delete shown one by one (flash messages live in the cookie)
+SHOWN_REFUSALS = 3
 DELIMITER_CHOICES = [("", "detect")] + [
     (d, contacts.DELIMITER_NAMES[d]) for d in contacts.DELIMITERS
 ]
@@ -214,9 +218,34 @@ class ContactListView(SecureModelView):
                          mimetype="text/csv")
 
     def delete_model(self, model):
+        """Delete one list through the domain (Flask-Admin's own would null campaigns' keys)."""
         if not can_act():
             abort(403)
-        return super().delete_model(model)
+        try:
+            contacts.delete_contact_list(model.id, by=current_user.username)
+        except CallcastError as exc:
+            flash(shorten(exc), "error")
+            return False
+        return True
+
+    @action("delete", "Delete", "Delete the selected lists and their contacts?")
+    def action_delete(self, ids):
+        """Delete each selected list through the domain; the refused ones say why."""
+        if not can_act():
+            abort(403)
+        deleted, refused = 0, []
+        for list_id in ids:
+            try:
+                contacts.delete_contact_list(int(list_id), by=current_user.username)
+                deleted += 1
+            except (CallcastError, ValueError) as exc:
+                refused.append(str(exc))
+        for message in refused[:SHOWN_REFUSALS]:
+            flash(shorten(message), "error")
+        if len(refused) > SHOWN_REFUSALS:
+            flash(f"{len(refused) - SHOWN_REFUSALS} more lists were refused.", "error")
+        if deleted:
+            flash(f"{deleted} contact list(s) deleted.", "success")
 
 
 def read_rejects(contact_list: ContactList, limit: int):
