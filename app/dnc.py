@@ -16,11 +16,13 @@ from app.contacts import normalise_phone, plan_import, read_records, require_pho
 from app.db import database
 from app.errors import NotFoundError
 from app.models import DoNotCall
+from app.quoting import cut
 
 log = logging.getLogger(__name__)
 
 UPLOAD_BATCH = 1000
 MAX_REPORTED_REJECTS = 1000
+SHOWN_CELL_CHARS = 100  # of a refused cell, as the upload page shows it
 _NOT_DIGITS = re.compile(r"[^0-9]")
 
 
@@ -176,7 +178,7 @@ def upload(
         if phone is None:
             result.rejected += 1
             if len(result.rejects) < MAX_REPORTED_REJECTS:
-                result.rejects.append((line, raw, reason))
+                result.rejects.append((line, cut(raw, SHOWN_CELL_CHARS), reason))
             continue
         batch.append(phone)
         if len(batch) >= UPLOAD_BATCH:

@@ -22,6 +22,7 @@ from app.contacts.importer import (
     FAILED,
     IMPORTING,
     READY,
+    check_list_name,
     create_contact_list,
     import_contact_list,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "ImportPlan",
     "campaigns_using",
     "check_country",
+    "check_list_name",
     "create_contact_list",
     "delete_contact_list",
     "detect_encoding",

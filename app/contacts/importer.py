@@ -22,6 +22,7 @@ from app.contacts.writer import ContactWriter
 from app.db import database
 from app.errors import NotFoundError, ValidationError
 from app.models import Contact, ContactList
+from app.quoting import cut
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,24 @@ IMPORTING, READY, FAILED = "importing", "ready", "failed"
 # transaction per this many rows, or at least once per COMMIT_SECONDS.
 COMMIT_ROWS = 20_000
 COMMIT_SECONDS = 1.0
+NAME_CHARS = ContactList.name.max_length  # PostgreSQL refuses a longer one
+ERROR_CHARS = 2000  # of a failed import's message, kept on the list
+
+
+def check_list_name(name) -> str:
+    """The name of a new list, stripped.
+
+    Raises:
+        ValidationError: empty, or longer than NAME_CHARS; the message says which.
+    """
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError("list name: a contact list needs a name")
+    if len(name) > NAME_CHARS:
+        raise ValidationError(
+            f"list name: at most {NAME_CHARS} characters (this one has {len(name)})"
+        )
+    return name
 
 
 def create_contact_list(
@@ -46,11 +65,9 @@ def create_contact_list(
     The caller then sends ``import_contact_list`` (after the commit).
 
     Raises:
-        ValidationError: the file cannot be imported (no phone column, ...).
+        ValidationError: a bad name, or a file that cannot be imported (no phone column, ...).
     """
-    name = (name or "").strip()
-    if not name:
-        raise ValidationError("a contact list needs a name")
+    name = check_list_name(name)
     plan = plan_import(path, country, phone_column, **overrides)
     contact_list = ContactList.create(
         name=name,
@@ -112,6 +129,9 @@ def import_contact_list(
         )
         _start_over(db, list_id, plan)
         counts = _run_import(db, list_id, plan, workers, chunk_rows)
+        if not counts["rows_imported"]:
+            _save_progress(list_id, **counts)  # the rejects stay to be looked at
+            raise ValidationError(nothing_imported(counts))
     except Exception as exc:
         _mark_failed(db, list_id, exc)
         raise
@@ -151,7 +171,15 @@ def _mark_failed(db, list_id: int, exc: Exception) -> None:
     message = str(exc) if isinstance(exc, ValidationError) else f"import failed: {exc}"
     if db.in_transaction():
         db.rollback()
-    _save_progress(list_id, status=FAILED, error=message[:2000])
+    _save_progress(list_id, status=FAILED, error=cut(message, ERROR_CHARS))
+
+
+def nothing_imported(counts: dict) -> str:
+    """Why an import that ended with no contact failed: no rows, or every row refused."""
+    total = counts["rows_total"]
+    if not total:
+        return "nothing to import: the file has no data rows (only a header line, or blank lines)"
+    return f"no contacts imported: all {total} rows were rejected (see the rejects for why)"
 
 
 def _run_import(db, list_id, plan, workers, chunk_rows) -> dict:

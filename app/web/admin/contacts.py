@@ -15,7 +15,7 @@ from app.web.admin.base import IdFilter, SecureModelView, can_act
 from app.db import database
 from app.errors import CallcastError
 from app.models import Contact, ContactList
-from app.quoting import shorten
+from app.quoting import quote_input, shorten
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,11 @@ def upload_path(token: str):
         ValidationError: a malformed token or a file that is gone.
     """
     return uploads.upload_path(token, current_app.config["SETTINGS"].media_dir)
+
+
+def about_file(filename, exc) -> str:
+    """An error about an uploaded file as the operator reads it: which file, then why."""
+    return shorten(f"{quote_input(filename, 60) if filename else 'the file'}: {exc}")
 
 
 def overrides_from(form) -> dict:
@@ -113,6 +118,12 @@ class ContactListView(SecureModelView):
     def can_create(self):
         return False  # lists are created by the upload page, not a bare form
 
+    def _upload_page(self, values, token="", plan=None, error="", status=200):
+        """The upload page: the form (no plan yet) or what was detected, with any error."""
+        page = self.render("callcast/contact_list_upload.html", values=values, plan=plan,
+                           token=token, error=error, delimiters=DELIMITER_CHOICES)
+        return page, status
+
     @expose("/upload/", methods=["GET", "POST"])
     def upload_view(self):
         """Step 1: the file, a name and a default country; step 2: what was detected."""
@@ -120,12 +131,10 @@ class ContactListView(SecureModelView):
             abort(403)
         values = {"name": "", "country": "US", "delimiter": "", "has_header": "", "phone_column": ""}
         if request.method == "GET":
-            return self.render("callcast/contact_list_upload.html", values=values, plan=None,
-                               token="", delimiters=DELIMITER_CHOICES)
+            return self._upload_page(values)
         values.update({k: request.form.get(k, v) for k, v in values.items()})
         token = request.form.get("token", "")
         storage = request.files.get("file")
-        plan, error = None, ""
         try:
             if storage and storage.filename:
                 token, path = save_upload(storage)
@@ -133,6 +142,18 @@ class ContactListView(SecureModelView):
             else:
                 path = upload_path(token)
                 values["filename"] = request.form.get("filename", "")
+        except CallcastError as exc:
+            return self._upload_page(values, error=about_file(values.get("filename"), exc),
+                                     status=400)
+        return self._preview_page(values, token, path)
+
+    def _preview_page(self, values, token, path, refusal=""):
+        """What was detected in the upload, with the file's and the name's errors (then 400).
+
+        ``refusal``: why the list was not created, shown when neither explains it.
+        """
+        plan, errors = None, []
+        try:
             plan = contacts.preview(
                 path,
                 values["country"] or "US",
@@ -140,10 +161,15 @@ class ContactListView(SecureModelView):
                 **overrides_from(request.form),
             )
         except CallcastError as exc:
-            error = str(exc)
-        status = 200 if plan else 400
-        return self.render("callcast/contact_list_upload.html", values=values, plan=plan,
-                           token=token, error=error, delimiters=DELIMITER_CHOICES), status
+            errors.append(about_file(values.get("filename"), exc))
+        try:
+            contacts.check_list_name(values["name"])
+        except CallcastError as exc:
+            errors.append(shorten(exc))
+        if refusal and not errors:
+            errors.append(shorten(refusal))
+        status = 400 if errors or not plan else 200
+        return self._upload_page(values, token, plan, "; ".join(errors), status)
 
     @expose("/upload/confirm/", methods=["POST"])
     def confirm_view(self):
@@ -151,22 +177,34 @@ class ContactListView(SecureModelView):
         if not can_act():
             abort(403)
         form = request.form
+        filename = form.get("filename", "")
         try:
             path = upload_path(form.get("token", ""))
+        except CallcastError as exc:
+            flash(shorten(exc), "error")
+            return redirect(url_for(".upload_view"))
+        try:
             with database.atomic():
                 contact_list, plan = contacts.create_contact_list(
                     form.get("name", ""),
                     path,
                     form.get("country", "US") or "US",
                     phone_column=form.get("phone_column") or None,
-                    source_filename=form.get("filename", "") or path.name,
+                    source_filename=filename or path.name,
                     created_by=current_user.user_id,
                     **overrides_from(form),
                 )
         except CallcastError as exc:
-            flash(str(exc), "error")
-            return redirect(url_for(".upload_view"))
-        options = overrides_from(form)
+            # the upload is still there: the same page again, with what to change
+            values = {k: form.get(k, "") for k in ("name", "country", "delimiter", "has_header",
+                                                    "phone_column", "filename")}
+            return self._preview_page(values, form.get("token", ""), path, refusal=str(exc))
+        self._import(contact_list, path, filename)
+        return redirect(url_for(".details_view", id=contact_list.id))
+
+    def _import(self, contact_list, path, filename):
+        """Import the new list here when its file is small, else on the ``default`` queue."""
+        options = overrides_from(request.form)
         size = path.stat().st_size  # before the import, which deletes the upload once done
         if size <= INLINE_IMPORT_BYTES:
             try:
@@ -176,14 +214,13 @@ class ContactListView(SecureModelView):
                 if done.status == contacts.READY:
                     uploads.discard_upload(path)
             except CallcastError as exc:
-                flash(f"Import failed: {exc}", "error")
+                flash(f"Import failed: {about_file(filename, exc)}", "error")
         else:
             from tasks.importing import import_contact_list
 
             import_contact_list.send(contact_list.id, str(path), options)
         log.info("contact list upload list=%s user=%s bytes=%s", contact_list.id,
                  current_user.username, size)
-        return redirect(url_for(".details_view", id=contact_list.id))
 
     @expose("/details/")
     def details_view(self):

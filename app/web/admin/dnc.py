@@ -12,6 +12,7 @@ from wtforms import fields, validators
 
 from app import dnc, uploads
 from app.web.admin.base import SecureModelView, can_act
+from app.web.admin.contacts import about_file
 from app.errors import CallcastError
 from app.quoting import shorten
 
@@ -102,7 +103,7 @@ class DoNotCallView(SecureModelView):
         try:
             result = dnc.upload(path, request.form.get("country", "US") or "US", source="upload")
         except CallcastError as exc:
-            flash(f"Upload refused: {exc}", "error")
+            flash(f"Upload refused: {about_file(storage.filename, exc)}", "error")
             return redirect(url_for(".index_view"))
         finally:
             path.unlink(missing_ok=True)
