@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from pathlib import Path
 from urllib.parse import urlparse
 
 from peewee import DatabaseProxy, PostgresqlDatabase
 from playhouse import db_url
 
 from app.config import get_settings
+from app.private_files import private_sqlite
 
 log = logging.getLogger(__name__)
 
@@ -27,15 +27,16 @@ def connect_database(url: str, sqlite_synchronous: str | None = None):
 
     Query options reach the driver (``?sslmode=require``); user and password are
     URL-decoded. A ``+driver`` suffix (``postgresql+psycopg2``) names the engine
-    only. SQLite gets WAL, foreign keys and a busy timeout; its folder is created.
+    only. SQLite gets WAL, foreign keys and a busy timeout; its file is created 0600
+    (its folder 0700) or made so.
     """
     parsed = urlparse(url)
     scheme = parsed.scheme if parsed.scheme in db_url.schemes else parsed.scheme.split("+")[0]
     url = scheme + url[len(parsed.scheme):]
     if scheme.startswith("sqlite"):
         path = db_url.parse(url)["database"]
-        if path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        if path and path != ":memory:":
+            private_sqlite(path)  # phone numbers and answers: owner-only, -wal/-shm too
         synchronous = sqlite_synchronous or get_settings().sqlite_synchronous
         pragmas = {**SQLITE_PRAGMAS, "synchronous": synchronous}
         return db_url.connect(url, pragmas=pragmas, check_same_thread=False)
