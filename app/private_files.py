@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,9 @@ def make_dirs(folder, shared=None, mode: int = DIR_MODE) -> Path:
             path.mkdir(mode=mode)
         except FileExistsError:
             continue  # another process made it first
-        os.chmod(path, mode)  # mkdir's mode went through the umask
+        # mkdir's mode went through the umask; the setgid bit a folder inherits
+        # stays (the deployment's MEDIA_DIR is setgid, so Asterisk's group reads)
+        os.chmod(path, mode | (os.stat(path).st_mode & stat.S_ISGID))
     return folder
 
 

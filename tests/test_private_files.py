@@ -120,3 +120,15 @@ def test_it_creates_private_folders_below_a_shared_one_only(tmp_path):
     assert mode(tmp_path / "media") == 0o755
     uploads_dir = tmp_path / "media" / "uploads"
     assert mode(uploads_dir) == mode(uploads_dir / "x") == 0o700
+
+
+def test_it_keeps_the_setgid_bit_a_folder_inherits(tmp_path):
+    # the deployment makes MEDIA_DIR 02750 so that Asterisk's group reads the messages
+    media = tmp_path / "media"
+    media.mkdir()
+    os.chmod(media, 0o2750)
+    target = media / "campaigns" / "7" / "message.gsm"
+    uploads.store_bytes(target, b"\xd3" * 33)
+    assert mode(target.parent) == mode(target.parent.parent) == 0o2755
+    _, path = uploads.save_by_token(io.BytesIO(b"phone\n0612345678\n"), media)
+    assert (mode(path.parent), mode(path)) == (0o2700, 0o600)
