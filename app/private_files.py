@@ -85,12 +85,17 @@ def private_sqlite(path) -> None:
 
 
 def tighten(path) -> bool:
-    """Make an existing file of ours 0600 when others could read it; return whether it changed."""
+    """Make an existing file of ours 0600 when others could read it; return whether it changed.
+
+    Anything else (a folder, another user's file) is left alone.
+    """
     try:
         found = os.stat(path)
     except FileNotFoundError:
         return False
-    if found.st_uid != os.getuid() or not found.st_mode & 0o077:
+    if not stat.S_ISREG(found.st_mode) or found.st_uid != os.getuid():
+        return False
+    if not found.st_mode & 0o077:
         return False
     os.chmod(path, FILE_MODE)
     log.info("made owner-only path=%s (was %o)", path, found.st_mode & 0o777)

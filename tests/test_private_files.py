@@ -8,6 +8,7 @@ import stat
 from datetime import timedelta
 
 import pytest
+from peewee import OperationalError
 
 from app import uploads
 from app.clock import utcnow
@@ -56,9 +57,19 @@ def test_it_makes_an_existing_database_of_ours_owner_only(tmp_path):
     for p in (path, wal):
         os.chmod(p, 0o644)  # made before this rule
     db = connect_database(f"sqlite:///{path}")
-    assert (mode(path), mode(wal)) == (0o600, 0o600)
+    assert mode(path) == 0o644  # building a Database touches no file
     with db.connection_context():
+        assert (mode(path), mode(wal)) == (0o600, 0o600)
         assert db.execute_sql("SELECT COUNT(*) FROM t").fetchone() == (0,)
+
+
+def test_it_leaves_a_folder_where_the_database_should_be_alone(tmp_path):
+    folder = tmp_path / "a-folder"
+    db = connect_database(f"sqlite:///{folder}")
+    folder.mkdir(mode=0o755)
+    with pytest.raises(OperationalError):
+        db.connect()
+    assert mode(folder) == 0o755
 
 
 def test_it_stores_uploaded_csvs_owner_only_and_leaves_media_dir_open(tmp_path):
