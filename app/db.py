@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from pathlib import Path
 from urllib.parse import urlparse
@@ -11,6 +12,7 @@ from peewee import DatabaseProxy, PostgresqlDatabase
 from playhouse import db_url
 
 from app.config import get_settings
+from app.private_files import make_dirs, private_sqlite
 
 log = logging.getLogger(__name__)
 
@@ -25,23 +27,50 @@ POSTGRES_DEFAULTS = {"connect_timeout": 5}
 MAX_INTEGER = 2**63 - 1
 
 
+class OwnerOnlySqlite:
+    """A SQLite database whose file is created 0600 (or made so) before its first connection.
+
+    The file holds phone numbers and answers; SQLite gives its -wal and -shm the
+    database file's mode. Done at connection time: building a Database creates
+    no file.
+    """
+
+    _made_private = False
+
+    def _connect(self):
+        if not self._made_private and self.database != ":memory:":
+            private_sqlite(self.database)
+            self._made_private = True
+        return super()._connect()
+
+
+@functools.cache
+def owner_only(engine: type) -> type:
+    """``engine`` (a peewee SQLite class) with ``OwnerOnlySqlite`` first."""
+    return type(engine.__name__, (OwnerOnlySqlite, engine), {})
+
+
 def connect_database(url: str, sqlite_synchronous: str | None = None):
     """Build (not open) a peewee Database for ``url`` (``playhouse.db_url`` forms).
 
     Query options reach the driver (``?sslmode=require``); user and password are
     URL-decoded. A ``+driver`` suffix (``postgresql+psycopg2``) names the engine
-    only. SQLite gets WAL, foreign keys and a busy timeout; its folder is created.
+    only. SQLite gets WAL, foreign keys and a busy timeout; its folder is created
+    (0700), and its file made owner-only when it first connects (``OwnerOnlySqlite``).
     """
     parsed = urlparse(url)
     scheme = parsed.scheme if parsed.scheme in db_url.schemes else parsed.scheme.split("+")[0]
     url = scheme + url[len(parsed.scheme):]
     if scheme.startswith("sqlite"):
-        path = db_url.parse(url)["database"]
-        if path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        options = db_url.parse(url)
+        if not options.get("database"):
+            raise ValueError(f"{url!r} names no database file: write sqlite:///path/to/file.db")
+        if options["database"] != ":memory:":
+            make_dirs(Path(options["database"]).parent)
         synchronous = sqlite_synchronous or get_settings().sqlite_synchronous
         pragmas = {**SQLITE_PRAGMAS, "synchronous": synchronous}
-        return db_url.connect(url, pragmas=pragmas, check_same_thread=False)
+        engine = owner_only(db_url.schemes[scheme])
+        return engine(**options, pragmas=pragmas, check_same_thread=False)
     options = {**POSTGRES_DEFAULTS, **db_url.parse(url, unquote_password=True, unquote_user=True)}
     options.setdefault("host", "127.0.0.1")
     return db_url.schemes[scheme](**options)

@@ -16,11 +16,13 @@ from app.contacts import normalise_phone, plan_import, read_records, require_pho
 from app.db import database
 from app.errors import NotFoundError
 from app.models import DoNotCall
+from app.quoting import cut
 
 log = logging.getLogger(__name__)
 
 UPLOAD_BATCH = 1000
 MAX_REPORTED_REJECTS = 1000
+SHOWN_CELL_CHARS = 100  # of a refused cell, as the upload page shows it
 _NOT_DIGITS = re.compile(r"[^0-9]")
 
 
@@ -42,28 +44,49 @@ def add_number(
     return entry, created
 
 
-def remove_number(raw: str, country: str = "US") -> bool:
+def remove_number(raw: str, country: str = "US", by: str = "") -> bool:
     """Take a number (raw or E.164) off the list; True when it was there.
 
     Raises:
         ValidationError: the number does not normalise.
     """
     phone = require_phone(raw, country)
-    removed = DoNotCall.delete().where(DoNotCall.phone == phone).execute()
-    if removed:
-        log.info("do-not-call removed phone=%s", phone)
+    removed = _remove(DoNotCall.phone == phone, by)
     return bool(removed)
 
 
-def remove_entry(entry_id: int) -> None:
-    """Delete one entry by id.
+def remove_entry(entry_id: int, by: str = "") -> str:
+    """Delete one entry by id; return its number.
 
     Raises:
         NotFoundError: no entry has that id.
     """
-    if not DoNotCall.delete().where(DoNotCall.id == entry_id).execute():
+    removed = remove_entries([entry_id], by)
+    if not removed:
         raise NotFoundError(f"do-not-call entry {entry_id} does not exist")
-    log.info("do-not-call removed entry=%s", entry_id)
+    return removed[0]
+
+
+def remove_entries(entry_ids, by: str = "") -> list[str]:
+    """Delete the entries with these ids (unknown ones are skipped); return their numbers."""
+    ids = [int(entry_id) for entry_id in entry_ids]
+    phones = _remove(DoNotCall.id.in_(ids), by) if ids else []
+    if len(ids) > 1:
+        log.info("do-not-call bulk removal count=%s of=%s by=%s", len(phones), len(ids), by)
+    return phones
+
+
+def _remove(condition, by: str) -> list[str]:
+    """Delete the matching entries and write the audit line of each number; return the numbers.
+
+    Every removal (a form, the bulk action, a script) goes through here, so each
+    number taken off the list leaves the same log line saying who did it.
+    """
+    query = DoNotCall.delete().where(condition).returning(DoNotCall.id, DoNotCall.phone)
+    removed = list(query.tuples().execute())
+    for entry_id, phone in removed:
+        log.info("do-not-call removed phone=%s entry=%s by=%s", phone, entry_id, by or "-")
+    return [phone for _, phone in removed]
 
 
 def search_query(text: str = ""):
@@ -155,7 +178,7 @@ def upload(
         if phone is None:
             result.rejected += 1
             if len(result.rejects) < MAX_REPORTED_REJECTS:
-                result.rejects.append((line, raw, reason))
+                result.rejects.append((line, cut(raw, SHOWN_CELL_CHARS), reason))
             continue
         batch.append(phone)
         if len(batch) >= UPLOAD_BATCH:

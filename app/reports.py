@@ -22,6 +22,7 @@ from app import csvcells
 from app.db import database, is_postgres
 from app.events import ANSWERED, FAILED_PREFIX, OUTCOMES
 from app.models import Campaign, CampaignOption, CampaignReport, ContactList
+from app.private_files import open_private
 from app.windows import zone
 
 log = logging.getLogger(__name__)
@@ -96,12 +97,12 @@ def write_atomically(path: Path, write) -> Path:
     """Call ``write(binary_file)`` on a temporary file, fsync it, rename it to ``path``.
 
     A crash leaves either the old file or the new one, never half of one; two
-    processes writing the same content both end with that content.
+    processes writing the same content both end with that content. Exports hold
+    phone numbers: the file is 0600, the folders it creates 0700.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".tmp-{path.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     try:
-        with open(tmp, "wb") as handle:
+        with open_private(tmp, "wb") as handle:
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())

@@ -1,7 +1,8 @@
 """Uploaded files under MEDIA_DIR: where they are stored, how, and when they are deleted.
 
 Two folders hold uploaded CSVs: ``uploads`` (the back office's, previewed and
-then imported by a token) and ``imports`` (copies made by ``save_upload``).
+then imported by a token) and ``imports`` (copies made by ``save_upload``); the
+CSVs are owner-only (``app.private_files``), the campaign messages are not.
 The hourly clean-up (``app.lifecycle.clean_uploads``) empties both of old
 files; an imported list's file goes at once (``discard_upload``). Campaign
 messages are written by ``store_bytes``. Every upload is created by ``_create``.
@@ -9,6 +10,7 @@ messages are written by ``store_bytes``. Every upload is created by ``_create``.
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 import shutil
@@ -17,12 +19,15 @@ from pathlib import Path
 
 from app.config import get_settings
 from app.errors import ValidationError
+from app.private_files import SHARED_DIR_MODE, make_dirs, open_private
 
 UPLOADS, IMPORTS = "uploads", "imports"
 # Folders under MEDIA_DIR that hold uploaded CSVs (ours to delete).
 UPLOAD_FOLDERS = (UPLOADS, IMPORTS)
 UPLOAD_TOKEN = re.compile(r"^[0-9a-f]{32}$")
 COPY_BUFFER = 1 << 20
+# campaign messages: Asterisk, another user, plays them
+AUDIO_MODE, AUDIO_DIR_MODE = 0o644, SHARED_DIR_MODE
 
 
 def upload_dir(media_dir=None, folder: str = IMPORTS) -> Path:
@@ -31,14 +36,18 @@ def upload_dir(media_dir=None, folder: str = IMPORTS) -> Path:
 
 
 def _create(target: Path):
-    """Open a new upload file for writing (binary), its folder made first."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+    """Open a new campaign message for writing (binary), its folders made first (0755)."""
+    make_dirs(target.parent, mode=AUDIO_DIR_MODE)
     return open(target, "wb")
 
 
 def _copy(stream, target: Path) -> Path:
-    """Copy a binary stream into a new upload file at ``target``."""
-    with _create(target) as out:
+    """Copy a binary stream into a new upload file at ``target`` (a CSV: owner-only).
+
+    Its folder (``uploads``, ``imports``) is made 0700; MEDIA_DIR above it keeps
+    the default mode, as Asterisk reads the campaign messages in it.
+    """
+    with open_private(target, "wb", shared=target.parent.parent) as out:
         shutil.copyfileobj(stream, out, COPY_BUFFER)
     return target
 
@@ -101,9 +110,11 @@ def discard_upload(path) -> bool:
 def store_bytes(target: Path, data: bytes) -> None:
     """Write an uploaded file's bytes to ``target`` through a temporary name, then rename.
 
-    A reader (a call playing the file) never sees half of it.
+    A reader (a call playing the file) never sees half of it. Asterisk, another
+user, plays it: it and its folders are readable by all, whatever the umask.
     """
     tmp = target.with_suffix(target.suffix + ".part")
     with _create(tmp) as out:
         out.write(data)
+    os.chmod(tmp, AUDIO_MODE)
     tmp.replace(target)

@@ -45,6 +45,21 @@ def test_it_removes_a_number_written_any_way(db):
         dnc.remove_entry(entry.id)
 
 
+def test_it_removes_entries_in_bulk_and_logs_each_number_and_who(db, caplog):
+    caplog.set_level("INFO", logger="app.dnc")
+    ids = [dnc.add_number(f"061234567{i}", "FR")[0].id for i in range(3)]
+    removed = dnc.remove_entries([ids[0], ids[2], 999_999], by="ann")
+    assert removed == ["+33612345670", "+33612345672"]
+    assert [p for (p,) in DoNotCall.select(DoNotCall.phone).tuples()] == ["+33612345671"]
+    lines = [r.getMessage() for r in caplog.records if "removed" in r.getMessage()]
+    assert lines == [
+        f"do-not-call removed phone=+33612345670 entry={ids[0]} by=ann",
+        f"do-not-call removed phone=+33612345672 entry={ids[2]} by=ann",
+    ]
+    assert "do-not-call bulk removal count=2 of=3 by=ann" in caplog.messages
+    assert dnc.remove_entries([]) == []
+
+
 def test_it_searches_by_digits_and_by_note(db):
     dnc.add_number("0612345678", "FR", note="complaint")
     dnc.add_number("(212) 555-1234", "US", source="api")

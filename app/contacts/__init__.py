@@ -11,14 +11,18 @@ The upload form calls ``preview(path)`` to show what was detected; the
 - ``writer``: the batched INSERT of contacts (SQLite and PostgreSQL forms)
 - ``rejects``: the rejects CSV of a list
 - ``importer``: create a list, import it, its status and counters
+- ``deleting``: delete a list, refused while a campaign not CLOSED uses it
 
 Uploaded files themselves are stored by ``app.uploads``.
 """
 
+from app.contacts.deleting import campaigns_using, delete_contact_list
+from app.contacts.errors import ContactListInUseError
 from app.contacts.importer import (
     FAILED,
     IMPORTING,
     READY,
+    check_list_name,
     create_contact_list,
     import_contact_list,
 )
@@ -29,14 +33,18 @@ from app.contacts.rejects import rejects_file, rejects_path_for
 from app.contacts.sniffing import DELIMITER_NAMES, DELIMITERS, detect_encoding
 
 __all__ = [
+    "ContactListInUseError",
     "DELIMITERS",
     "DELIMITER_NAMES",
     "FAILED",
     "IMPORTING",
     "READY",
     "ImportPlan",
+    "campaigns_using",
     "check_country",
+    "check_list_name",
     "create_contact_list",
+    "delete_contact_list",
     "detect_encoding",
     "estimate_rows",
     "import_contact_list",

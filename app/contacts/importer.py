@@ -14,6 +14,7 @@ import logging
 import time
 from pathlib import Path
 
+from app.contacts.deleting import refuse_if_used
 from app.contacts.normalising import CHUNK_ROWS, normalised_rows
 from app.contacts.plan import ImportPlan, plan_import
 from app.contacts.rejects import RejectsWriter, rejects_path_for
@@ -21,6 +22,7 @@ from app.contacts.writer import ContactWriter
 from app.db import database
 from app.errors import NotFoundError, ValidationError
 from app.models import Contact, ContactList
+from app.quoting import cut
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +31,24 @@ IMPORTING, READY, FAILED = "importing", "ready", "failed"
 # transaction per this many rows, or at least once per COMMIT_SECONDS.
 COMMIT_ROWS = 20_000
 COMMIT_SECONDS = 1.0
+NAME_CHARS = ContactList.name.max_length  # PostgreSQL refuses a longer one
+ERROR_CHARS = 2000  # of a failed import's message, kept on the list
+
+
+def check_list_name(name) -> str:
+    """The name of a new list, stripped.
+
+    Raises:
+        ValidationError: empty, or longer than NAME_CHARS; the message says which.
+    """
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError("list name: a contact list needs a name")
+    if len(name) > NAME_CHARS:
+        raise ValidationError(
+            f"list name: at most {NAME_CHARS} characters (this one has {len(name)})"
+        )
+    return name
 
 
 def create_contact_list(
@@ -45,11 +65,9 @@ def create_contact_list(
     The caller then sends ``import_contact_list`` (after the commit).
 
     Raises:
-        ValidationError: the file cannot be imported (no phone column, ...).
+        ValidationError: a bad name, or a file that cannot be imported (no phone column, ...).
     """
-    name = (name or "").strip()
-    if not name:
-        raise ValidationError("a contact list needs a name")
+    name = check_list_name(name)
     plan = plan_import(path, country, phone_column, **overrides)
     contact_list = ContactList.create(
         name=name,
@@ -87,6 +105,7 @@ def import_contact_list(
 
     Raises:
         NotFoundError: no such list.
+        ContactListInUseError: a campaign past DRAFT uses the unfinished list; untouched.
         ValidationError: the file cannot be imported; the list is marked failed.
     """
     contact_list = ContactList.get_or_none(ContactList.id == list_id)
@@ -95,6 +114,9 @@ def import_contact_list(
     if contact_list.status == READY:
         log.info("contact list already imported list=%s", list_id)
         return contact_list
+    # starting over empties the list: never under a campaign that dials it (a
+    # DRAFT only names it, and the import brings the same file back)
+    refuse_if_used(list_id, contact_list.name, action="emptied", drafts=False)
     db = database.obj
     try:
         plan = plan_import(
@@ -107,6 +129,9 @@ def import_contact_list(
         )
         _start_over(db, list_id, plan)
         counts = _run_import(db, list_id, plan, workers, chunk_rows)
+        if not counts["rows_imported"]:
+            _save_progress(list_id, **counts)  # the rejects stay to be looked at
+            raise ValidationError(nothing_imported(counts))
     except Exception as exc:
         _mark_failed(db, list_id, exc)
         raise
@@ -146,7 +171,15 @@ def _mark_failed(db, list_id: int, exc: Exception) -> None:
     message = str(exc) if isinstance(exc, ValidationError) else f"import failed: {exc}"
     if db.in_transaction():
         db.rollback()
-    _save_progress(list_id, status=FAILED, error=message[:2000])
+    _save_progress(list_id, status=FAILED, error=cut(message, ERROR_CHARS))
+
+
+def nothing_imported(counts: dict) -> str:
+    """Why an import that ended with no contact failed: no rows, or every row refused."""
+    total = counts["rows_total"]
+    if not total:
+        return "nothing to import: the file has no data rows (only a header line, or blank lines)"
+    return f"no contacts imported: all {total} rows were rejected (see the rejects for why)"
 
 
 def _run_import(db, list_id, plan, workers, chunk_rows) -> dict:

@@ -9,6 +9,7 @@ import phonenumbers
 from phonenumbers import NumberParseException, PhoneMetadata, PhoneNumberFormat, ValidationResult
 
 from app.errors import ValidationError
+from app.quoting import quote_input
 
 # Separators people type inside phone numbers; removing them first makes
 # phonenumbers' own per-character normalisation cheaper and changes no result.
@@ -39,7 +40,9 @@ def check_country(country: str) -> str:
     """
     code = (country or "").strip().upper()
     if code not in phonenumbers.SUPPORTED_REGIONS:
-        raise ValidationError(f"unknown default country {country!r}: use a 2-letter ISO code")
+        raise ValidationError(
+            f"unknown default country {quote_input(country, 8)}: use a 2-letter ISO code"
+        )
     return code
 
 
@@ -108,7 +111,7 @@ def require_phone(raw: str, country: str) -> str:
     """
     e164, reason = normalise_phone(raw, country)
     if e164 is None:
-        raise ValidationError(f"{raw!r}: {reason}")
+        raise ValidationError(f"{quote_input(raw)}: {reason}")
     return e164
 
 

@@ -17,9 +17,11 @@ from app.contacts.sniffing import (
     detect_delimiter,
     detect_encoding,
     detect_header,
+    looks_binary,
     sample_records,
 )
 from app.errors import ValidationError
+from app.quoting import quote_input
 
 PREVIEW_ROWS = 10
 
@@ -73,7 +75,7 @@ def plan_import(
     """Sniff ``path``; any argument given overrides what would be detected.
 
     Raises:
-        ValidationError: empty or unreadable file, unknown country, no phone column.
+        ValidationError: empty, binary or header-only file, unknown country, no phone column.
     """
     country = check_country(country)
     path = str(path)
@@ -84,8 +86,12 @@ def plan_import(
         sample = handle.read(SNIFF_BYTES)
     if not sample.strip():
         raise ValidationError("the file is empty")
+    if looks_binary(sample):
+        raise ValidationError(
+            "the file is not CSV text (it holds binary data): save it as CSV and upload that"
+        )
     if delimiter is not None and delimiter not in DELIMITERS:
-        raise ValidationError(f"unsupported delimiter {delimiter!r}")
+        raise ValidationError(f"unsupported delimiter {quote_input(delimiter, 8)}")
     delimiter = delimiter or detect_delimiter(sample)
     records = sample_records(sample, delimiter, SNIFF_ROWS + 1)
     if not records:
@@ -94,7 +100,9 @@ def plan_import(
         has_header = detect_header(records)
     header = records[0] if has_header else None
     data = records[1:] if has_header else records
-    width = Counter(len(row) for row in data).most_common(1)[0][0] if data else len(header)
+    if not data:
+        raise ValidationError("nothing to import: the file has a header line and no data rows")
+    width = Counter(len(row) for row in data).most_common(1)[0][0]
     columns = column_names(header, width)
     phone_index = choose_phone_column(columns, data, country, phone_column)
     return ImportPlan(

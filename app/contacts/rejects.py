@@ -7,6 +7,7 @@ from pathlib import Path
 from app import csvcells
 from app.config import get_settings
 from app.models import ContactList
+from app.private_files import open_private
 
 
 class RejectsWriter:
@@ -22,9 +23,9 @@ class RejectsWriter:
         if not rejects:
             return
         if self.writer is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            # utf-8-sig: spreadsheet programs then read accents right.
-            self.handle = open(self.path, "w", encoding="utf-8-sig", newline="")
+            # utf-8-sig: spreadsheet programs then read accents right; owner-only:
+            # the rejected lines are people's numbers
+            self.handle = open_private(self.path, "w", encoding="utf-8-sig", newline="")
             self.writer = csvcells.writer(self.handle)
             self.writer.writerow(["line", "reason", *self.columns])
         for line, reason, cells in rejects:

@@ -11,11 +11,14 @@ from collections import Counter
 
 from app.contacts.phones import looks_like_phone, normalise_phone
 from app.errors import ValidationError
+from app.quoting import quote_input, quote_names
 
 DELIMITERS = (",", ";", "\t", "|")
 DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 SNIFF_BYTES = 64 * 1024
 SNIFF_ROWS = 50
+# C0 controls but tab, line feed, form feed and carriage return
+_CONTROLS = re.compile(r"[\x01-\x08\x0b\x0e-\x1f\x7f]")
 
 # Header names that say "this is the phone column" (lower case, accents and
 # punctuation removed), strongest first.
@@ -65,6 +68,17 @@ def detect_encoding(path) -> str:
         except UnicodeDecodeError:
             return "latin-1"
     return "utf-8"
+
+
+def looks_binary(sample: str) -> bool:
+    """Whether decoded text holds what no CSV text does: a NUL, or 1 % of control characters.
+
+    A spreadsheet, an image or a UTF-16 file decodes as Latin-1 into columns of
+    control bytes that no sniffing makes sense of.
+    """
+    if "\x00" in sample:
+        return True
+    return len(_CONTROLS.findall(sample)) * 100 > len(sample)
 
 
 def sample_records(text: str, delimiter: str, limit: int) -> list[list[str]]:
@@ -165,7 +179,8 @@ def choose_phone_column(columns, rows, country, wanted=None) -> int:
         if wanted.isdigit() and 1 <= int(wanted) <= len(columns):
             return int(wanted) - 1
         raise ValidationError(
-            f"no column named {wanted!r} in the file; its columns are: {', '.join(columns)}"
+            f"no column named {quote_input(wanted)} in the file; "
+            f"its columns are: {quote_names(columns)}"
         )
     keys = [_name_key(name) for name in columns]
     named = [i for name in PHONE_NAMES for i, key in enumerate(keys) if key == name]
@@ -184,7 +199,6 @@ def choose_phone_column(columns, rows, country, wanted=None) -> int:
     if share >= 0.5:
         return -minus_index
     raise ValidationError(
-        "no phone column found: none of the columns ("
-        + ", ".join(columns)
-        + f") holds phone numbers valid for {country}; name one or check the default country"
+        f"no phone column found: none of the columns ({quote_names(columns)}) holds phone "
+        f"numbers valid for {country}; name one or check the default country"
     )

@@ -20,6 +20,7 @@ from pathlib import Path
 from app.config import get_settings
 from app.db import database, is_postgres
 from app.finalization.steps import ARCHIVE, PURGE, claim
+from app.private_files import create_private, make_dirs
 from app.reports import PAGE, export_folder, sql, write_atomically
 
 log = logging.getLogger(__name__)
@@ -121,6 +122,7 @@ def build_archive_db(campaign_id: int, target: Path) -> dict:
     ``COPY (SELECT ... ORDER BY key) TO STDOUT`` streamed into the file.
     """
     target.unlink(missing_ok=True)
+    create_private(target)  # SQLite fills an empty file; it keeps this mode
     if is_postgres():
         return _copy_from_postgres(campaign_id, target)
     return _copy_on_sqlite(campaign_id, target)
@@ -199,8 +201,7 @@ def read_archive(path, table: str) -> list[dict]:
 
 def step_archive(campaign_id: int, now) -> None:
     """Write the campaign's archive (``archive.sqlite3.gz``) to its export folder."""
-    folder = export_folder(get_settings().export_dir, campaign_id)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = make_dirs(export_folder(get_settings().export_dir, campaign_id))
     path = folder / "archive.sqlite3.gz"
     plain = folder / f".tmp-archive-{os.getpid()}-{uuid.uuid4().hex[:8]}.sqlite3"
     try:

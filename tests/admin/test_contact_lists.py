@@ -129,3 +129,14 @@ def test_it_imports_a_large_file_in_the_background_with_progress(no_csrf, operat
     assert state["rows_imported"] == 3000
     # the uploaded file went with the import (the rows are in the database)
     wait_until(lambda: set(uploads.iterdir()) <= before, 10, "the upload to be deleted")
+
+
+def test_it_keeps_an_uploaded_list_owner_only(db, no_csrf, operator_client):
+    import os
+    import stat
+
+    seen = detected(preview(operator_client, b"name,phone\nAnn,0612345678\n"))
+    uploads = operator_client.application.config["SETTINGS"].media_dir / "uploads"
+    stored = uploads / f"{seen['token']}.csv"
+    assert stat.S_IMODE(os.stat(stored).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(uploads).st_mode) == 0o700

@@ -52,3 +52,36 @@ def test_it_removes_a_number(no_csrf, operator_client):
     entry = DoNotCall.create(phone="+12125550100")
     operator_client.post("/admin/dnc/delete/", data={"id": str(entry.id)})
     assert DoNotCall.select().count() == 0
+
+
+def removal_lines(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "app.dnc" and "removed" in r.msg]
+
+
+def test_it_audits_each_number_of_a_bulk_removal_like_a_single_one(
+    db, no_csrf, operator_client, caplog
+):
+    caplog.set_level("INFO", logger="app.dnc")
+    first, second, third = (DoNotCall.create(phone=f"+1212555010{i}") for i in range(3))
+    operator_client.post("/admin/dnc/delete/", data={"id": str(first.id)})
+    response = operator_client.post(
+        "/admin/dnc/action/", data={"action": "delete", "rowid": [str(second.id), str(third.id)]},
+        follow_redirects=True,
+    )
+    assert "2 number(s) taken off the do-not-call list." in flashes(response)
+    assert removal_lines(caplog) == [
+        f"do-not-call removed phone=+12125550100 entry={first.id} by=operator",
+        f"do-not-call removed phone=+12125550101 entry={second.id} by=operator",
+        f"do-not-call removed phone=+12125550102 entry={third.id} by=operator",
+    ]
+    assert any(
+        r.getMessage() == "do-not-call bulk removal count=2 of=2 by=operator"
+        for r in caplog.records
+    )
+    assert DoNotCall.select().count() == 0
+
+
+def test_it_lets_a_viewer_remove_no_number_in_bulk(db, no_csrf, viewer_client):
+    entry = DoNotCall.create(phone="+12125550100")
+    viewer_client.post("/admin/dnc/action/", data={"action": "delete", "rowid": [str(entry.id)]})
+    assert DoNotCall.select().count() == 1

@@ -108,3 +108,19 @@ def test_it_refuses_a_bad_message_and_creates_nothing(app, no_csrf, operator_cli
     assert Campaign.select().count() == 0
     media = app.config["SETTINGS"].media_dir / "campaigns"
     assert not media.exists() or not any(media.rglob("*.*"))
+
+
+def test_it_leaves_a_message_readable_by_asterisk(app, no_csrf, operator_client):
+    import os
+    import stat
+
+    old = os.umask(0o077)  # even where the service runs with a strict umask
+    try:
+        assert upload(operator_client, "hello.wav", wav()).status_code == 302
+    finally:
+        os.umask(old)
+    media = app.config["SETTINGS"].media_dir
+    stored = media / Campaign.get().message_file
+    assert stat.S_IMODE(os.stat(stored).st_mode) == 0o644
+    for folder in (stored.parent, stored.parent.parent):  # campaigns/<id>/, campaigns/
+        assert stat.S_IMODE(os.stat(folder).st_mode) == 0o755

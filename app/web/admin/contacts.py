@@ -6,6 +6,7 @@ import logging
 
 from flask import abort, current_app, flash, g, jsonify, redirect, request, send_file, url_for
 from flask_admin import expose
+from flask_admin.actions import action
 from flask_login import current_user
 from markupsafe import Markup
 
@@ -14,12 +15,15 @@ from app.web.admin.base import IdFilter, SecureModelView, can_act
 from app.db import database
 from app.errors import CallcastError
 from app.models import Contact, ContactList
+from app.quoting import quote_input, shorten
 
 log = logging.getLogger(__name__)
 
 # files up to this size import inside the request (rejects show at once);
 # larger ones go to the ``default`` queue with a progress bar
 INLINE_IMPORT_BYTES = 512 * 1024
+# refusals of a bulk delete shown one by one (flash messages live in the cookie)
+SHOWN_REFUSALS = 3
 DELIMITER_CHOICES = [("", "detect")] + [
     (d, contacts.DELIMITER_NAMES[d]) for d in contacts.DELIMITERS
 ]
@@ -37,6 +41,11 @@ def upload_path(token: str):
         ValidationError: a malformed token or a file that is gone.
     """
     return uploads.upload_path(token, current_app.config["SETTINGS"].media_dir)
+
+
+def about_file(filename, exc) -> str:
+    """An error about an uploaded file as the operator reads it: which file, then why."""
+    return shorten(f"{quote_input(filename, 60) if filename else 'the file'}: {exc}")
 
 
 def overrides_from(form) -> dict:
@@ -109,6 +118,12 @@ class ContactListView(SecureModelView):
     def can_create(self):
         return False  # lists are created by the upload page, not a bare form
 
+    def _upload_page(self, values, token="", plan=None, error="", status=200):
+        """The upload page: the form (no plan yet) or what was detected, with any error."""
+        page = self.render("callcast/contact_list_upload.html", values=values, plan=plan,
+                           token=token, error=error, delimiters=DELIMITER_CHOICES)
+        return page, status
+
     @expose("/upload/", methods=["GET", "POST"])
     def upload_view(self):
         """Step 1: the file, a name and a default country; step 2: what was detected."""
@@ -116,12 +131,10 @@ class ContactListView(SecureModelView):
             abort(403)
         values = {"name": "", "country": "US", "delimiter": "", "has_header": "", "phone_column": ""}
         if request.method == "GET":
-            return self.render("callcast/contact_list_upload.html", values=values, plan=None,
-                               token="", delimiters=DELIMITER_CHOICES)
+            return self._upload_page(values)
         values.update({k: request.form.get(k, v) for k, v in values.items()})
         token = request.form.get("token", "")
         storage = request.files.get("file")
-        plan, error = None, ""
         try:
             if storage and storage.filename:
                 token, path = save_upload(storage)
@@ -129,6 +142,18 @@ class ContactListView(SecureModelView):
             else:
                 path = upload_path(token)
                 values["filename"] = request.form.get("filename", "")
+        except CallcastError as exc:
+            return self._upload_page(values, error=about_file(values.get("filename"), exc),
+                                     status=400)
+        return self._preview_page(values, token, path)
+
+    def _preview_page(self, values, token, path, refusal=""):
+        """What was detected in the upload, with the file's and the name's errors (then 400).
+
+        ``refusal``: why the list was not created, shown when neither explains it.
+        """
+        plan, errors = None, []
+        try:
             plan = contacts.preview(
                 path,
                 values["country"] or "US",
@@ -136,10 +161,15 @@ class ContactListView(SecureModelView):
                 **overrides_from(request.form),
             )
         except CallcastError as exc:
-            error = str(exc)
-        status = 200 if plan else 400
-        return self.render("callcast/contact_list_upload.html", values=values, plan=plan,
-                           token=token, error=error, delimiters=DELIMITER_CHOICES), status
+            errors.append(about_file(values.get("filename"), exc))
+        try:
+            contacts.check_list_name(values["name"])
+        except CallcastError as exc:
+            errors.append(shorten(exc))
+        if refusal and not errors:
+            errors.append(shorten(refusal))
+        status = 400 if errors or not plan else 200
+        return self._upload_page(values, token, plan, "; ".join(errors), status)
 
     @expose("/upload/confirm/", methods=["POST"])
     def confirm_view(self):
@@ -147,22 +177,34 @@ class ContactListView(SecureModelView):
         if not can_act():
             abort(403)
         form = request.form
+        filename = form.get("filename", "")
         try:
             path = upload_path(form.get("token", ""))
+        except CallcastError as exc:
+            flash(shorten(exc), "error")
+            return redirect(url_for(".upload_view"))
+        try:
             with database.atomic():
                 contact_list, plan = contacts.create_contact_list(
                     form.get("name", ""),
                     path,
                     form.get("country", "US") or "US",
                     phone_column=form.get("phone_column") or None,
-                    source_filename=form.get("filename", "") or path.name,
+                    source_filename=filename or path.name,
                     created_by=current_user.user_id,
                     **overrides_from(form),
                 )
         except CallcastError as exc:
-            flash(str(exc), "error")
-            return redirect(url_for(".upload_view"))
-        options = overrides_from(form)
+            # the upload is still there: the same page again, with what to change
+            values = {k: form.get(k, "") for k in ("name", "country", "delimiter", "has_header",
+                                                    "phone_column", "filename")}
+            return self._preview_page(values, form.get("token", ""), path, refusal=str(exc))
+        self._import(contact_list, path, filename)
+        return redirect(url_for(".details_view", id=contact_list.id))
+
+    def _import(self, contact_list, path, filename):
+        """Import the new list here when its file is small, else on the ``default`` queue."""
+        options = overrides_from(request.form)
         size = path.stat().st_size  # before the import, which deletes the upload once done
         if size <= INLINE_IMPORT_BYTES:
             try:
@@ -172,14 +214,13 @@ class ContactListView(SecureModelView):
                 if done.status == contacts.READY:
                     uploads.discard_upload(path)
             except CallcastError as exc:
-                flash(f"Import failed: {exc}", "error")
+                flash(f"Import failed: {about_file(filename, exc)}", "error")
         else:
             from tasks.importing import import_contact_list
 
             import_contact_list.send(contact_list.id, str(path), options)
         log.info("contact list upload list=%s user=%s bytes=%s", contact_list.id,
                  current_user.username, size)
-        return redirect(url_for(".details_view", id=contact_list.id))
 
     @expose("/details/")
     def details_view(self):
@@ -214,9 +255,34 @@ class ContactListView(SecureModelView):
                          mimetype="text/csv")
 
     def delete_model(self, model):
+        """Delete one list through the domain (Flask-Admin's own would null campaigns' keys)."""
         if not can_act():
             abort(403)
-        return super().delete_model(model)
+        try:
+            contacts.delete_contact_list(model.id, by=current_user.username)
+        except CallcastError as exc:
+            flash(shorten(exc), "error")
+            return False
+        return True
+
+    @action("delete", "Delete", "Delete the selected lists and their contacts?")
+    def action_delete(self, ids):
+        """Delete each selected list through the domain; the refused ones say why."""
+        if not can_act():
+            abort(403)
+        deleted, refused = 0, []
+        for list_id in ids:
+            try:
+                contacts.delete_contact_list(int(list_id), by=current_user.username)
+                deleted += 1
+            except (CallcastError, ValueError) as exc:
+                refused.append(str(exc))
+        for message in refused[:SHOWN_REFUSALS]:
+            flash(shorten(message), "error")
+        if len(refused) > SHOWN_REFUSALS:
+            flash(f"{len(refused) - SHOWN_REFUSALS} more lists were refused.", "error")
+        if deleted:
+            flash(f"{deleted} contact list(s) deleted.", "success")
 
 
 def read_rejects(contact_list: ContactList, limit: int):

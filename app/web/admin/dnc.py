@@ -6,12 +6,15 @@ import logging
 
 from flask import abort, current_app, flash, redirect, request, url_for
 from flask_admin import expose
+from flask_admin.actions import action
 from flask_login import current_user
 from wtforms import fields, validators
 
 from app import dnc, uploads
 from app.web.admin.base import SecureModelView, can_act
+from app.web.admin.contacts import about_file
 from app.errors import CallcastError
+from app.quoting import shorten
 
 log = logging.getLogger(__name__)
 
@@ -69,12 +72,23 @@ class DoNotCallView(SecureModelView):
         if not can_act():
             abort(403)
         try:
-            dnc.remove_entry(model.id)
+            dnc.remove_entry(model.id, by=current_user.username)  # writes the audit line
         except CallcastError as exc:
-            flash(str(exc), "error")
+            flash(shorten(exc), "error")
             return False
-        log.info("do-not-call remove phone=%s by=%s", model.phone, current_user.username)
         return True
+
+    @action("delete", "Delete", "Take the selected numbers off the do-not-call list?")
+    def action_delete(self, ids):
+        """Remove the selected numbers, each with the same audit line as a single removal."""
+        if not can_act():
+            abort(403)
+        try:
+            removed = dnc.remove_entries(ids, by=current_user.username)
+        except ValueError:
+            flash("The selection is not a list of entries.", "error")
+            return
+        flash(f"{len(removed)} number(s) taken off the do-not-call list.", "success")
 
     @expose("/upload/", methods=["POST"])
     def upload_view(self):
@@ -89,7 +103,7 @@ class DoNotCallView(SecureModelView):
         try:
             result = dnc.upload(path, request.form.get("country", "US") or "US", source="upload")
         except CallcastError as exc:
-            flash(f"Upload refused: {exc}", "error")
+            flash(f"Upload refused: {about_file(storage.filename, exc)}", "error")
             return redirect(url_for(".index_view"))
         finally:
             path.unlink(missing_ok=True)
