@@ -174,7 +174,7 @@ def field_problems(values: dict) -> list[str]:
              for p in date_problems(name, values[name])]
     starts, ends = values.get("starts_at"), values.get("ends_at")
     if not dates and _aware(starts) and _aware(ends) and ends <= starts:
-        dates.append("the end must come after the start")
+        dates.append("ends_at: the end must come after the start")
     return found + dates
 
 
