@@ -12,7 +12,7 @@ from markupsafe import Markup
 
 from app import contacts, uploads
 from app.web.admin.base import IdFilter, SecureModelView, can_act
-from app.db import database
+from app.db import database, row_id
 from app.errors import CallcastError
 from app.models import Contact, ContactList
 from app.quoting import quote_input, shorten
@@ -224,7 +224,7 @@ class ContactListView(SecureModelView):
 
     @expose("/details/")
     def details_view(self):
-        list_id = request.args.get("id", type=int)
+        list_id = row_id(request.args.get("id", ""))
         contact_list = ContactList.get_or_none(ContactList.id == list_id) if list_id else None
         if contact_list is None:
             flash("No such contact list.", "error")
