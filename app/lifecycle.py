@@ -20,6 +20,7 @@ scan that runs twice at the same minute does each piece of work once.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +40,7 @@ from app.models import (
     PAUSED,
     Campaign,
     CampaignContact,
+    QuarantinedReport,
 )
 from app.uploads import UPLOAD_FOLDERS
 from app.users import prune_login_failures
@@ -185,6 +187,8 @@ TMP_MAX_AGE_SECONDS = 3600  # temporary files a crashed writer left behind
 # Uploaded CSVs left behind: previewed and never imported, or whose import failed
 # (an imported one is deleted by the import itself).
 UPLOAD_MAX_AGE_SECONDS = 2 * 86400
+# forged or unsigned reports the AGI paths set aside: kept a month for the operator
+QUARANTINE_RETENTION_DAYS = 30
 
 
 def clean_exports(now, export_dir, retention_days: int) -> int:
@@ -229,14 +233,22 @@ def clean_uploads(now, media_dir) -> int:
 
 
 def clean_up(now, settings) -> dict:
-    """The hourly clean-up: old exports, old uploads, heartbeats of long-gone processes and
-    sign-in failures too old to count."""
+    """The hourly clean-up: old exports, old uploads, heartbeats of long-gone processes,
+    sign-in failures too old to count and old quarantined reports."""
     files = clean_exports(now, settings.export_dir, settings.export_retention_days)
     uploads = clean_uploads(now, settings.media_dir)
     beats = purge_stale(now, max(HEARTBEAT_RETENTION_SECONDS, settings.heartbeat_stale_seconds))
     failures = prune_login_failures(now)
-    if files or uploads or beats or failures:
-        log.info("clean-up removed %d export files, %d uploads, %d heartbeats and %d old "
-                 "sign-in failures", files, uploads, beats, failures)
+    quarantined = prune_quarantine(now)
+    if files or uploads or beats or failures or quarantined:
+        log.info("clean-up removed %d export files, %d uploads, %d heartbeats, %d old "
+                 "sign-in failures and %d old quarantined reports",
+                 files, uploads, beats, failures, quarantined)
     return {"export_files": files, "uploads": uploads, "heartbeats": beats,
-            "login_failures": failures}
+            "login_failures": failures, "quarantined_reports": quarantined}
+
+
+def prune_quarantine(now) -> int:
+    """Delete quarantined reports older than QUARANTINE_RETENTION_DAYS; return how many."""
+    cutoff = now - timedelta(days=QUARANTINE_RETENTION_DAYS)
+    return QuarantinedReport.delete().where(QuarantinedReport.received_at < cutoff).execute()

@@ -38,6 +38,7 @@ from app.models import (
     CampaignReport,
     Heartbeat,
     LoginFailure,
+    QuarantinedReport,
 )
 from app.pbx.ami import AmiClient
 from app.pbx.errors import PbxError
@@ -316,14 +317,21 @@ def test_it_cleans_old_exports_and_long_stale_heartbeats(db, tmp_path, monkeypat
     # sign-in failures: one too old to count any more, one recent
     LoginFailure.create(username="a", remote_addr="192.0.2.1", at=now - timedelta(hours=2))
     LoginFailure.create(username="b", remote_addr="192.0.2.1", at=now - timedelta(minutes=1))
+    # quarantined reports: one past the retention, one recent
+    for age, event in ((timedelta(days=31), "old"), (timedelta(days=1), "recent")):
+        QuarantinedReport.create(received_at=now - age, source="agi", reason="bad_token",
+                                 campaign_id=1, contact_id=1, attempt=1, event=event)
 
     done = clean_up(now, settings)
-    assert done == {"export_files": 3, "uploads": 1, "heartbeats": 1, "login_failures": 1}
+    assert done == {"export_files": 3, "uploads": 1, "heartbeats": 1, "login_failures": 1,
+                    "quarantined_reports": 1}
     assert sorted(p.name for p in folder.iterdir()) == ["archive.zip"]
     assert not gone_folder.exists()
     assert [p.name for p in uploads.iterdir()] == ["b.csv"]
     assert [h.name for h in Heartbeat.select()] == ["dialer@recent:2"]
     assert [f.username for f in LoginFailure.select()] == ["b"]
+    assert [q.event for q in QuarantinedReport.select()] == ["recent"]
     assert clean_up(now, settings) == {
-        "export_files": 0, "uploads": 0, "heartbeats": 0, "login_failures": 0}
+        "export_files": 0, "uploads": 0, "heartbeats": 0, "login_failures": 0,
+        "quarantined_reports": 0}
     get_settings.cache_clear()
