@@ -19,6 +19,7 @@ from pathlib import Path
 
 from agi.errors import JournalError
 from agi.protocol import Event
+from app.private_files import FILE_MODE, make_dirs, tighten
 
 log = logging.getLogger(__name__)
 
@@ -70,9 +71,11 @@ class Journal:
     def open(self):
         """Open and lock the file, drop a torn last line, count pending events."""
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            make_dirs(self.path.parent)
             created = not self.path.exists()
-            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o640)
+            # owner-only: the events name calls (channels carry phone numbers)
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, FILE_MODE)
+            tighten(self.path)  # a journal written before this rule was 0640
             if created:
                 # The file's directory entry must survive a power cut too.
                 dir_fd = os.open(self.path.parent, os.O_RDONLY)

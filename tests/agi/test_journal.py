@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from datetime import datetime, timezone
 
 import pytest
@@ -68,3 +70,17 @@ def test_it_refuses_a_journal_held_by_another_daemon(tmp_path):
         Journal(tmp_path / "j.jsonl").open()
     holder.close()
     Journal(tmp_path / "j.jsonl").open().close()
+
+
+
+def test_it_keeps_the_journal_owner_only(tmp_path):
+    path = tmp_path / "spool" / "agi-journal.jsonl"
+    journal = Journal(path).open()
+    journal.append(events(1))
+    journal.close()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    # one written by an older version (0640) is tightened when opened
+    os.chmod(path, 0o640)
+    Journal(path).open().close()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
