@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import os
+import string
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -21,6 +22,8 @@ VAR = ROOT / "var"
 DATABASE_SCHEMES = {"sqlite", "postgres", "postgresql"}
 BROKER_SCHEMES = {"amqp", "amqps"}
 LOG_FORMATS = ("text", "json")
+# the forms of a contact's number DIAL_TEMPLATE may name (app.pbx.originate.dial_string)
+DIAL_PLACEHOLDERS = ("number", "digits", "national")
 # secrets published in this repository: a production process refuses them
 PUBLISHED_SECRET_KEYS = frozenset({"dev-only-change-me", "change-me-secret"})
 MIN_SECRET_KEY_LENGTH = 32
@@ -117,6 +120,25 @@ def env_networks(env, name, default=""):
             except ValueError:
                 raise ConfigError(f"{name}: {item.strip()!r} is not an IP address or network") from None
     return tuple(networks)
+
+
+def env_dial_template(env, name, default):
+    """A dial string with at least one placeholder, each one of ``DIAL_PLACEHOLDERS``."""
+    value = env_str(env, name, default)
+    known = ", ".join("{%s}" % p for p in DIAL_PLACEHOLDERS)
+    try:
+        parts = list(string.Formatter().parse(value))
+    except ValueError as exc:
+        raise ConfigError(f"{name} {value!r} is not a template: {exc}") from None
+    fields = [(field, spec, conv) for _, field, spec, conv in parts if field is not None]
+    for field, spec, conv in fields:
+        if field not in DIAL_PLACEHOLDERS or spec or conv:
+            written = "{" + field + (f"!{conv}" if conv else "") + (f":{spec}" if spec else "") + "}"
+            raise ConfigError(f"{name} {value!r} has an unknown placeholder {written} "
+                              f"(known: {known})")
+    if not fields:
+        raise ConfigError(f"{name} {value!r} names no number: use one of {known}")
+    return value
 
 
 def env_path(env, name, default):
@@ -229,7 +251,7 @@ def _telephony(env) -> dict:
         agi_batch_wait_ms=env_int(env, "AGI_BATCH_WAIT_MS", 2, minimum=0),
         agi_read_timeout=env_float(env, "AGI_READ_TIMEOUT", 5.0, minimum=0.05),
         agi_max_connections=env_int(env, "AGI_MAX_CONNECTIONS", 2000, minimum=1),
-        dial_template=env_str(env, "DIAL_TEMPLATE", "Local/{number}@pstn"),
+        dial_template=env_dial_template(env, "DIAL_TEMPLATE", "Local/{number}@pstn"),
         dialplan_path=env_path(env, "DIALPLAN_PATH", VAR / "asterisk" / "callcast.conf"),
         dial_tick_ms=env_int(env, "DIAL_TICK_MS", 1000, minimum=10),
         global_max_channels=env_int(env, "GLOBAL_MAX_CHANNELS", 0, minimum=0),

@@ -55,7 +55,7 @@ from app.events import CONFIRM_VALUE, CONFIRM_VARIABLE, REASON_CODES, USER_EVENT
 from app.menu import Option, key_problems, option_of
 from app.models import DIALPLAN_STATES, OPTION_DIGITS, Campaign, CampaignOption
 from app.pbx.errors import DialplanError
-from app.pbx.originate import NUMBER_RE, context_name, field_of
+from app.pbx.originate import NUMBER_RE, context_name, dial_string, field_of
 from app.pbx.originate import originate_args  # noqa: F401  (callers import it from here)
 
 log = logging.getLogger(__name__)
@@ -156,7 +156,7 @@ def dial_target(target: str, settings) -> str:
     """
     target = (target or "").strip()
     if NUMBER_RE.match(target):
-        target = settings.dial_template.format(number=target)
+        target = dial_string(settings.dial_template, target)
     if "/" not in target or not _TARGET_RE.match(target):
         raise DialplanError(f"transfer target {target!r} is neither a number nor a "
                             "TECH/resource dial string")
