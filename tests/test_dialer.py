@@ -488,3 +488,22 @@ def test_it_lists_active_campaigns_whose_chain_died_for_a_restart(db):
     assert claim_turn(dead.id, "bbbb", 0, "", NOW - timedelta(seconds=120), 60) == "run"
     activation.pause(paused.id, NOW)
     assert [campaign_id for campaign_id, _ in stalled(NOW, (ACTIVE,))] == [dead.id]
+
+
+def test_it_retries_by_default_exactly_what_the_retry_failed_help_names():
+    import re
+
+    from app.cli.campaign import create
+    from app.dialer.outcomes import is_retryable, retry_delay_s
+    from app.events import FAILURE_REASONS, LOST
+
+    [option] = [p for p in create.params if p.name == "retry_failed"]
+    named, _, excluded = option.help.partition("after ")[2].partition("(not ")
+    campaign = Campaign()  # the defaults a new campaign gets
+    # the outcomes that wait retry_failed_s before another call
+    waiting = {o for o in (*FAILURE_REASONS, LOST)
+               if retry_delay_s(campaign, o) == campaign.retry_failed_s
+               and o not in ("busy", "noanswer")}
+    retried = {o for o in waiting if is_retryable(campaign, o)}
+    assert set(re.findall(r"[a-z]+", named)) == retried
+    assert set(re.findall(r"[a-z]+", excluded)) == waiting - retried == {"unavailable"}

@@ -83,7 +83,7 @@ def _range(field: str) -> click.IntRange:
 @click.option("--retry-noanswer", type=_range("retry_noanswer_s"), default=600,
               show_default=True, help="seconds")
 @click.option("--retry-failed", type=_range("retry_failed_s"), default=900, show_default=True,
-              help="seconds after congestion/unavailable/failed/lost")
+              help="seconds before calling again after congestion, failed, lost (not unavailable)")
 @click.option("--ring-timeout", type=_range("ring_timeout_s"), default=30, show_default=True)
 @click.option("--max-call", type=_range("max_call_s"), default=300, show_default=True)
 @click.option("--weight", type=_range("weight"), default=1, show_default=True)
