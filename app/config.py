@@ -24,6 +24,8 @@ BROKER_SCHEMES = {"amqp", "amqps"}
 LOG_FORMATS = ("text", "json")
 # the forms of a contact's number DIAL_TEMPLATE may name (app.pbx.originate.dial_string)
 DIAL_PLACEHOLDERS = ("number", "digits", "national")
+# the route breaker looks at no fewer calls than this (0 turns a rule off)
+BREAKER_MIN_CALLS = 5
 # secrets published in this repository: a production process refuses them
 PUBLISHED_SECRET_KEYS = frozenset({"dev-only-change-me", "change-me-secret"})
 MIN_SECRET_KEY_LENGTH = 32
@@ -141,6 +143,14 @@ def env_dial_template(env, name, default):
     return value
 
 
+def env_breaker_calls(env, name, default):
+    """A call count for the route breaker: 0 (off) or at least ``BREAKER_MIN_CALLS``."""
+    value = env_int(env, name, default, minimum=0)
+    if 0 < value < BREAKER_MIN_CALLS:
+        raise ConfigError(f"{name} must be 0 (off) or >= {BREAKER_MIN_CALLS}, got {value}")
+    return value
+
+
 def env_path(env, name, default):
     return Path(env_str(env, name, str(default))).expanduser()
 
@@ -176,6 +186,8 @@ class Settings:
     agi_max_connections: int
     # dialplan and dialing
     dial_template: str
+    breaker_first_calls: int
+    breaker_run_calls: int
     dialplan_path: Path
     dial_tick_ms: int
     global_max_channels: int
@@ -252,6 +264,8 @@ def _telephony(env) -> dict:
         agi_read_timeout=env_float(env, "AGI_READ_TIMEOUT", 5.0, minimum=0.05),
         agi_max_connections=env_int(env, "AGI_MAX_CONNECTIONS", 2000, minimum=1),
         dial_template=env_dial_template(env, "DIAL_TEMPLATE", "Local/{number}@pstn"),
+        breaker_first_calls=env_breaker_calls(env, "DIAL_BREAKER_FIRST", 5),
+        breaker_run_calls=env_breaker_calls(env, "DIAL_BREAKER_RUN", 20),
         dialplan_path=env_path(env, "DIALPLAN_PATH", VAR / "asterisk" / "callcast.conf"),
         dial_tick_ms=env_int(env, "DIAL_TICK_MS", 1000, minimum=10),
         global_max_channels=env_int(env, "GLOBAL_MAX_CHANNELS", 0, minimum=0),

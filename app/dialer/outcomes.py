@@ -23,6 +23,9 @@ from app.models import FINAL, ORIGINATING, PENDING, UP, Campaign
 
 # attempt states without a terminal outcome yet: the call is being set up or is up
 IN_FLIGHT = (ORIGINATING, UP)
+# outcomes that say the route or the trunk failed, not the person (app.dialer.breaker):
+# Reason 0 (no route, no such number, channel unavailable) and 8 (congestion)
+BREAKER_REASONS = ("unavailable", "congestion")
 
 
 def retry_delay_s(campaign: Campaign, outcome: str) -> int:
@@ -40,7 +43,11 @@ def is_retryable(campaign: Campaign, outcome: str) -> bool:
 
 
 def next_state(campaign: Campaign, number: int, outcome: str, ended_at: datetime):
-    """(state, next_attempt_at) of a contact whose attempt ``number`` ended with ``outcome``."""
+    """(state, next_attempt_at) of a contact whose attempt ``number`` ended with ``outcome``.
+
+    ``number`` counts the attempts charged to the contact (not those the route
+    breaker gave back).
+    """
     if outcome != ANSWERED_OUTCOME and is_retryable(campaign, outcome) and (
         number < campaign.max_attempts
     ):
