@@ -507,3 +507,23 @@ def test_it_retries_by_default_exactly_what_the_retry_failed_help_names():
     retried = {o for o in waiting if is_retryable(campaign, o)}
     assert set(re.findall(r"[a-z]+", named)) == retried
     assert set(re.findall(r"[a-z]+", excluded)) == waiting - retried == {"unavailable"}
+
+
+def test_it_clamps_retry_delays_stored_out_of_range(db):
+    # values an older version could store (SQLite keeps any 64-bit integer): the
+    # fold and the reconciliation must not overflow a date on them
+    from app.db import is_postgres
+
+    huge = 2**31 - 1 if is_postgres() else 10**12  # PostgreSQL's INTEGER stops there
+    campaign = activated(["+15550000001", "+15550000002"])
+    Campaign.update(retry_busy_s=huge, ring_timeout_s=huge, max_call_s=huge).where(
+        Campaign.id == campaign.id).execute()
+    campaign = Campaign.get_by_id(campaign.id)
+    first, second = claim_all(campaign, NOW)
+    event(campaign.id, first.contact_id, 1, "failed-busy", NOW)
+
+    assert fold_events(campaign.id, NOW + timedelta(seconds=1)) == 1
+    assert reconcile(campaign.id, NOW + timedelta(seconds=2), set()) == 0
+
+    row = cc(campaign, first.contact_id)
+    assert (row.state, row.next_attempt_at) == (PENDING, NOW + timedelta(days=366))
