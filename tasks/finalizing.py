@@ -13,7 +13,7 @@ import dramatiq
 
 from tasks.broker import FINALIZE, broker  # noqa: F401  (sets the broker first)
 from app.clock import utcnow
-from tasks.lifecycle import keep_draining, lifecycle_beat
+from tasks.lifecycle import keep_draining, lifecycle_beat, record_failure
 
 from app.db import connection
 from app.finalization import finalize
@@ -33,5 +33,9 @@ def finalize_campaign(campaign_id: int, token: str | None = None):
     with connection():
         now = utcnow()
         lifecycle_beat(now, {"finalizing": campaign_id})
-        done = finalize(campaign_id, now, token)
+        try:
+            done = finalize(campaign_id, now, token)
+        except Exception as exc:
+            record_failure(campaign_id, "finalize", exc, now)
+            raise
     log.info("campaign=%s finalize run ended at step %r", campaign_id, done)
