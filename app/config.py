@@ -199,6 +199,7 @@ class Settings:
     demo: bool
     web_port: int
     metrics_port: int
+    metrics_bind: str
     session_cookie_secure: bool
     trusted_proxies: tuple
     health_token: str
@@ -283,6 +284,7 @@ def _processes(env) -> dict:
         demo=env_bool(env, "DEMO", False),
         web_port=env_port(env, "WEB_PORT", 8000),
         metrics_port=env_port(env, "METRICS_PORT", 9191),
+        metrics_bind=env_str(env, "METRICS_BIND", "127.0.0.1"),
         session_cookie_secure=env_bool(env, "SESSION_COOKIE_SECURE", False),
         trusted_proxies=env_networks(env, "TRUSTED_PROXIES"),
         health_token=env_str(env, "HEALTH_TOKEN", ""),
