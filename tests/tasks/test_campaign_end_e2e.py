@@ -115,6 +115,8 @@ def test_it_drains_until_the_last_call_hangs_up_then_closes_with_a_true_report(s
     wait_until(lambda: state(campaign.id) == CLOSED, 110, "CLOSED", interval=0.2)
 
     stats = stack.pbx_stats()
+    # closed: its context left the dialplan file and the PBX (dialplan reload)
+    assert f"callcast-campaign-{campaign.id}" not in stats["dialplan"]["contexts"]
     calls = [c for c in stats["calls"] if c["account"] == campaign.account_code]
     assert calls and all(c["done"] for c in calls)
     report = CampaignReport.get(CampaignReport.campaign == campaign.id)
