@@ -10,6 +10,7 @@ import functools
 import ipaddress
 import os
 import re
+import string
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -22,6 +23,10 @@ VAR = ROOT / "var"
 DATABASE_SCHEMES = {"sqlite", "postgres", "postgresql"}
 BROKER_SCHEMES = {"amqp", "amqps"}
 LOG_FORMATS = ("text", "json")
+# the forms of a contact's number DIAL_TEMPLATE may name (app.pbx.originate.dial_string)
+DIAL_PLACEHOLDERS = ("number", "digits", "national")
+# the route breaker looks at no fewer calls than this (0 turns a rule off)
+BREAKER_MIN_CALLS = 5
 # secrets published in this repository: a production process refuses them
 PUBLISHED_SECRET_KEYS = frozenset({"dev-only-change-me", "change-me-secret"})
 MIN_SECRET_KEY_LENGTH = 32
@@ -136,6 +141,31 @@ def env_contexts(env, name, default=""):
                               "at most 79, not callcast-*)")
         names.append(item)
     return tuple(names)
+def env_dial_template(env, name, default):
+    """A dial string with at least one placeholder, each one of ``DIAL_PLACEHOLDERS``."""
+    value = env_str(env, name, default)
+    known = ", ".join("{%s}" % p for p in DIAL_PLACEHOLDERS)
+    try:
+        parts = list(string.Formatter().parse(value))
+    except ValueError as exc:
+        raise ConfigError(f"{name} {value!r} is not a template: {exc}") from None
+    fields = [(field, spec, conv) for _, field, spec, conv in parts if field is not None]
+    for field, spec, conv in fields:
+        if field not in DIAL_PLACEHOLDERS or spec or conv:
+            written = "{" + field + (f"!{conv}" if conv else "") + (f":{spec}" if spec else "") + "}"
+            raise ConfigError(f"{name} {value!r} has an unknown placeholder {written} "
+                              f"(known: {known})")
+    if not fields:
+        raise ConfigError(f"{name} {value!r} names no number: use one of {known}")
+    return value
+
+
+def env_breaker_calls(env, name, default):
+    """A call count for the route breaker: 0 (off) or at least ``BREAKER_MIN_CALLS``."""
+    value = env_int(env, name, default, minimum=0)
+    if 0 < value < BREAKER_MIN_CALLS:
+        raise ConfigError(f"{name} must be 0 (off) or >= {BREAKER_MIN_CALLS}, got {value}")
+    return value
 
 
 def env_path(env, name, default):
@@ -179,6 +209,8 @@ class Settings:
     # dialplan and dialing
     dial_template: str
     transfer_contexts: tuple
+    breaker_first_calls: int
+    breaker_run_calls: int
     dialplan_path: Path
     dial_tick_ms: int
     global_max_channels: int
@@ -191,6 +223,7 @@ class Settings:
     demo: bool
     web_port: int
     metrics_port: int
+    metrics_bind: str
     session_cookie_secure: bool
     trusted_proxies: tuple
     health_token: str
@@ -261,8 +294,10 @@ def _telephony(env) -> dict:
         agi_backlog=env_int(env, "AGI_BACKLOG", 1024, minimum=1, maximum=65535),
         agi_watchdog_stale_seconds=env_float(env, "AGI_WATCHDOG_STALE_SECONDS", 3.0,
                                              minimum=0.5),
-        dial_template=env_str(env, "DIAL_TEMPLATE", "Local/{number}@pstn"),
+        dial_template=env_dial_template(env, "DIAL_TEMPLATE", "Local/{number}@pstn"),
         transfer_contexts=env_contexts(env, "TRANSFER_CONTEXTS"),
+        breaker_first_calls=env_breaker_calls(env, "DIAL_BREAKER_FIRST", 5),
+        breaker_run_calls=env_breaker_calls(env, "DIAL_BREAKER_RUN", 20),
         dialplan_path=env_path(env, "DIALPLAN_PATH", VAR / "asterisk" / "callcast.conf"),
         dial_tick_ms=env_int(env, "DIAL_TICK_MS", 1000, minimum=10),
         global_max_channels=env_int(env, "GLOBAL_MAX_CHANNELS", 0, minimum=0),
@@ -281,6 +316,7 @@ def _processes(env) -> dict:
         demo=env_bool(env, "DEMO", False),
         web_port=env_port(env, "WEB_PORT", 8000),
         metrics_port=env_port(env, "METRICS_PORT", 9191),
+        metrics_bind=env_str(env, "METRICS_BIND", "127.0.0.1"),
         session_cookie_secure=env_bool(env, "SESSION_COOKIE_SECURE", False),
         trusted_proxies=env_networks(env, "TRUSTED_PROXIES"),
         health_token=env_str(env, "HEALTH_TOKEN", ""),

@@ -12,6 +12,7 @@ import json
 from datetime import datetime, timezone
 
 from peewee import (
+    SQL,
     BooleanField,
     CharField,
     DateTimeField,
@@ -195,6 +196,9 @@ class Campaign(BaseModel):
     # the one live tick chain: its token and how long its lease runs
     tick_token = CharField(max_length=36, default="")
     tick_lease_until = UTCDateTimeField(null=True)
+    # when the dialer's route breaker last paused it (app.dialer.breaker): the
+    # calls it looks at start here, and calls up at that moment are given back
+    breaker_tripped_at = UTCDateTimeField(null=True)
 
     @property
     def account_code(self) -> str:
@@ -246,6 +250,9 @@ class CampaignContact(BaseModel):
     next_attempt_at = UTCDateTimeField()  # due when state is pending and this has passed
     last_outcome = CharField(max_length=32, default="")
     updated_at = UTCDateTimeField(default=utcnow)
+    # attempts the route breaker gave back: they count toward no max_attempts
+    # (the attempt numbers go on; see app.dialer.breaker)
+    given_back = IntegerField(default=0, constraints=[SQL("DEFAULT 0")])
 
     class Meta:
         indexes = (
@@ -275,6 +282,8 @@ class CallAttempt(BaseModel):
         indexes = (
             (("campaign", "contact", "number"), True),
             (("campaign", "state"), False),
+            # the route breaker's "latest calls of a campaign"
+            (("campaign", "finished_at"), False),
         )
 
     @staticmethod

@@ -3,7 +3,7 @@
 pbxsim is a PBX and knows only the wire: it reads its own command line and
 environment, never Callcast's settings. Option defaults come from the same
 variables Callcast's .env sets (AMI_PORT, AMI_USER, AMI_SECRET, DIALPLAN_PATH,
-PBXSIM_MODEL, PBXSIM_SPEED, PBXSIM_MAX_CHANNELS), and logging from LOG_LEVEL,
+PBXSIM_MODEL, PBXSIM_SPEED, PBXSIM_MAX_CHANNELS, PBXSIM_OUTBOUND), and logging from LOG_LEVEL,
 LOG_FORMAT (text|json) and LOG_DIR (write LOG_DIR/pbx.log instead of stderr).
 The AGI host and port are not options: like Asterisk, pbxsim connects wherever
 the loaded dialplan's ``AGI(agi://...)`` says (the generator writes AGI_HOST/AGI_PORT).
@@ -22,6 +22,7 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
+from pbxsim.routing import DEFAULT_OUTBOUND, RouteSyntaxError, parse_outbound
 from pbxsim.server import Pbx
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,6 +68,23 @@ def _env_choice(environ, name, default, choices):
     return value
 
 
+def _env_outbound(environ, name, default):
+    value = _env_text(environ, name, default)
+    try:
+        parse_outbound(value)
+    except RouteSyntaxError as exc:
+        raise ConfigError(f"{name}: {exc}") from None
+    return value
+
+
+def _outbound(text):
+    try:
+        parse_outbound(text)
+    except RouteSyntaxError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
 def env_defaults(environ):
     """The option defaults the environment sets (same names and defaults as .env.example).
 
@@ -82,6 +100,7 @@ def env_defaults(environ):
         "model": _env_choice(environ, "PBXSIM_MODEL", "lastdigit", MODELS),
         "speed": _env_number(environ, "PBXSIM_SPEED", 1.0, float, 0.001),
         "max_channels": _env_number(environ, "PBXSIM_MAX_CHANNELS", 200, int, 1),
+        "outbound": _env_outbound(environ, "PBXSIM_OUTBOUND", DEFAULT_OUTBOUND),
     }
 
 
@@ -113,6 +132,11 @@ def build_parser(defaults):
     p.add_argument("--max-channels", type=int, default=defaults["max_channels"],
                    help="trunk limit: calls beyond it fail with congestion (Reason 8) "
                         "(PBXSIM_MAX_CHANNELS)")
+    p.add_argument("--outbound", type=_outbound, default=defaults["outbound"],
+                   metavar="CONTEXT=PATTERN[,...][;...]",
+                   help="outbound contexts a Local/<number>@<context> dial string may reach, "
+                        "with Asterisk's extension patterns; a number no pattern matches fails "
+                        "with Reason 0 (PBXSIM_OUTBOUND; default %(default)s)")
     p.add_argument("--message-s", type=float, default=6.0, help="length of the played message")
     p.add_argument("--pin-limit", type=float, default=30.0,
                    help="seconds pbxsim waits for an AGI server that does not close "
@@ -187,15 +211,15 @@ async def serve(args):
     pbx = Pbx(username=args.user, secret=args.secret, model=args.model,
               model_options=_model_options(args), speed=args.speed,
               max_channels=args.max_channels, dialplan_path=args.dialplan,
-              message_s=args.message_s, pin_limit=args.pin_limit)
+              message_s=args.message_s, pin_limit=args.pin_limit, outbound=args.outbound)
     port = await pbx.start(args.host, args.port)
     if args.port_file:
         with open(args.port_file + ".tmp", "w") as fh:
             fh.write(str(port))
         os.replace(args.port_file + ".tmp", args.port_file)
-    log.info("pbxsim listening host=%s port=%s model=%s speed=%s max_channels=%s dialplan=%s (%s)",
-             args.host, port, args.model, args.speed, args.max_channels, args.dialplan,
-             "loaded" if pbx.dialplan else pbx.dialplan_error)
+    log.info("pbxsim listening host=%s port=%s model=%s speed=%s max_channels=%s dialplan=%s (%s) "
+             "outbound=%s", args.host, port, args.model, args.speed, args.max_channels,
+             args.dialplan, "loaded" if pbx.dialplan else pbx.dialplan_error, args.outbound)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

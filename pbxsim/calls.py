@@ -7,7 +7,9 @@ Where each behaviour comes from in Asterisk 22 (``main/pbx.c``, ``main/dial.c``,
 *before* ``OriginateResponse``, and ``h`` runs after it; Local channels are two
 channels ``Local/<exten>@<ctx>-<seq>;1`` / ``;2``, the second with Uniqueid
 ``<ChannelId>;2`` and the same AccountCode; a ChannelId already in use fails the
-originate. Who answers is the callee model's choice (pbxsim/callee.py).
+originate. A ``Local/<exten>@<context>`` call whose context has no extension matching
+the number fails with Reason 0 before anyone rings (pbxsim/routing.py). Who answers
+is the callee model's choice (pbxsim/callee.py).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import time
 from pbxsim import events
 from pbxsim.callee import Behaviour, number_of
 from pbxsim.channels import CallRecord, Channel
+from pbxsim.routing import DEFAULT_OUTBOUND, Routes, local_destination
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +33,10 @@ REASON_ANSWERED = 4
 class CallModel:
     """The channels and calls of the PBX, their counts and peaks per account code."""
 
-    def __init__(self, *, model, clock, interpreter, publish, max_channels=200):
+    def __init__(self, *, model, clock, interpreter, publish, max_channels=200,
+                 routes=None):
         self.model = model  # the callee model: who answers, presses, hangs up
+        self.routes = routes if routes is not None else Routes(DEFAULT_OUTBOUND)
         self.clock = clock
         self.interpreter = interpreter
         self.publish = publish
@@ -81,6 +86,7 @@ class CallModel:
             "channels": len(self.channels),
             "originates": self.originates,
             "dialplan": self.interpreter.describe(),
+            "outbound": self.routes.describe(),
         }
 
     def reset_stats(self):
@@ -133,12 +139,12 @@ class CallModel:
         uid = rec.channel_id or self.clock.new_uniqueid()
         common = dict(accountcode=rec.account, cid_num=rec.cid_num, cid_name=rec.cid_name)
         if tech.lower() == "local":
-            lexten, _, lctx = data.partition("@")
+            lexten, lctx = local_destination(data)
             base = f"Local/{data}-{seq:08x}"
             one = Channel(name=base + ";1", tech="Local", uniqueid=uid, linkedid=uid,
                           context=rec.context, exten=rec.exten, state=5, **common)
             two = Channel(name=base + ";2", tech="Local", uniqueid=uid + ";2", linkedid=uid,
-                          context=lctx or "default", exten=lexten, state=4, **common)
+                          context=lctx, exten=lexten, state=4, **common)
             two.app, two.appdata = "Dial", f"(simulated callee {lexten})"
             chans = [one, two]
         else:
@@ -159,6 +165,8 @@ class CallModel:
             if rec.channel_id and (rec.channel_id in self.channels):
                 # main/channel.c: "Channel Unique ID ... already in use" → the dial
                 # cannot even start; pbx_dial_reason gives 0
+                behaviour, result = None, "unavailable"
+            elif not self._routed(rec):
                 behaviour, result = None, "unavailable"
             elif self.total_live_calls() > self.max_channels:
                 # the trunk is full: the provider answers congestion at once
@@ -181,6 +189,22 @@ class CallModel:
                 dialed.set_result(False)
             rec.done, rec.ended_at = True, time.time()
             self.call_ended(account)
+
+    def _routed(self, rec) -> bool:
+        """Whether the dial string reaches a callee (only Local channels can miss a route).
+
+        main/core_local.c local_call: no extension matching the number in the
+        Local channel's context fails the call; pbx_dial_reason gives 0.
+        """
+        tech, _, data = rec.channel.partition("/")
+        if tech.lower() != "local":
+            return True
+        exten, context = local_destination(data)
+        if self.routes.exists(self.interpreter.dialplan, context, exten):
+            return True
+        rec.route = f"No such extension/context {exten}@{context}"
+        log.warning("%s while calling Local channel (ChannelId %s)", rec.route, rec.channel_id)
+        return False
 
     async def _dial(self, b: Behaviour, timeout_ms):
         timeout_s = max(0, timeout_ms) / 1000.0

@@ -72,6 +72,7 @@ class CallRecord:
     cid_name: str = ""
     result: str = ""  # answered | busy | noanswer | congestion | unavailable
     reason: int | None = None
+    route: str = ""  # why the dial string reached no callee ("" when it did)
     response: str = ""  # OriginateResponse Response
     digit: str = ""
     transfer: str = ""

@@ -6,7 +6,8 @@ Supported: ``[context]``, ``exten => name,prio[(label)],App(data)``,
 ``same => n[(label)],App(data)``, ``;`` comments, ``${VAR}``/``${ARGn}``
 substitution, ``$[...]`` expressions (``= != < > <= >= + - & |``, quoted
 strings), and the applications in ``APPS``. Pattern extensions (``_X.``) are
-kept but never match: Callcast's generated dialplan uses none.
+kept: the interpreter never jumps to one (Callcast's generated dialplan uses
+none), but a Local channel's route may match one (pbxsim/routing.py).
 
 Running the parsed dialplan (``main/pbx.c`` ``__ast_pbx_run``) is
 pbxsim/interpreter.py.

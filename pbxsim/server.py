@@ -20,6 +20,7 @@ from pbxsim.callee import make_model
 from pbxsim.calls import CallModel
 from pbxsim.channels import CallRecord, Channel, Clock
 from pbxsim.interpreter import Interpreter
+from pbxsim.routing import DEFAULT_OUTBOUND, Routes
 
 __all__ = ["CallRecord", "Channel", "Pbx", "PbxsimThread"]
 
@@ -29,7 +30,7 @@ class Pbx:
 
     def __init__(self, *, username="callcast", secret="callcast", model="lastdigit",
                  model_options=None, speed=1.0, max_channels=200, dialplan_path=None,
-                 message_s=6.0, pin_limit=30.0, auth_delay=1.0):
+                 message_s=6.0, pin_limit=30.0, auth_delay=1.0, outbound=DEFAULT_OUTBOUND):
         self.clock = Clock(speed)
         self.sessions = Sessions()
         self.interpreter = Interpreter(clock=self.clock, publish=self.sessions.publish,
@@ -37,7 +38,8 @@ class Pbx:
                                        pin_limit=pin_limit)
         self.calls = CallModel(model=make_model(model, **(model_options or {})),
                                clock=self.clock, interpreter=self.interpreter,
-                               publish=self.sessions.publish, max_channels=max_channels)
+                               publish=self.sessions.publish, max_channels=max_channels,
+                               routes=Routes(outbound))
         self.ami = AmiServer(calls=self.calls, interpreter=self.interpreter, clock=self.clock,
                              sessions=self.sessions, username=username, secret=secret,
                              auth_delay=auth_delay)
@@ -54,6 +56,15 @@ class Pbx:
     @model.setter
     def model(self, model):
         self.calls.model = model
+
+    @property
+    def routes(self):
+        """The outbound contexts a Local channel may reach (besides the loaded dialplan's)."""
+        return self.calls.routes
+
+    @routes.setter
+    def routes(self, routes):
+        self.calls.routes = routes
 
     @property
     def dialplan_path(self):

@@ -3,9 +3,12 @@
 ``poll_drain`` is one poll of one campaign's drain chain (``app.draining.poll``).
 Calls still up, or the PBX unreachable: ``dramatiq.Retry``, so the Retries
 middleware puts the same message back with exponential backoff (visible in
-RabbitMQ's ``drain.DQ`` delay queue) and never gives up on those two. When
-nothing is up any more, or the maximum drain time has passed, the campaign is
-FINALIZING and a ``finalize`` message is sent.
+RabbitMQ's ``drain.DQ`` delay queue) and never gives up on those two (the
+campaign's status says it waits for the PBX). When nothing is up any more, or
+the maximum drain time has passed, the campaign is FINALIZING and a
+``finalize`` message is sent. A fold that fails on the campaign's data does not
+stop the drain (``app.draining``); any other error is put in the campaign's
+status and retried ``OTHER_ERRORS_MAX`` times.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from tasks.broker import DRAIN, broker  # noqa: F401  (sets the broker first)
 from app.clock import utcnow
 from app.pbx.ami import get_ami
 from tasks.finalizing import finalize_campaign
-from tasks.lifecycle import keep_draining, lifecycle_beat
+from tasks.lifecycle import keep_draining, lifecycle_beat, record_failure
 
 from app.db import connection
 from app.draining import FINALIZE, WAIT, poll
@@ -50,6 +53,9 @@ def poll_drain(campaign_id: int, token: str):
             # never finalize blind: without the PBX's word we wait
             log.warning("campaign=%s drain: PBX unreachable (%s); retrying", campaign_id, exc)
             raise dramatiq.Retry(f"PBX unreachable: {exc}") from None
+        except Exception as exc:
+            record_failure(campaign_id, "drain", exc, now)
+            raise
     if result.action == WAIT:
         log.info(
             "campaign=%s drain: %d calls up after %.0fs; retrying",

@@ -2,7 +2,8 @@
 
 The steps and their idempotence live in ``app.finalization``; a redelivered
 message (worker killed, broker connection lost) resumes from the last step
-committed.
+committed. Once closed, the campaign's context leaves the dialplan file and
+Asterisk (``dialplan reload`` over the process's AMI client).
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ import dramatiq
 
 from tasks.broker import FINALIZE, broker  # noqa: F401  (sets the broker first)
 from app.clock import utcnow
-from tasks.lifecycle import keep_draining, lifecycle_beat
+from tasks.lifecycle import keep_draining, lifecycle_beat, record_failure
 
 from app.db import connection
 from app.finalization import finalize
+from app.pbx.ami import get_ami
 
 log = logging.getLogger(__name__)
 
@@ -33,5 +35,9 @@ def finalize_campaign(campaign_id: int, token: str | None = None):
     with connection():
         now = utcnow()
         lifecycle_beat(now, {"finalizing": campaign_id})
-        done = finalize(campaign_id, now, token)
+        try:
+            done = finalize(campaign_id, now, token, ami=get_ami())
+        except Exception as exc:
+            record_failure(campaign_id, "finalize", exc, now)
+            raise
     log.info("campaign=%s finalize run ended at step %r", campaign_id, done)

@@ -11,6 +11,7 @@ import logging
 import dramatiq
 from peewee import InterfaceError, OperationalError
 
+from app.dialer.readout import set_status
 from app.heartbeats import beat
 from app.pbx.errors import PbxError
 
@@ -32,3 +33,15 @@ def lifecycle_beat(now, info) -> None:
         beat("lifecycle", now, info)
     except Exception:  # a heartbeat never fails the main path
         log.exception("lifecycle heartbeat failed")
+
+
+def record_failure(campaign_id: int, what: str, exc: BaseException, now) -> None:
+    """Put a drain poll or finalization that raised in the campaign's status, where operators
+    look (a wait or the PBX away is not a failure); never fails the caller."""
+    if isinstance(exc, (dramatiq.Retry, PbxError)):
+        return
+    try:
+        set_status(campaign_id, f"{what} failed: {type(exc).__name__}: {exc} (retried up to "
+                                f"{OTHER_ERRORS_MAX} times; see the lifecycle log)", now)
+    except Exception:  # the database itself may be what failed
+        log.exception("could not record the failed %s campaign=%s", what, campaign_id)

@@ -20,6 +20,9 @@ READ_NAMES = re.findall(r'env_\w+\(\s*env,\s*"([A-Z0-9_]+)"', CONFIG_SOURCE)
 # pbxsim (demo and tests) reads its own, from the same .env
 PBXSIM_SOURCE = (ROOT / "pbxsim" / "__main__.py").read_text()
 PBXSIM_NAMES = re.findall(r'_env_\w+\(\s*environ,\s*"([A-Z0-9_]+)"', PBXSIM_SOURCE)
+# the Procfile (make run) reads some of its own: ${NAME:-default}
+PROCFILE_DEFAULTS = dict(re.findall(r"\$\{([A-Z0-9_]+):-([^}]*)\}",
+                                    (ROOT / "Procfile").read_text()))
 
 
 def parse_env_file(path: Path) -> dict[str, str]:
@@ -113,9 +116,19 @@ def test_it_documents_every_variable_in_env_example():
     documented = parse_env_file(ROOT / ".env.example")
 
     assert {n for n in PBXSIM_NAMES if n.startswith("PBXSIM_")} == {
-        "PBXSIM_MODEL", "PBXSIM_SPEED", "PBXSIM_MAX_CHANNELS"}
-    assert sorted(documented) == sorted(set(READ_NAMES) | set(PBXSIM_NAMES))
+        "PBXSIM_MODEL", "PBXSIM_SPEED", "PBXSIM_MAX_CHANNELS", "PBXSIM_OUTBOUND"}
+    assert sorted(documented) == sorted(set(READ_NAMES) | set(PBXSIM_NAMES)
+                                        | set(PROCFILE_DEFAULTS))
     assert len(READ_NAMES) == len(dataclasses.fields(Settings))
+
+
+def test_it_documents_the_procfiles_own_variables_with_its_defaults():
+    documented = parse_env_file(ROOT / ".env.example")
+    own = set(PROCFILE_DEFAULTS) - set(READ_NAMES) - set(PBXSIM_NAMES)
+
+    assert own == {"DIALER_METRICS_PORT", "LIFECYCLE_METRICS_PORT"}
+    assert {name: documented.get(name) for name in own} == {
+        name: PROCFILE_DEFAULTS[name] for name in own}
 
 
 def test_it_accepts_the_values_written_in_env_example():

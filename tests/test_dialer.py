@@ -488,3 +488,42 @@ def test_it_lists_active_campaigns_whose_chain_died_for_a_restart(db):
     assert claim_turn(dead.id, "bbbb", 0, "", NOW - timedelta(seconds=120), 60) == "run"
     activation.pause(paused.id, NOW)
     assert [campaign_id for campaign_id, _ in stalled(NOW, (ACTIVE,))] == [dead.id]
+
+
+def test_it_retries_by_default_exactly_what_the_retry_failed_help_names():
+    import re
+
+    from app.cli.campaign import create
+    from app.dialer.outcomes import is_retryable, retry_delay_s
+    from app.events import FAILURE_REASONS, LOST
+
+    [option] = [p for p in create.params if p.name == "retry_failed"]
+    named, _, excluded = option.help.partition("after ")[2].partition("(not ")
+    campaign = Campaign()  # the defaults a new campaign gets
+    # the outcomes that wait retry_failed_s before another call
+    waiting = {o for o in (*FAILURE_REASONS, LOST)
+               if retry_delay_s(campaign, o) == campaign.retry_failed_s
+               and o not in ("busy", "noanswer")}
+    retried = {o for o in waiting if is_retryable(campaign, o)}
+    assert set(re.findall(r"[a-z]+", named)) == retried
+    assert set(re.findall(r"[a-z]+", excluded)) == waiting - retried == {"unavailable"}
+
+
+def test_it_clamps_retry_delays_stored_out_of_range(db):
+    # values an older version could store (SQLite keeps any 64-bit integer): the
+    # fold and the reconciliation must not overflow a date on them
+    from app.db import is_postgres
+
+    huge = 2**31 - 1 if is_postgres() else 10**12  # PostgreSQL's INTEGER stops there
+    campaign = activated(["+15550000001", "+15550000002"])
+    Campaign.update(retry_busy_s=huge, ring_timeout_s=huge, max_call_s=huge).where(
+        Campaign.id == campaign.id).execute()
+    campaign = Campaign.get_by_id(campaign.id)
+    first, second = claim_all(campaign, NOW)
+    event(campaign.id, first.contact_id, 1, "failed-busy", NOW)
+
+    assert fold_events(campaign.id, NOW + timedelta(seconds=1)) == 1
+    assert reconcile(campaign.id, NOW + timedelta(seconds=2), set()) == 0
+
+    row = cc(campaign, first.contact_id)
+    assert (row.state, row.next_attempt_at) == (PENDING, NOW + timedelta(days=366))

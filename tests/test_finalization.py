@@ -264,3 +264,51 @@ def test_it_archives_events_that_arrive_after_the_close(db):
         rows = list(csv.DictReader(io.TextIOWrapper(zf.open("events.csv"), encoding="utf-8")))
     assert [(r["contact_id"], r["name"]) for r in rows] == [(str(c[6]), "hangup")]
     assert campaigns_with_late_events() == []
+
+
+def pbx_contexts(sim):
+    return set(sim.stats()["dialplan"]["contexts"])
+
+
+def test_it_takes_the_closed_campaigns_context_out_of_the_dialplan_and_the_pbx(db):
+    from app.config import get_settings
+    from app.models import ACTIVE, DRAINING, Campaign
+    from app.pbx.dialplan import write_campaign_dialplans
+    from dialing_support import SimPbx
+
+    live = make_campaign(1, state=ACTIVE)
+    ending = make_campaign(1, state=DRAINING)
+    sim = SimPbx()
+    try:
+        write_campaign_dialplans(sim.ami)
+        assert {f"callcast-campaign-{live.id}", f"callcast-campaign-{ending.id}"} <= pbx_contexts(sim)
+        Campaign.update(state=FINALIZING).where(Campaign.id == ending.id).execute()
+
+        assert finalize(ending.id, NOW, ami=sim.ami) == "closed"
+
+        assert f"callcast-campaign-{ending.id}" not in pbx_contexts(sim)
+        assert f"callcast-campaign-{live.id}" in pbx_contexts(sim)
+        text = Path(get_settings().dialplan_path).read_text()
+        assert f"[callcast-campaign-{ending.id}]" not in text
+    finally:
+        sim.close()
+
+
+def test_it_closes_even_when_the_pbx_cannot_reload_its_dialplan(db):
+    from app.config import get_settings
+    from app.models import Campaign
+    from app.pbx.ami import AmiClient
+    from tests.waiting import free_port
+
+    ending = make_campaign(1, state=FINALIZING)
+    Path(get_settings().dialplan_path).parent.mkdir(parents=True, exist_ok=True)
+    Path(get_settings().dialplan_path).write_text(f"[callcast-campaign-{ending.id}]\n")
+    nobody = AmiClient("127.0.0.1", free_port(), "callcast", "callcast", timeout=0.5,
+                       backoff_max=0.2, name="down")
+    try:
+        assert finalize(ending.id, NOW, ami=nobody) == "closed"
+    finally:
+        nobody.close()
+    assert Campaign.get_by_id(ending.id).state == CLOSED
+    # the file is rewritten all the same: the next reload loads it
+    assert f"[callcast-campaign-{ending.id}]" not in Path(get_settings().dialplan_path).read_text()

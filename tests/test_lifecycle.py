@@ -271,6 +271,33 @@ def test_it_never_finalizes_blind_when_the_pbx_is_unreachable(db):
     assert CampaignReport.select().count() == 0
 
 
+def test_it_says_in_the_status_that_a_drain_waits_for_the_pbx(db):
+    campaign, token = draining()
+    closed_port = AmiClient("127.0.0.1", 1, "callcast", "callcast", timeout=0.5, name="down")
+    try:
+        with pytest.raises(PbxError):
+            poll(campaign.id, token, NOW + timedelta(seconds=90), closed_port, drain_max_s=60)
+    finally:
+        closed_port.close()
+    status = Campaign.get_by_id(campaign.id).dialer_status
+    assert status.startswith("draining: PBX unreachable (AmiConnectionError")
+    assert status.endswith("waiting for its word after 90s")
+
+
+def test_it_puts_a_failed_drain_or_finalization_in_the_status_but_not_a_wait(db):
+    import dramatiq
+
+    from tasks.lifecycle import record_failure
+
+    campaign, _ = draining()
+    record_failure(campaign.id, "drain", dramatiq.Retry("2 calls still up"), NOW)
+    record_failure(campaign.id, "drain", PbxError("refused"), NOW)
+    assert Campaign.get_by_id(campaign.id).dialer_status == ""
+    record_failure(campaign.id, "finalize", ValueError("no such step"), NOW)
+    assert Campaign.get_by_id(campaign.id).dialer_status == (
+        "finalize failed: ValueError: no such step (retried up to 10 times; see the lifecycle log)")
+
+
 def test_it_drops_a_poll_of_a_chain_that_lost_its_lease(db, pbx):
     sim, ami = pbx
     campaign, token = draining()

@@ -94,7 +94,7 @@ def _bounds(field: str, what: str = "") -> str:
 @click.option("--retry-noanswer", type=int, default=600, show_default=True,
               help=_bounds("retry_noanswer_s", "seconds"))
 @click.option("--retry-failed", type=int, default=900, show_default=True,
-              help=_bounds("retry_failed_s", "seconds after congestion/unavailable/failed/lost"))
+              help=_bounds("retry_failed_s", "seconds after congestion/failed/lost (not unavailable)"))
 @click.option("--ring-timeout", type=int, default=30, show_default=True,
               help=_bounds("ring_timeout_s", "seconds"))
 @click.option("--max-call", type=int, default=300, show_default=True,

@@ -10,6 +10,9 @@ A tick (``tick.run_tick``) does, in order:
 3. ``reconcile.reconcile``: an attempt with no terminal event after ring
    timeout + maximum call length whose channel the PBX no longer has is
    closed ``lost`` (``answered`` if it shows a sign of an answer);
+   then ``breaker.check``: when the latest calls all failed the route's way
+   (unavailable, congestion), the campaign is paused and those calls given
+   back (``breaker.trip_breaker``);
 4. ``pacing.budget``: live = max(PBX calls with the campaign's account code,
    attempts in flight in the DB); free = max_channels - live, capped by the
    campaign's fair share of GLOBAL_MAX_CHANNELS and of ORIGINATES_PER_SECOND;

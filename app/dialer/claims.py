@@ -182,7 +182,8 @@ def _bump_attempts(campaign: Campaign, dues, now) -> list[int]:
             (CampaignContact.id == v.id)
             & (CampaignContact.state == PENDING)
             & (CampaignContact.attempts == v.attempts)
-            & (CampaignContact.attempts < campaign.max_attempts)
+            # attempts the route breaker gave back count toward no max_attempts
+            & (CampaignContact.attempts - CampaignContact.given_back < campaign.max_attempts)
             & fn.EXISTS(active)
         )
         .returning(CampaignContact.id)

@@ -3,7 +3,9 @@
 Events come from the AGI daemons, or the AMI UserEvent recorder
 (``python -m agi.amievents``). Answered + hangup: the contact is final; a
 retryable failure: pending again after that outcome's delay while attempts
-remain; anything else: final with the last outcome.
+remain; anything else: final with the last outcome. A call that was up when the
+route breaker tripped and fails the breaker's way is given back
+(``app.dialer.breaker``).
 """
 
 from __future__ import annotations
@@ -14,12 +16,13 @@ from datetime import datetime
 
 from app.campaigns.states import get_campaign
 from app.db import database
-from app.dialer.outcomes import IN_FLIGHT, AttemptFacts, facts_of, next_state
+from app.dialer.outcomes import BREAKER_REASONS, IN_FLIGHT, AttemptFacts, facts_of, next_state
 from app.dialer.sql import batches, rows_table
 from app.models import (
     CALLING,
     DONE,
     ORIGINATING,
+    PENDING,
     UP,
     CallAttempt,
     CallEvent,
@@ -67,7 +70,7 @@ def in_flight_attempts(campaign_id: int) -> dict:
     rows = (
         CallAttempt.select(
             CallAttempt.id, CallAttempt.contact.alias("contact_id"), CallAttempt.number,
-            CallAttempt.state,
+            CallAttempt.state, CallAttempt.originated_at,
         )
         .where((CallAttempt.campaign == campaign_id) & (CallAttempt.state.in_(IN_FLIGHT)))
         .namedtuples()
@@ -123,24 +126,44 @@ def close(closes, now) -> int:
     return len(list(closed))
 
 
+def given_back_of(campaign_id: int, contact_ids) -> dict:
+    """contact id -> attempts the route breaker gave back, for those of ``contact_ids`` with any."""
+    query = CampaignContact.select(CampaignContact.contact, CampaignContact.given_back).where(
+        (CampaignContact.campaign == campaign_id)
+        & CampaignContact.contact.in_(sorted(set(contact_ids)))
+        & (CampaignContact.given_back > 0)
+    )
+    return dict(query.tuples())
+
+
 def settle(campaign: Campaign, closes, now) -> None:
     """Move the contacts of closed attempts on (final, or pending after a delay), one statement.
 
-    ``closes``: (attempt, facts) pairs; an attempt has contact_id and number.
-    Only a contact still calling on that attempt moves: another worker may
-    have settled it first.
+    ``closes``: (attempt, facts) pairs; an attempt has contact_id, number and
+    originated_at. Only a contact still calling on that attempt moves: another
+    worker may have settled it first.
     """
+    tripped = campaign.breaker_tripped_at
+    # only a campaign whose breaker ever tripped has attempts given back
+    given = given_back_of(campaign.id, [a.contact_id for a, _ in closes]) if tripped else {}
     rows = []
     for attempt, facts in closes:
-        state, due = next_state(campaign, attempt.number, facts.outcome, facts.ended_at or now)
-        rows.append((attempt.contact_id, attempt.number, state, due, facts.outcome))
+        back = given.get(attempt.contact_id, 0)
+        ended = facts.ended_at or now
+        if tripped and facts.outcome in BREAKER_REASONS and attempt.originated_at < tripped:
+            # up when the breaker tripped, and failed its way: the route's fault, given back
+            state, due, back = PENDING, ended, back + 1
+        else:
+            state, due = next_state(campaign, attempt.number - back, facts.outcome, ended)
+        rows.append((attempt.contact_id, attempt.number, state, due, facts.outcome, back))
     fields = (CampaignContact.contact, CampaignContact.attempts, CampaignContact.state,
-              CampaignContact.next_attempt_at, CampaignContact.last_outcome)
+              CampaignContact.next_attempt_at, CampaignContact.last_outcome,
+              CampaignContact.given_back)
     source, v = rows_table(fields, rows)
     (
         CampaignContact.update(
             state=v.state, next_attempt_at=v.next_attempt_at, last_outcome=v.last_outcome,
-            updated_at=now,
+            given_back=v.given_back, updated_at=now,
         )
         .with_cte(source)
         .from_(source)
@@ -169,8 +192,8 @@ def mark_up(ups) -> None:
 def close_attempt(campaign: Campaign, attempt, facts: AttemptFacts, now) -> bool:
     """Close one attempt with its outcome and settle its contact, in one transaction.
 
-    ``attempt``: anything with id, contact_id and number. False when another
-    worker closed it first.
+    ``attempt``: anything with id, contact_id, number and originated_at. False
+    when another worker closed it first.
     """
     with database.atomic():
         if close([(attempt, facts)], now) != 1:

@@ -23,15 +23,26 @@ from app.models import FINAL, ORIGINATING, PENDING, UP, Campaign
 
 # attempt states without a terminal outcome yet: the call is being set up or is up
 IN_FLIGHT = (ORIGINATING, UP)
+# outcomes that say the route or the trunk failed, not the person (app.dialer.breaker):
+# Reason 0 (no route, no such number, channel unavailable) and 8 (congestion)
+BREAKER_REASONS = ("unavailable", "congestion")
+# the longest wait the dialer computes with: a delay an older version stored out of
+# any range (or a clock far ahead) must not overflow a datetime
+MAX_DELAY_S = 366 * 86400
+
+
+def clamp_delay(seconds) -> int:
+    """``seconds`` within 0 .. MAX_DELAY_S (a huge or negative stored delay cannot overflow)."""
+    return int(min(max(0, seconds or 0), MAX_DELAY_S))
 
 
 def retry_delay_s(campaign: Campaign, outcome: str) -> int:
-    """Seconds to wait before calling again after ``outcome``."""
+    """Seconds to wait before calling again after ``outcome`` (clamped)."""
     if outcome == "busy":
-        return campaign.retry_busy_s
+        return clamp_delay(campaign.retry_busy_s)
     if outcome == "noanswer":
-        return campaign.retry_noanswer_s
-    return campaign.retry_failed_s
+        return clamp_delay(campaign.retry_noanswer_s)
+    return clamp_delay(campaign.retry_failed_s)
 
 
 def is_retryable(campaign: Campaign, outcome: str) -> bool:
@@ -40,7 +51,11 @@ def is_retryable(campaign: Campaign, outcome: str) -> bool:
 
 
 def next_state(campaign: Campaign, number: int, outcome: str, ended_at: datetime):
-    """(state, next_attempt_at) of a contact whose attempt ``number`` ended with ``outcome``."""
+    """(state, next_attempt_at) of a contact whose attempt ``number`` ended with ``outcome``.
+
+    ``number`` counts the attempts charged to the contact (not those the route
+    breaker gave back).
+    """
     if outcome != ANSWERED_OUTCOME and is_retryable(campaign, outcome) and (
         number < campaign.max_attempts
     ):

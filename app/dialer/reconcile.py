@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from app.campaigns.states import get_campaign
 from app.dialer.folding import close_attempt
-from app.dialer.outcomes import IN_FLIGHT, facts_of
+from app.dialer.outcomes import IN_FLIGHT, clamp_delay, facts_of
 from app.events import ANSWERED_OUTCOME, LOST
 from app.models import CallAttempt, CallEvent, Campaign
 
@@ -22,7 +22,8 @@ log = logging.getLogger(__name__)
 
 def overdue_attempts(campaign: Campaign, now: datetime) -> list[CallAttempt]:
     """In-flight attempts older than ring timeout + maximum call length."""
-    cutoff = now - timedelta(seconds=campaign.ring_timeout_s + campaign.max_call_s)
+    # clamped: values stored out of range must not overflow the date
+    cutoff = now - timedelta(seconds=clamp_delay(campaign.ring_timeout_s + campaign.max_call_s))
     return list(
         CallAttempt.select().where(
             (CallAttempt.campaign == campaign.id)

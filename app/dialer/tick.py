@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 
 from app.campaigns.states import get_campaign, transition
 from app.config import get_settings
+from app.dialer.breaker import check, trip_breaker
 from app.dialer.claims import claim_due, has_open_contacts, next_due_at
 from app.dialer.folding import fold_events
 from app.dialer.live import PbxSnapshot, in_flight_count, live_calls, snapshot_of
@@ -81,6 +82,8 @@ def _tick(campaign: Campaign, now: datetime, ami, settings) -> TickResult:
     laps = Laps()
     result = TickResult(campaign.id, "", tick_s, timings=laps.timings)
     snapshot = _settle_calls(campaign, now, ami, result, laps)
+    if result.folded and _route_breaker(campaign, now, settings, result):
+        return result
     if not has_open_contacts(campaign.id):
         _finish_done(campaign.id, now)
         result.status, result.delay_s = "finished: every contact is done", None
@@ -123,6 +126,17 @@ def _settle_calls(campaign: Campaign, now: datetime, ami, result: TickResult,
         result.lost = reconcile(campaign.id, now, snapshot.call_ids)
     laps.lap("reconcile")
     return snapshot
+
+
+def _route_breaker(campaign: Campaign, now: datetime, settings, result: TickResult) -> bool:
+    """Pause the campaign when its latest calls trip the route breaker (``breaker``)."""
+    trip = check(campaign, settings)
+    status = trip_breaker(campaign, trip, now, settings) if trip else None
+    if status is None:
+        return False
+    result.status, result.delay_s = status, None
+    result.live = in_flight_count([campaign.id])
+    return True
 
 
 def _dial(campaign: Campaign, snapshot: PbxSnapshot | None, now: datetime, ami, settings,

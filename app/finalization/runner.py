@@ -26,6 +26,7 @@ from app.finalization.steps import (
 )
 from app.chains import release_lease, renew_lease
 from app.models import CLOSED, FINALIZING, CampaignReport
+from app.pbx.dialplan import write_campaign_dialplans
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,21 @@ def step_close(campaign_id: int, now) -> None:
     log.info("campaign=%s closed", campaign_id)
 
 
+def unload_dialplan(campaign_id: int, ami) -> None:
+    """Rewrite the dialplan file without the campaign just closed, and reload it over ``ami``.
+
+    A CLOSED campaign has no calls left, so its context goes (it stayed loaded
+    in Asterisk until some later activation rewrote the file). Never fails the
+    close: a failure is logged, and the next write (any activation, any close)
+    catches up.
+    """
+    try:
+        write_campaign_dialplans(ami)
+    except Exception:
+        log.exception("campaign=%s closed, but its dialplan could not be unloaded (the next "
+                      "dialplan write will)", campaign_id)
+
+
 RUNNERS = {
     RESULTS: step_results,
     REPORT: step_report,
@@ -50,13 +66,16 @@ RUNNERS = {
 }
 
 
-def finalize(campaign_id: int, now, token: str | None = None, stop_after: str | None = None) -> str:
+def finalize(campaign_id: int, now, token: str | None = None, stop_after: str | None = None,
+             ami=None) -> str:
     """Run the steps left for a FINALIZING campaign; return the last step done.
 
     With ``token`` each step first renews that finalize chain's lease, and the
     run stops (returning the last step done) once another chain holds the
     campaign. ``stop_after`` stops after that step (tests, benchmarks).
     A CLOSED campaign returns 'closed' at once; any other state is left alone.
+    Once this run closed it, the dialplan is rewritten without it and reloaded
+    over ``ami`` (None: the file only).
     """
     campaign = get_campaign(campaign_id)
     if campaign.state == CLOSED:
@@ -78,6 +97,9 @@ def finalize(campaign_id: int, now, token: str | None = None, stop_after: str | 
         except StepTakenError:
             # another finalizer committed this step while we ran it: go on from there
             log.info("campaign=%s step %s was done by another finalizer", campaign_id, step)
+        else:
+            if step == CLOSE:
+                unload_dialplan(campaign_id, ami)
         done = CampaignReport.get(CampaignReport.campaign == campaign_id).step
         if stop_after is not None and STEPS.index(done) >= STEPS.index(stop_after):
             break

@@ -57,7 +57,7 @@ from app.events import CONFIRM_VALUE, CONFIRM_VARIABLE, REASON_CODES, USER_EVENT
 from app.menu import Option, key_problems, option_of, transfer_of
 from app.models import DIALPLAN_STATES, OPTION_DIGITS, Campaign, CampaignOption
 from app.pbx.errors import DialplanError
-from app.pbx.originate import context_name, field_of
+from app.pbx.originate import context_name, dial_string, field_of
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +161,7 @@ def dial_target(target: str, settings) -> str:
     except ValidationError as exc:
         raise DialplanError(str(exc)) from None
     if transfer.number:
-        dial = settings.dial_template.format(number=transfer.number)
+        dial = dial_string(settings.dial_template, transfer.number)
     else:
         dial = f"Local/{transfer.exten}@{transfer.context}"
     if not _TARGET_RE.match(dial):

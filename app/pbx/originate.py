@@ -8,6 +8,9 @@ the ``CC_*`` variables the dialplan's reports read.
 from __future__ import annotations
 
 import re
+import string
+
+import phonenumbers
 
 from app.calltokens import TOKEN_VARIABLE, call_token
 from app.config import get_settings
@@ -28,6 +31,37 @@ def account_code(campaign_id) -> str:
 
 def channel_id(campaign_id, contact_id, attempt) -> str:
     return f"cc-{int(campaign_id)}-{int(contact_id)}-{int(attempt)}"
+
+
+def national_of(number: str) -> str:
+    """The national significant number of an E.164 ``number`` (``+12025550102`` -> ``2025550102``).
+
+    A number without ``+`` is taken as national already (an extension, a local number).
+
+    Raises:
+        DialplanError: an E.164 number with no country phonenumbers knows.
+    """
+    if not number.startswith("+"):
+        return number
+    try:
+        parsed = phonenumbers.parse(number, None)
+    except phonenumbers.NumberParseException as exc:
+        raise DialplanError(f"number {number!r} has no national form: {exc}") from None
+    return phonenumbers.national_significant_number(parsed)
+
+
+def dial_string(template: str, number: str) -> str:
+    """``template`` (DIAL_TEMPLATE) with the forms of ``number``: ``{number}`` as stored (E.164),
+    ``{digits}`` without the ``+``, ``{national}`` the national significant number.
+
+    Raises:
+        DialplanError: the template names ``{national}`` and the number has none.
+    """
+    names = {field for _, field, _, _ in string.Formatter().parse(template) if field}
+    forms = {"number": number, "digits": number.lstrip("+")}
+    if "national" in names:
+        forms["national"] = national_of(number)
+    return template.format(**forms)
 
 
 def field_of(obj, name, default=None):
@@ -54,7 +88,7 @@ def originate_args(campaign, contact_id, attempt, number, settings=None) -> dict
     if not NUMBER_RE.match(number):
         raise DialplanError(f"number {number!r} is not dialable (digits, optional leading +)")
     return dict(
-        channel=settings.dial_template.format(number=number),
+        channel=dial_string(settings.dial_template, number),
         context=context_name(cid),
         exten="s",
         priority=1,

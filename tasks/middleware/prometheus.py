@@ -1,4 +1,7 @@
-"""Prometheus middleware: Dramatiq's metrics on METRICS_PORT (0: none).
+"""Prometheus middleware: Dramatiq's metrics on METRICS_BIND:METRICS_PORT (port 0: none).
+
+Dramatiq's exposition server binds 0.0.0.0 unless told otherwise; ours binds
+METRICS_BIND (127.0.0.1 by default: a scraper on another host needs it set).
 
 Every ``dramatiq`` launcher serves them from a forked exposition process, with
 prometheus_client's multiprocess files in ``$TMPDIR/callcast-prometheus-<port>/``.
@@ -31,6 +34,7 @@ def _configure_exposition(settings) -> None:
     # dramatiq's module reads dramatiq_prom_* at import; point it at our settings.
     path = metrics_dir(settings.metrics_port)
     path.mkdir(parents=True, exist_ok=True)
+    dramatiq_prometheus.HTTP_HOST = settings.metrics_bind
     dramatiq_prometheus.HTTP_PORT = settings.metrics_port
     dramatiq_prometheus.DB_PATH = str(path)
 
@@ -57,7 +61,7 @@ def forget_dead_processes(path) -> list[int]:
 
 
 def serve_metrics():
-    """Fork function of the dramatiq launcher: Prometheus exposition on METRICS_PORT."""
+    """Fork function of the dramatiq launcher: Prometheus exposition on METRICS_BIND:METRICS_PORT."""
     die_with_parent()
     _configure_exposition(get_settings())
     return dramatiq_prometheus._run_exposition_server()

@@ -115,6 +115,8 @@ def test_it_drains_until_the_last_call_hangs_up_then_closes_with_a_true_report(s
     wait_until(lambda: state(campaign.id) == CLOSED, 110, "CLOSED", interval=0.2)
 
     stats = stack.pbx_stats()
+    # closed: its context left the dialplan file and the PBX (dialplan reload)
+    assert f"callcast-campaign-{campaign.id}" not in stats["dialplan"]["contexts"]
     calls = [c for c in stats["calls"] if c["account"] == campaign.account_code]
     assert calls and all(c["done"] for c in calls)
     report = CampaignReport.get(CampaignReport.campaign == campaign.id)
@@ -144,6 +146,32 @@ def test_it_drains_until_the_last_call_hangs_up_then_closes_with_a_true_report(s
     from tests.campaign_end_support import working_rows
 
     assert working_rows(campaign.id) == {"events": 0, "attempts": 0, "contacts": 0}
+
+
+def test_it_finalizes_a_campaign_whose_events_the_fold_cannot_read_instead_of_draining_forever(
+        stack):
+    from app.dialer.claims import claim, due_contacts
+
+    campaign = make_campaign(["+12025550001", "+12025550002"], options="1234", max_attempts=1)
+    activation.activate(campaign.id, utcnow(), ami=stack.ami())
+    campaign = Campaign.get_by_id(campaign.id)
+    first, _ = claim(campaign, due_contacts(campaign.id, utcnow(), 10), utcnow())
+    # a hangup stored with data that is no object (by hand, or by a broken recorder):
+    # the dialer's fold fails on it at every poll
+    CallEvent.create(campaign_id=campaign.id, contact_id=first.contact_id, attempt=1,
+                     name="answered", received_at=utcnow())
+    CallEvent.create(campaign_id=campaign.id, contact_id=first.contact_id, attempt=1,
+                     name="hangup", received_at=utcnow(), data=["16"])
+    activation.finish(campaign.id, utcnow())
+
+    start_lifecycle(stack)
+    scheduler_tick()
+    wait_until(lambda: state(campaign.id) == CLOSED, 60, "CLOSED", interval=0.2)
+
+    data = CampaignReport.get(CampaignReport.campaign == campaign.id).data
+    assert data["drain"]["error"].startswith("fold_events: AttributeError:")
+    assert data["drain"]["forced"] is False
+    assert data["answered"] == 1  # the results come from the events all the same
 
 
 # --- kill -9 in the middle of finalization ------------------------------------------------

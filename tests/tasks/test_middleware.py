@@ -5,6 +5,7 @@ import time
 from datetime import datetime, timezone
 
 import dramatiq
+import pytest
 from dramatiq.brokers.stub import StubBroker
 
 from app.heartbeats import alive
@@ -138,3 +139,40 @@ def test_it_stops_a_child_process_when_its_parent_is_killed(tmp_path):
     finally:
         if parent.poll() is None:
             parent.kill()
+
+
+def listening_addresses(port):
+    import psutil
+
+    return {c.laddr.ip for c in psutil.net_connections(kind="tcp")
+            if c.status == psutil.CONN_LISTEN and c.laddr.port == port}
+
+
+@pytest.mark.parametrize("bind, expected", [(None, "127.0.0.1"), ("0.0.0.0", "0.0.0.0")])
+def test_it_serves_worker_metrics_on_loopback_unless_told_otherwise(tmp_path, bind, expected):
+    import os
+    import signal
+    import sys
+    import urllib.request
+    from pathlib import Path
+
+    from tests.waiting import free_port
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "METRICS_BIND"}
+    env.update(METRICS_PORT=str(port), PYTHONPATH=os.getcwd())
+    if bind:
+        env["METRICS_BIND"] = bind
+    dramatiq_bin = str(Path(sys.executable).parent / "dramatiq")
+    with open(tmp_path / "worker.log", "wb") as log:
+        worker = subprocess.Popen([dramatiq_bin, "tasks.dialing", "-Q", "dialing", "-p", "1",
+                                   "-t", "1"], env=env, stdout=log, stderr=subprocess.STDOUT,
+                                  stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        wait_until(lambda: listening_addresses(port), 30, "the metrics exposition process")
+        assert listening_addresses(port) == {expected}
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as reply:
+            assert reply.status == 200
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker.wait(30)
