@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from app.campaigns.states import transition
-from app.chains import write_transaction
+from app.db import write_transaction
 from app.dialer.outcomes import BREAKER_REASONS
 from app.dialer.readout import set_status
 from app.dialer.sql import batches, rows_table
