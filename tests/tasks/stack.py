@@ -7,6 +7,7 @@ test's tmp dir and is printed when a test fails.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -14,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from app.config import get_settings
 from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -150,3 +152,20 @@ class Stack:
             self._ami.close()
         for proc in reversed(self.procs):
             proc.stop()
+
+
+@contextlib.contextmanager
+def serving(stack, monkeypatch, keys, start):
+    """``start(stack)``, then the test process's settings point at it (``keys`` of its env)
+    while it runs; its logs are printed (pytest shows them when the test failed), then it
+    is closed."""
+    try:
+        start(stack)
+        for key in keys:
+            monkeypatch.setenv(key, stack.env[key])
+        get_settings.cache_clear()
+        yield stack
+    finally:
+        print(stack.logs())
+        stack.close()
+        get_settings.cache_clear()

@@ -14,13 +14,14 @@ import io
 import sqlite3
 import sys
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from app.campaigns import activation
 from app.chains import claim_lease
+from app.clock import utcnow
 from app.config import get_settings
 from app.finalization import finalize
 from app.models import (
@@ -34,35 +35,28 @@ from app.models import (
     ContactResult,
 )
 from dialing_support import make_campaign
-from stack import VENV_BIN, Stack
+from stack import VENV_BIN, Stack, serving
 
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 
-UTC = timezone.utc
 ANSWER_SIGNS = ("answered", "timeout", "invalid")
 
-
-def utcnow():
-    return datetime.now(UTC)
 
 
 @pytest.fixture
 def stack(sqlite_db, broker, tmp_path, monkeypatch):
     env = {"DIAL_TICK_MS": "100", "AMI_TIMEOUT": "2", "EXPORT_DIR": str(tmp_path / "exports")}
     s = Stack(tmp_path, env)
-    try:
-        s.start_agi()
-        s.start_pbxsim(speed=2.0)
-        for key in ("AGI_PORT", "AMI_PORT", "DIAL_TICK_MS", "AMI_TIMEOUT", "EXPORT_DIR"):
-            monkeypatch.setenv(key, s.env[key])
-        get_settings.cache_clear()
+    keys = ("AGI_PORT", "AMI_PORT", "DIAL_TICK_MS", "AMI_TIMEOUT", "EXPORT_DIR")
+
+    def start(stack):
+        stack.start_agi()
+        stack.start_pbxsim(speed=2.0)
+
+    with serving(s, monkeypatch, keys, start):
         yield s
-    finally:
-        print(s.logs())  # pytest shows it only when the test failed
-        s.close()
-        get_settings.cache_clear()
 
 
 def start_lifecycle(stack, name="lifecycle"):

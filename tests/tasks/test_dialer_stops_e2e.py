@@ -6,27 +6,22 @@ workers on the test vhost, one SQLite database.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 
 import pytest
 
 from app.campaigns import activation
-from app.config import get_settings
+from app.clock import utcnow
 from app.models import FINAL, PAUSED, CallAttempt, Campaign, CampaignContact
 from dialing_support import make_campaign
-from stack import Stack
+from stack import Stack, serving
 
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 
-UTC = timezone.utc
 # last digits pbxsim's lastdigit callee answers (0-4, 8, 9)
 ANSWERING = "0123489"
 
-
-def utcnow():
-    return datetime.now(UTC)
 
 
 @pytest.fixture
@@ -34,17 +29,14 @@ def stack(sqlite_db, broker, tmp_path, monkeypatch):
     """pbxsim whose outbound context has only the usual _X. pattern, and the AGI daemon."""
     s = Stack(tmp_path, {"DIAL_TICK_MS": "100", "AMI_TIMEOUT": "2",
                          "DIAL_TEMPLATE": "Local/{number}@pstn"})
-    try:
-        s.start_agi()
-        s.start_pbxsim(speed=20.0, extra=("--outbound", "pstn=_X."))
-        for key in ("AGI_PORT", "AMI_PORT", "DIAL_TICK_MS", "AMI_TIMEOUT", "DIAL_TEMPLATE"):
-            monkeypatch.setenv(key, s.env[key])
-        get_settings.cache_clear()
+    keys = ("AGI_PORT", "AMI_PORT", "DIAL_TICK_MS", "AMI_TIMEOUT", "DIAL_TEMPLATE")
+
+    def start(stack):
+        stack.start_agi()
+        stack.start_pbxsim(speed=20.0, extra=("--outbound", "pstn=_X."))
+
+    with serving(s, monkeypatch, keys, start):
         yield s
-    finally:
-        print(s.logs())  # pytest shows it only when the test failed
-        s.close()
-        get_settings.cache_clear()
 
 
 def new_campaign(stack, phones, **fields):

@@ -7,21 +7,20 @@ every contact's final outcome is known in advance.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 
 from app.campaigns import activation
-from app.config import get_settings
+from app.clock import utcnow
 from app.models import FINAL, CallAttempt, CallEvent, Campaign, CampaignContact, Contact
 from dialing_support import make_campaign
-from stack import Stack
+from stack import Stack, serving
 
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 
-UTC = timezone.utc
 RETRY_S = 1
 
 # last digit -> (outcome, digit, attempts)
@@ -38,9 +37,6 @@ EXPECTED = {
     9: ("answered", "", 1),
 }
 
-
-def utcnow():
-    return datetime.now(UTC)
 
 
 def closed_port():
@@ -59,22 +55,18 @@ def stack(request, sqlite_db, broker, tmp_path, monkeypatch):
     the dialplan's UserEvent path on AMI, recorded by ``python -m agi.amievents``.
     """
     s = Stack(tmp_path, {"DIAL_TICK_MS": "100", "AMI_TIMEOUT": "2"})
-    try:
+
+    def start(stack):
         if request.param == "agi":
-            s.start_agi()
+            stack.start_agi()
         else:
-            s.env["AGI_PORT"] = str(closed_port())
-        s.start_pbxsim(speed=20.0)
+            stack.env["AGI_PORT"] = str(closed_port())
+        stack.start_pbxsim(speed=20.0)
         if request.param != "agi":
-            s.start_ami_events()
-        for key in ("AGI_PORT", "AMI_PORT", "DIAL_TICK_MS", "AMI_TIMEOUT"):
-            monkeypatch.setenv(key, s.env[key])
-        get_settings.cache_clear()
+            stack.start_ami_events()
+
+    with serving(s, monkeypatch, ("AGI_PORT", "AMI_PORT", "DIAL_TICK_MS", "AMI_TIMEOUT"), start):
         yield s
-    finally:
-        print(s.logs())  # pytest shows it only when the test failed
-        s.close()
-        get_settings.cache_clear()
 
 
 def new_campaign(stack, n, **fields):
