@@ -12,21 +12,26 @@ from __future__ import annotations
 import csv
 import re
 
-ALWAYS_FORMULA = ("=", "@", "\t", "\r")
-SIGNED = ("+", "-")
+ALWAYS_FORMULA = frozenset("=@\t\r")
+# the first characters worth a second look (most cells start with none of them)
+RISKY_FIRST = ALWAYS_FORMULA | frozenset("+-")
 # a signed number or a phone number as people write them: kept as it is
 PLAIN_NUMBER = re.compile(r"[+-][0-9 ().-]*\Z")
 
 
+def is_formula(value) -> bool:
+    """True when a spreadsheet could run text ``value`` (a non-text value never runs)."""
+    if value.__class__ is not str or not value or value[0] not in RISKY_FIRST:
+        return False
+    if value[0] in ALWAYS_FORMULA:
+        return True
+    # +33612345678 (the usual phone cell) without the regular expression
+    return not (value[1:].isdigit() or PLAIN_NUMBER.match(value))
+
+
 def safe_cell(value):
     """``value`` as a cell no spreadsheet evaluates (non-text values pass unchanged)."""
-    if not isinstance(value, str) or not value:
-        return value
-    if value.startswith(ALWAYS_FORMULA):
-        return "'" + value
-    if value.startswith(SIGNED) and not PLAIN_NUMBER.match(value):
-        return "'" + value
-    return value
+    return "'" + value if is_formula(value) else value
 
 
 class SafeWriter:
@@ -36,7 +41,10 @@ class SafeWriter:
         self._writer = csv.writer(handle, **options)
 
     def writerow(self, row):
-        return self._writer.writerow([safe_cell(cell) for cell in row])
+        # the common row, with nothing to neutralise, is written as it is
+        if any(map(is_formula, row)):
+            return self._writer.writerow([safe_cell(c) for c in row])
+        return self._writer.writerow(row)
 
     def writerows(self, rows):
         for row in rows:
