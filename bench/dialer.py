@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import statistics
 import subprocess
 import sys
@@ -270,6 +271,8 @@ def main():
     args = p.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="callcast-bench-dialer-"))
+    # the dialer signs each call and the AGI daemon checks it: one secret for both
+    os.environ.setdefault("CALL_TOKEN_SECRET", secrets.token_hex(32))
     url = args.database_url or f"sqlite:///{tmp}/bench.db"
     env = dict(os.environ, DATABASE_URL=url, DIALPLAN_PATH=str(tmp / "callcast.conf"),
                AGI_JOURNAL_PATH=str(tmp / "journal.jsonl"), LOG_LEVEL="WARNING",

@@ -16,7 +16,7 @@ from datetime import datetime
 from peewee import JOIN, SQL, Select, Value, fn
 
 from app.db import database
-from app.dialer.sql import batches, rows_table
+from app.dialer.sql import Statement, batches, rows_doc, rows_source
 from app.events import DNC
 from app.models import (
     ACTIVE,
@@ -163,16 +163,18 @@ def claim(campaign: Campaign, dues, now: datetime) -> list[Claim]:
     return claims
 
 
-def _bump_attempts(campaign: Campaign, dues, now) -> list[int]:
-    """Bump the attempts of the dues still claimable; return their campaign_contact ids."""
-    source, v = rows_table((CampaignContact.id, CampaignContact.attempts),
-                           [(d.cc_id, d.attempts) for d in dues])
+BUMP_FIELDS = (CampaignContact.id, CampaignContact.attempts)
+INSERT_FIELDS = (CallAttempt.contact, CallAttempt.number, CallAttempt.channel_id)
+
+
+def _bump_query(rows, now, campaign_id, max_attempts):
+    source, v = rows_source(BUMP_FIELDS, rows)
     # the campaign must still be ACTIVE in the same statement: a pause that
     # commits while this tick runs stops its claims at once
     active = Campaign.select(SQL("1")).where(
-        (Campaign.id == campaign.id) & (Campaign.state == ACTIVE)
+        (Campaign.id == campaign_id) & (Campaign.state == ACTIVE)
     )
-    query = (
+    return (
         CampaignContact.update(
             state=CALLING, attempts=CampaignContact.attempts + 1, updated_at=now
         )
@@ -183,28 +185,47 @@ def _bump_attempts(campaign: Campaign, dues, now) -> list[int]:
             & (CampaignContact.state == PENDING)
             & (CampaignContact.attempts == v.attempts)
             # attempts the route breaker gave back count toward no max_attempts
-            & (CampaignContact.attempts - CampaignContact.given_back < campaign.max_attempts)
+            & (CampaignContact.attempts - CampaignContact.given_back < max_attempts)
             & fn.EXISTS(active)
         )
         .returning(CampaignContact.id)
     )
-    return [cc_id for (cc_id,) in query.tuples().execute()]
 
 
-def _insert_attempts(campaign: Campaign, claims, now) -> None:
-    """The attempt rows of ``claims`` (ORIGINATING), one statement."""
-    source, v = rows_table((CallAttempt.contact, CallAttempt.number, CallAttempt.channel_id),
-                           [(c.contact_id, c.number, c.channel_id) for c in claims])
-    rows = Select([source], [
-        Value(campaign.id), v.contact, v.number, Value(ORIGINATING), v.channel_id,
-        Value(CallAttempt.originated_at.db_value(now)), Value(""), Value(""), Value(""),
+def _insert_query(rows, campaign_id, originated_at):
+    source, v = rows_source(INSERT_FIELDS, rows)
+    selected = Select([source], [
+        Value(campaign_id), v.contact, v.number, Value(ORIGINATING), v.channel_id,
+        Value(originated_at), Value(""), Value(""), Value(""),
     ]).with_cte(source)
     fields = [
         CallAttempt.campaign, CallAttempt.contact, CallAttempt.number, CallAttempt.state,
         CallAttempt.channel_id, CallAttempt.originated_at, CallAttempt.outcome,
         CallAttempt.digit, CallAttempt.hangup_cause,
     ]
-    CallAttempt.insert_from(rows, fields).as_rowcount().execute()
+    return CallAttempt.insert_from(selected, fields).as_rowcount()
+
+
+BUMP = Statement(_bump_query)
+INSERT = Statement(_insert_query)
+
+
+def _bump_attempts(campaign: Campaign, dues, now) -> list[int]:
+    """Bump the attempts of the dues still claimable; return their campaign_contact ids."""
+    cursor = BUMP.run(
+        rows=rows_doc(BUMP_FIELDS, [(d.cc_id, d.attempts) for d in dues]),
+        now=CampaignContact.updated_at.db_value(now),
+        campaign_id=campaign.id, max_attempts=campaign.max_attempts,
+    )
+    return [cc_id for (cc_id,) in cursor.fetchall()]
+
+
+def _insert_attempts(campaign: Campaign, claims, now) -> None:
+    """The attempt rows of ``claims`` (ORIGINATING), one statement."""
+    INSERT.run(
+        rows=rows_doc(INSERT_FIELDS, [(c.contact_id, c.number, c.channel_id) for c in claims]),
+        campaign_id=campaign.id, originated_at=CallAttempt.originated_at.db_value(now),
+    )
 
 
 def unclaim(campaign_id: int, claim_: Claim, now: datetime) -> bool:

@@ -17,7 +17,7 @@ from datetime import datetime
 from app.campaigns.states import get_campaign
 from app.db import database
 from app.dialer.outcomes import BREAKER_REASONS, IN_FLIGHT, AttemptFacts, facts_of, next_state
-from app.dialer.sql import batches, rows_table
+from app.dialer.sql import Statement, batches, rows_doc, rows_source
 from app.models import (
     CALLING,
     DONE,
@@ -97,21 +97,17 @@ def events_of(campaign_id: int, attempts: dict) -> dict:
     return events
 
 
-def close(closes, now) -> int:
-    """Close attempts with their facts, one statement; return how many were still open.
+CLOSE_FIELDS = (CallAttempt.id, CallAttempt.outcome, CallAttempt.digit, CallAttempt.answered_at,
+                CallAttempt.finished_at, CallAttempt.hangup_cause)
+SETTLE_FIELDS = (CampaignContact.contact, CampaignContact.attempts, CampaignContact.state,
+                 CampaignContact.next_attempt_at, CampaignContact.last_outcome,
+                 CampaignContact.given_back)
+UP_FIELDS = (CallAttempt.id, CallAttempt.answered_at)
 
-    ``closes``: (attempt, facts) pairs; an attempt is anything with an id.
-    (Counted by RETURNING: Python's sqlite3 has no row count for a statement
-    that starts with WITH.)
-    """
-    fields = (CallAttempt.id, CallAttempt.outcome, CallAttempt.digit, CallAttempt.answered_at,
-              CallAttempt.finished_at, CallAttempt.hangup_cause)
-    source, v = rows_table(fields, [
-        (attempt.id, facts.outcome, facts.digit, facts.answered_at, facts.ended_at or now,
-         facts.hangup_cause)
-        for attempt, facts in closes
-    ])
-    closed = (
+
+def _close_query(rows):
+    source, v = rows_source(CLOSE_FIELDS, rows)
+    return (
         CallAttempt.update(
             state=DONE, outcome=v.outcome, digit=v.digit, answered_at=v.answered_at,
             finished_at=v.finished_at, hangup_cause=v.hangup_cause,
@@ -120,10 +116,55 @@ def close(closes, now) -> int:
         .from_(source)
         .where((CallAttempt.id == v.id) & (CallAttempt.state != DONE))
         .returning(CallAttempt.id)
-        .tuples()
-        .execute()
     )
-    return len(list(closed))
+
+
+def _settle_query(rows, now, campaign_id):
+    source, v = rows_source(SETTLE_FIELDS, rows)
+    return (
+        CampaignContact.update(
+            state=v.state, next_attempt_at=v.next_attempt_at, last_outcome=v.last_outcome,
+            given_back=v.given_back, updated_at=now,
+        )
+        .with_cte(source)
+        .from_(source)
+        .where(
+            (CampaignContact.campaign == campaign_id)
+            & (CampaignContact.contact == v.contact)
+            & (CampaignContact.state == CALLING)
+            & (CampaignContact.attempts == v.attempts)  # still on that attempt
+        )
+    )
+
+
+def _up_query(rows):
+    source, v = rows_source(UP_FIELDS, rows)
+    return (
+        CallAttempt.update(state=UP, answered_at=v.answered_at)
+        .with_cte(source)
+        .from_(source)
+        .where((CallAttempt.id == v.id) & (CallAttempt.state == ORIGINATING))
+    )
+
+
+CLOSE = Statement(_close_query)
+SETTLE = Statement(_settle_query)
+MARK_UP = Statement(_up_query)
+
+
+def close(closes, now) -> int:
+    """Close attempts with their facts, one statement; return how many were still open.
+
+    ``closes``: (attempt, facts) pairs; an attempt is anything with an id.
+    (Counted by RETURNING: Python's sqlite3 has no row count for a statement
+    that starts with WITH.)
+    """
+    rows = [
+        (attempt.id, facts.outcome, facts.digit, facts.answered_at, facts.ended_at or now,
+         facts.hangup_cause)
+        for attempt, facts in closes
+    ]
+    return len(CLOSE.run(rows=rows_doc(CLOSE_FIELDS, rows)).fetchall())
 
 
 def given_back_of(campaign_id: int, contact_ids) -> dict:
@@ -156,37 +197,13 @@ def settle(campaign: Campaign, closes, now) -> None:
         else:
             state, due = next_state(campaign, attempt.number - back, facts.outcome, ended)
         rows.append((attempt.contact_id, attempt.number, state, due, facts.outcome, back))
-    fields = (CampaignContact.contact, CampaignContact.attempts, CampaignContact.state,
-              CampaignContact.next_attempt_at, CampaignContact.last_outcome,
-              CampaignContact.given_back)
-    source, v = rows_table(fields, rows)
-    (
-        CampaignContact.update(
-            state=v.state, next_attempt_at=v.next_attempt_at, last_outcome=v.last_outcome,
-            given_back=v.given_back, updated_at=now,
-        )
-        .with_cte(source)
-        .from_(source)
-        .where(
-            (CampaignContact.campaign == campaign.id)
-            & (CampaignContact.contact == v.contact)
-            & (CampaignContact.state == CALLING)
-            & (CampaignContact.attempts == v.attempts)  # still on that attempt
-        )
-        .execute()
-    )
+    SETTLE.run(rows=rows_doc(SETTLE_FIELDS, rows),
+               now=CampaignContact.updated_at.db_value(now), campaign_id=campaign.id)
 
 
 def mark_up(ups) -> None:
     """Mark answered attempts up, one statement; ``ups``: (attempt id, answered at) pairs."""
-    source, v = rows_table((CallAttempt.id, CallAttempt.answered_at), ups)
-    (
-        CallAttempt.update(state=UP, answered_at=v.answered_at)
-        .with_cte(source)
-        .from_(source)
-        .where((CallAttempt.id == v.id) & (CallAttempt.state == ORIGINATING))
-        .execute()
-    )
+    MARK_UP.run(rows=rows_doc(UP_FIELDS, ups))
 
 
 def close_attempt(campaign: Campaign, attempt, facts: AttemptFacts, now) -> bool:

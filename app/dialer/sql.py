@@ -46,15 +46,8 @@ def batches(rows, size: int = BATCH_ROWS):
         yield rows[start:start + size]
 
 
-def rows_table(fields, rows, alias: str = "v"):
-    """(``rows`` as a materialized CTE ``alias``, its columns by field name): a batch's source.
-
-    The statement names it in ``with_cte`` and ``from_`` (or a SELECT's from list).
-
-    ``fields``: the model fields the rows' values are for, in order; each
-    column is named and typed after its field. Datetimes go through their
-    field (aware in, stored as naive UTC).
-    """
+def rows_doc(fields, rows) -> str:
+    """``rows`` as the one JSON parameter of a batch (datetimes through their field)."""
     # a datetime as the text sqlite3 stores for it (isoformat(" ")), which
     # PostgreSQL reads as a timestamp too
     times = [i for i, f in enumerate(fields) if isinstance(f, DateTimeField)]
@@ -64,7 +57,16 @@ def rows_table(fields, rows, alias: str = "v"):
             for i in times:
                 if row[i] is not None:
                     row[i] = fields[i].db_value(row[i]).isoformat(" ")
-    doc = json.dumps(rows, separators=(",", ":"))
+    return json.dumps(rows, separators=(",", ":"))
+
+
+def rows_source(fields, doc, alias: str = "v"):
+    """(the JSON ``doc`` as a materialized CTE ``alias``, its columns by field name).
+
+    The statement names it in ``with_cte`` and ``from_`` (or a SELECT's from list).
+    ``fields``: the model fields the rows' values are for, in order; each column is
+    named and typed after its field.
+    """
     element = Entity("e", "value")
     names = [f.column_name for f in fields]
     if is_postgres():
@@ -76,6 +78,46 @@ def rows_table(fields, rows, alias: str = "v"):
         columns = [fn.json_extract(element, f"$[{i}]").alias(n) for i, n in enumerate(names)]
     table = Select([source.alias("e")], columns).cte(alias, materialized=True)
     return table, SimpleNamespace(**{f.name: getattr(table.c, n) for f, n in zip(fields, names)})
+
+
+def rows_table(fields, rows, alias: str = "v"):
+    """(``rows`` as a materialized CTE ``alias``, its columns by field name): a batch's source."""
+    return rows_source(fields, rows_doc(fields, rows), alias)
+
+
+class Statement:
+    """A batch statement built with peewee once, rendered once per engine, then only bound.
+
+    ``build(**markers)`` returns the query with a marker wherever a named value
+    goes; the rendered SQL and where each marker landed among its parameters are
+    kept, so a tick pays for one execute, not for building and rendering the
+    query again (peewee spends more CPU on that than SQLite on a tick's rows).
+    Values are bound as given: a datetime must come as its field's ``db_value``.
+    """
+
+    def __init__(self, build):
+        self._build = build
+        self._rendered = {}
+
+    def run(self, **values):
+        """Execute with ``values`` (one per marker); return the cursor."""
+        engine = "postgresql" if is_postgres() else "sqlite"
+        rendered = self._rendered.get(engine)
+        if rendered is None:
+            rendered = self._rendered[engine] = self._render(values)
+        sql, slots = rendered
+        params = [values[name] if name is not None else constant for name, constant in slots]
+        return database.execute_sql(sql, params)
+
+    def _render(self, values):
+        markers = {name: f"\x00callcast-marker:{name}\x00" for name in values}
+        sql, params = self._build(**markers).sql()
+        names = {marker: name for name, marker in markers.items()}
+        slots = [(names.get(p) if isinstance(p, str) else None, p) for p in params]
+        missing = set(values) - {name for name, _ in slots if name}
+        if missing:  # a value went into the SQL text, or was converted: bind it instead
+            raise ValueError(f"statement markers not bound as parameters: {sorted(missing)}")
+        return sql, slots
 
 
 def _pg_type(field) -> str:
