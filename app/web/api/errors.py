@@ -83,14 +83,24 @@ def domain_error(exc: Exception):
     raise exc
 
 
+# how domain messages name a field in words
+FIELD_WORDS = (("time zone", "timezone"), ("call window", "windows"), ("option", "options"),
+               ("contact list", "contact_list"), ("list name", "name"))
+
+
 def _named_fields(message: str) -> dict | None:
-    """The fields a domain message names first in each of its parts ("max_channels must ...")."""
+    """The field each part of a domain message names ("max_channels must ...")."""
     found = {}
     for part in message.split("; "):
         head = part.split(" ", 1)[0].rstrip(":")
-        if head.isidentifier() and head.islower() and "_" in head or head in ("name", "timezone"):
+        if not (head.isidentifier() and head.islower() and "_" in head or head in SIMPLE):
+            head = next((name for words, name in FIELD_WORDS if words in part.lower()), None)
+        if head:
             found.setdefault(head, []).append(part)
     return found or None
+
+
+SIMPLE = ("name", "timezone", "scope", "contacts", "phone")
 
 
 def http_error(exc: HTTPException):

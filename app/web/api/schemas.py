@@ -7,6 +7,8 @@ the domain still checks every value itself, as it does for the console and the C
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import marshmallow as ma
 from marshmallow import fields as f
 from marshmallow import validate as v
@@ -25,13 +27,14 @@ class Strict(ma.Schema):
         unknown = ma.RAISE
 
 
-def _int(low=0, high=MAX_INTEGER, **kw):
-    return f.Integer(strict=True, validate=v.Range(low, high), **kw)
+def _int(low=0, high=MAX_INTEGER, strict=True, **kw):
+    """A whole number in low..high; ``strict``: a JSON number, not a string of digits."""
+    return f.Integer(strict=strict, validate=v.Range(low, high), **kw)
 
 
 class PageArgs(Strict):
-    page = _int(1, MAX_PAGE, load_default=1)
-    per_page = _int(1, MAX_PER_PAGE, load_default=50)
+    page = _int(1, MAX_PAGE, strict=False, load_default=1)
+    per_page = _int(1, MAX_PER_PAGE, strict=False, load_default=50)
 
 
 class CampaignPageArgs(PageArgs):
@@ -57,6 +60,11 @@ class WindowSchema(Strict):
                       metadata={"example": "09:00"})
     ends = f.String(required=True, validate=v.Regexp(TIME_OF_DAY),
                     metadata={"example": "18:00"})
+
+    @ma.post_load
+    def as_window(self, data, **kwargs):
+        """The domain reads windows by attribute, as it reads CallWindow rows."""
+        return SimpleNamespace(**data)
 
 
 def _limit(name, **kw):
