@@ -19,6 +19,20 @@ def test_it_refuses_a_request_without_a_valid_token(db, client, tokens):
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
 
+def test_it_refuses_an_anonymous_caller_on_every_api_url(db, app, client):
+    from tests.admin.test_auth import concrete_urls
+
+    urls = [u for u in concrete_urls(app) if u.startswith("/api/")]
+    assert len(urls) >= 10
+    for url in urls:
+        response = client.get(url)
+        if url in ("/api/v1/openapi.json", "/api/v1/docs"):
+            assert response.status_code == 200, url  # the documentation is public
+            continue
+        assert response.status_code == 401, url
+        assert error_code(response) == "unauthorized"
+
+
 def test_it_never_takes_a_session_cookie_for_a_token(db, app, users):
     client = app.test_client()
     assert sign_in(client, "operator").status_code == 302
