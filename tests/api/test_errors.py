@@ -45,3 +45,19 @@ def test_it_keeps_the_console_pages_as_they_were(db, client):
     response = client.get("/admin/campaign/")
     assert response.status_code == 302 and "/login" in response.headers["Location"]
     assert client.get("/nothing-here").status_code == 302
+
+
+def test_it_refuses_nul_characters_which_postgresql_cannot_store(db, api):
+    import io
+
+    assert api.post("/api/v1/dnc/", json={"phone": "+12025550101", "note": "a\x00b"}
+                    ).status_code == 422
+    assert api.post("/api/v1/campaigns/", json={"name": "x", "message_sound": "\x00"}
+                    ).status_code == 422
+    refused = api.post("/api/v1/contact-lists/", content_type="multipart/form-data", data={
+        "name": "a\x00b", "file": (io.BytesIO(b"phone\n+12025550101\n"), "x.csv")})
+    assert refused.status_code == 422 and "name" in refused.get_json()["error"]["fields"]
+    # a file name is the client's label: kept printable, never a refusal
+    made = api.post("/api/v1/contact-lists/", content_type="multipart/form-data", data={
+        "name": "ok", "file": (io.BytesIO(b"phone\n+12025550101\n"), "x\x00.csv")})
+    assert made.status_code == 201 and made.get_json()["source_filename"] == "x.csv"

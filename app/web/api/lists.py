@@ -70,7 +70,9 @@ class ContactLists(MethodView):
         if not hasattr(storage, "stream"):
             raise ApiError(422, "validation_failed", "file: send the CSV as a file part",
                            {"file": ["not a file"]})
-        filename = storage.filename or "upload.csv"
+        # the name the client gave, as one printable line (PostgreSQL refuses NUL in text)
+        filename = "".join(ch for ch in storage.filename or "" if ch.isprintable())[:255]
+        filename = filename or "upload.csv"
         _token, path = uploads.save_by_token(storage.stream,
                                              current_app.config["SETTINGS"].media_dir)
         options = {k: form[k] for k in ("delimiter", "has_header") if k in form}

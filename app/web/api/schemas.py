@@ -22,6 +22,18 @@ MAX_PAGE = 10**6
 TIME_OF_DAY = r"^([01]?[0-9]|2[0-4])(:[0-5][0-9]){0,2}$"
 
 
+class Text(f.String):
+    """An input string without NUL: PostgreSQL refuses one in text, and no field means one."""
+
+    default_error_messages = {"nul": "Must not contain a NUL character."}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if "\x00" in text:
+            raise self.make_error("nul")
+        return text
+
+
 class Strict(ma.Schema):
     class Meta:
         unknown = ma.RAISE
@@ -38,7 +50,7 @@ class PageArgs(Strict):
 
 
 class CampaignPageArgs(PageArgs):
-    state = f.String(validate=v.OneOf(STATES))
+    state = Text(validate=v.OneOf(STATES))
 
 
 class Paged(ma.Schema):
@@ -48,17 +60,17 @@ class Paged(ma.Schema):
 
 
 class OptionSchema(Strict):
-    digit = f.String(required=True, validate=v.OneOf(OPTION_DIGITS))
-    label = f.String(required=True, validate=v.Length(1, 100))
-    action = f.String(load_default="record", validate=v.OneOf(OPTION_ACTIONS))
-    target = f.String(load_default="", validate=v.Length(max=100))
+    digit = Text(required=True, validate=v.OneOf(OPTION_DIGITS))
+    label = Text(required=True, validate=v.Length(1, 100))
+    action = Text(load_default="record", validate=v.OneOf(OPTION_ACTIONS))
+    target = Text(load_default="", validate=v.Length(max=100))
 
 
 class WindowSchema(Strict):
     weekday = _int(0, 6, required=True, metadata={"description": "0 = Monday"})
-    starts = f.String(required=True, validate=v.Regexp(TIME_OF_DAY),
+    starts = Text(required=True, validate=v.Regexp(TIME_OF_DAY),
                       metadata={"example": "09:00"})
-    ends = f.String(required=True, validate=v.Regexp(TIME_OF_DAY),
+    ends = Text(required=True, validate=v.Regexp(TIME_OF_DAY),
                     metadata={"example": "18:00"})
 
     @ma.post_load
@@ -73,18 +85,18 @@ def _limit(name, **kw):
 
 
 def _text(name, **kw):
-    return f.String(validate=v.Length(max=MAX_LENGTHS[name]), **kw)
+    return Text(validate=v.Length(max=MAX_LENGTHS[name]), **kw)
 
 
 class CampaignInput(Strict):
     """A campaign's fields; naive start and end times are local to its timezone."""
 
-    name = f.String(required=True, validate=v.Length(1, MAX_LENGTHS["name"]))
+    name = Text(required=True, validate=v.Length(1, MAX_LENGTHS["name"]))
     contact_list = _int(1, allow_none=True, metadata={"description": "a contact list's id"})
-    timezone = f.String(validate=v.Length(1, 64), metadata={"example": "Europe/Paris"})
+    timezone = Text(validate=v.Length(1, 64), metadata={"example": "Europe/Paris"})
     starts_at = f.DateTime(allow_none=True)
     ends_at = f.DateTime(allow_none=True)
-    retry_on = f.List(f.String(validate=v.OneOf(RETRY_CHOICES)), validate=v.Length(max=20))
+    retry_on = f.List(Text(validate=v.OneOf(RETRY_CHOICES)), validate=v.Length(max=20))
     caller_id = _text("caller_id")
     message_sound = _text("message_sound")
     options = f.List(f.Nested(OptionSchema), validate=v.Length(max=len(OPTION_DIGITS)))
@@ -104,7 +116,7 @@ class CampaignInput(Strict):
 class CampaignUpdate(CampaignInput):
     """Only the fields given change; options and windows, when given, replace the stored ones."""
 
-    name = f.String(validate=v.Length(1, MAX_LENGTHS["name"]))
+    name = Text(validate=v.Length(1, MAX_LENGTHS["name"]))
 
 
 class OptionOut(ma.Schema):
@@ -180,10 +192,10 @@ class ListPage(Paged):
 
 
 class ListUploadForm(Strict):
-    name = f.String(required=True, validate=v.Length(1, 200))
-    country = f.String(load_default="US", validate=v.Length(2, 2))
-    phone_column = f.String(validate=v.Length(max=200))
-    delimiter = f.String(validate=v.Length(1, 1))
+    name = Text(required=True, validate=v.Length(1, 200))
+    country = Text(load_default="US", validate=v.Length(2, 2))
+    phone_column = Text(validate=v.Length(max=200))
+    delimiter = Text(validate=v.Length(1, 1))
     has_header = f.Boolean()
 
 
@@ -192,9 +204,9 @@ class ListUploadFile(ma.Schema):
 
 
 class ContactIn(Strict):
-    phone = f.String(required=True, validate=v.Length(1, 64))
-    fields = f.Dict(keys=f.String(validate=v.Length(max=200)),
-                    values=f.String(validate=v.Length(max=1000)), load_default=dict,
+    phone = Text(required=True, validate=v.Length(1, 64))
+    fields = f.Dict(keys=Text(validate=v.Length(max=200)),
+                    values=Text(validate=v.Length(max=1000)), load_default=dict,
                     validate=v.Length(max=100))
 
 
@@ -210,20 +222,20 @@ class AppendResult(ma.Schema):
 
 
 class PhoneIn(Strict):
-    phone = f.String(required=True, validate=v.Length(1, 64))
-    country = f.String(load_default="US", validate=v.Length(2, 2))
-    note = f.String(load_default="", validate=v.Length(max=255))
+    phone = Text(required=True, validate=v.Length(1, 64))
+    country = Text(load_default="US", validate=v.Length(2, 2))
+    note = Text(load_default="", validate=v.Length(max=255))
 
 
 class PhoneQuery(Strict):
-    phone = f.String(required=True, validate=v.Length(1, 64))
-    country = f.String(load_default="US", validate=v.Length(2, 2))
+    phone = Text(required=True, validate=v.Length(1, 64))
+    country = Text(load_default="US", validate=v.Length(2, 2))
 
 
 class BulkPhonesIn(Strict):
-    phones = f.List(f.String(validate=v.Length(1, 64)), required=True, validate=v.Length(1, 1000))
-    country = f.String(load_default="US", validate=v.Length(2, 2))
-    note = f.String(load_default="", validate=v.Length(max=255))
+    phones = f.List(Text(validate=v.Length(1, 64)), required=True, validate=v.Length(1, 1000))
+    country = Text(load_default="US", validate=v.Length(2, 2))
+    note = Text(load_default="", validate=v.Length(max=255))
     remove = f.Boolean(load_default=False, metadata={"description": "take them off instead"})
 
 
