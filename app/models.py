@@ -91,6 +91,16 @@ class LoginFailure(BaseModel):
     at = UTCDateTimeField(default=utcnow, index=True)
 
 
+class ApiToken(BaseModel):  # an API token of a user (app.apitokens): only its SHA-256 is kept
+    user = ForeignKeyField(User, backref="api_tokens", on_delete="CASCADE")
+    name = CharField(max_length=100)
+    prefix = CharField(max_length=16)  # the token's first characters, to tell tokens apart
+    token_hash = CharField(max_length=64, unique=True)
+    scope = CharField(max_length=8, default="read")  # read | write
+    created_at = UTCDateTimeField(default=utcnow)
+    last_used_at = UTCDateTimeField(null=True)
+    revoked_at = UTCDateTimeField(null=True)
+
 # --- contacts ---------------------------------------------------------------
 
 LIST_STATUSES = ("importing", "ready", "failed")
@@ -381,6 +391,7 @@ class Heartbeat(BaseModel):
 MODELS = [
     User,
     LoginFailure,
+    ApiToken,
     ContactList,
     Contact,
     DoNotCall,

@@ -12,10 +12,12 @@ The upload form calls ``preview(path)`` to show what was detected; the
 - ``rejects``: the rejects CSV of a list
 - ``importer``: create a list, import it, its status and counters
 - ``deleting``: delete a list, refused while a campaign not CLOSED uses it
+- ``appending``: add contacts to a ready list (the API's append)
 
 Uploaded files themselves are stored by ``app.uploads``.
 """
 
+from app.contacts.appending import append_contacts
 from app.contacts.deleting import campaigns_using, delete_contact_list
 from app.contacts.errors import ContactListInUseError
 from app.contacts.importer import (
@@ -40,6 +42,7 @@ __all__ = [
     "IMPORTING",
     "READY",
     "ImportPlan",
+    "append_contacts",
     "campaigns_using",
     "check_country",
     "check_list_name",

@@ -138,6 +138,12 @@ def build_app(test_config=None) -> Flask:
 
     init_admin(app)
 
+    # after the admin: its bounded <int:...> converter then holds for the API's ids too
+    from app.web.api import init_api
+    from app.web.auth import csrf
+
+    init_api(app, csrf)
+
     from app.cli import register_cli
 
     register_cli(app)

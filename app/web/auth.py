@@ -37,6 +37,9 @@ PUBLIC_ENDPOINTS = frozenset(
     {"auth.login", "static", "admin.static", "core.health", "core.metrics"}
 )
 
+# the JSON API (app.web.api): tokens, not sessions
+API_PREFIX = "/api/"
+
 bp = Blueprint("auth", __name__, template_folder="admin/templates")
 login_manager = LoginManager()
 csrf = CSRFProtect()
@@ -141,6 +144,8 @@ def init_auth(app) -> None:
     def _require_sign_in():
         if request.endpoint in PUBLIC_ENDPOINTS:
             return None
+        if request.path.startswith(API_PREFIX):
+            return None  # the API checks its own Bearer tokens; a cookie never signs it in
         if current_user.is_authenticated:
             return None
         # every other URL, including downloads and JSON, shows the sign-in page

@@ -11,6 +11,7 @@ from app.web.admin.contacts import ContactListView, ContactView
 from app.web.admin.dnc import DoNotCallView
 from app.web.admin.operations import OperationsView
 from app.web.admin.records import AttemptView, EventView, UserView
+from app.web.admin.tokens import ApiTokenView
 from app.web.auth import init_auth
 from app.models import CallAttempt, CallEvent, Campaign, Contact, ContactList, DoNotCall, User
 
@@ -34,4 +35,5 @@ def init_admin(app) -> Admin:
     admin.add_view(EventView(CallEvent, name="Events", endpoint="event", category="Calls"))
     admin.add_view(OperationsView(name="Operations", endpoint="operations"))
     admin.add_view(UserView(User, name="Users", endpoint="user"))
+    admin.add_view(ApiTokenView(name="API tokens", endpoint="apitokens", url="/admin/api-tokens"))
     return admin

@@ -1,0 +1,117 @@
+"""/api/v1/campaigns: list, create, read, update, and the operator actions.
+
+Every write goes through ``app.campaigns`` (the rules the console and the CLI
+keep), and the actions through the console's own ``run_op``, which starts the
+tick chain after activate and resume.
+"""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from app import campaigns
+from app.clock import utcnow
+from app.models import Campaign, CallWindow, CampaignOption
+from app.web.admin.campaign_ops import OPS, run_op
+from app.web.api.access import caller
+from app.web.api.schemas import (
+    CampaignInput,
+    CampaignPage,
+    CampaignPageArgs,
+    CampaignSchema,
+    CampaignUpdate,
+)
+
+blp = Blueprint("api_campaigns", __name__, url_prefix="/api/v1/campaigns",
+                description="Campaigns: create, change while allowed, start, pause, finish")
+
+SPLIT = ("options", "windows")
+
+
+def campaign_json(campaign: Campaign) -> dict:
+    """A campaign with its options and windows, as CampaignSchema dumps it."""
+    data = {name: getattr(campaign, name) for name in CampaignSchema().fields
+            if name not in ("contact_list", "retry_on", *SPLIT)}
+    data["contact_list"] = campaign.contact_list_id
+    data["retry_on"] = sorted(campaign.retry_outcomes)
+    data["options"] = [
+        {"digit": o.digit, "label": o.label, "action": o.action, "target": o.target}
+        for o in campaign.options.order_by(CampaignOption.digit)
+    ]
+    data["windows"] = [
+        {"weekday": w.weekday, "starts": w.starts.strftime("%H:%M"),
+         "ends": w.ends.strftime("%H:%M")}
+        for w in campaign.windows.order_by(CallWindow.weekday, CallWindow.starts)
+    ]
+    return data
+
+
+def page_of(query, args, order):
+    """One page of ``query`` (one row more is read, to say whether another page follows)."""
+    page, per_page = args["page"], args["per_page"]
+    rows = list(query.order_by(order).limit(per_page + 1).offset((page - 1) * per_page))
+    return rows[:per_page], {"page": page, "per_page": per_page, "has_more": len(rows) > per_page}
+
+
+def _split(values: dict):
+    """The campaign fields, and the options and windows (None: not given)."""
+    fields = {k: v for k, v in values.items() if k not in SPLIT}
+    return fields, values.get("options"), values.get("windows")
+
+
+@blp.route("/")
+class Campaigns(MethodView):
+    @blp.arguments(CampaignPageArgs, location="query")
+    @blp.response(200, CampaignPage)
+    def get(self, args):
+        """Campaigns, newest first, a page at a time; ``state`` narrows them."""
+        query = Campaign.select()
+        if args.get("state"):
+            query = query.where(Campaign.state == args["state"])
+        rows, paging = page_of(query, args, Campaign.id.desc())
+        return {"items": [campaign_json(c) for c in rows], **paging}
+
+    @blp.arguments(CampaignInput)
+    @blp.response(201, CampaignSchema)
+    def post(self, values):
+        """Create a DRAFT campaign (with its digit options and call windows)."""
+        fields, options, windows = _split(values)
+        campaign = campaigns.create(fields, utcnow(), caller().user_id, options=options or (),
+                                    windows=windows or ())
+        return campaign_json(campaign)
+
+
+@blp.route("/<int:campaign_id>")
+class CampaignItem(MethodView):
+    @blp.response(200, CampaignSchema)
+    def get(self, campaign_id):
+        """One campaign."""
+        return campaign_json(campaigns.get_campaign(campaign_id))
+
+    @blp.arguments(CampaignUpdate)
+    @blp.response(200, CampaignSchema)
+    def patch(self, values, campaign_id):
+        """Change the fields given, while the campaign's state allows it (as in the console)."""
+        fields, options, windows = _split(values)
+        campaign = campaigns.update(campaign_id, fields, utcnow(), caller().user_id,
+                                    options=options, windows=windows)
+        return campaign_json(campaign)
+
+
+def _action(name: str):
+    op = OPS[name]
+
+    @blp.response(200, CampaignSchema)
+    def view(campaign_id):
+        run_op(name, campaign_id, utcnow(), caller().user_id)
+        return campaign_json(campaigns.get_campaign(campaign_id))
+
+    view.__name__ = f"campaign_{name}"
+    view.__doc__ = (f"{op.label}: {' or '.join(op.sources)} to {op.target} "
+                    "(409 illegal_transition from any other state).")
+    blp.route(f"/<int:campaign_id>/{name}", methods=["POST"])(view)
+
+
+for _name in OPS:
+    _action(_name)
