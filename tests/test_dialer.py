@@ -352,7 +352,6 @@ def test_it_records_a_number_added_to_do_not_call_after_import_as_dnc(pbx):
 
 def test_it_claims_nothing_while_the_pbx_is_unreachable(pbx):
     from app.pbx.ami import AmiClient
-    from app.config import get_settings
 
     campaign = activated_on(pbx, ["+12025550001", "+12025550002"])
     port = pbx.port

@@ -209,7 +209,7 @@ def hang_up(sim, uid):
 
 
 def draining(n=3):
-    campaign = make_campaign(n, state=ACTIVE, ends_at=NOW - timedelta(minutes=5))
+    make_campaign(n, state=ACTIVE, ends_at=NOW - timedelta(minutes=5))
     (cid, token), = expiry_scan(NOW).drain
     return Campaign.get_by_id(cid), token
 
