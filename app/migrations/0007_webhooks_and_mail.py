@@ -31,7 +31,6 @@ SQLITE = (
     '"last_error" VARCHAR(300) NOT NULL, '
     'FOREIGN KEY ("endpoint_id") REFERENCES "webhook_endpoint" ("id") ON DELETE CASCADE)',
     'CREATE INDEX "webhook_delivery_status" ON "webhook_delivery" ("status")',
-    ''
     'CREATE UNIQUE INDEX "webhook_delivery_endpoint_id_event_id" '
     'ON "webhook_delivery" ("endpoint_id", '
     '"event_id")',
@@ -70,7 +69,6 @@ POSTGRESQL = (
     '"last_error" VARCHAR(300) NOT NULL, '
     'FOREIGN KEY ("endpoint_id") REFERENCES "webhook_endpoint" ("id") ON DELETE CASCADE)',
     'CREATE INDEX "webhook_delivery_status" ON "webhook_delivery" ("status")',
-    ''
     'CREATE UNIQUE INDEX "webhook_delivery_endpoint_id_event_id" '
     'ON "webhook_delivery" ("endpoint_id", '
     '"event_id")',
