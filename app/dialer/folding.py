@@ -19,6 +19,7 @@ from app.dialer.sql import batches, rows_table
 from app.models import (
     CALLING,
     DONE,
+    FINAL,
     ORIGINATING,
     UP,
     CallAttempt,
@@ -26,6 +27,7 @@ from app.models import (
     Campaign,
     CampaignContact,
 )
+from app.outbound.outbox import record_contacts_finished
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +53,13 @@ def fold_events(campaign_id: int, now: datetime, campaign: Campaign | None = Non
     # events (the lifecycle's, a redelivered tick's) changes nothing: the
     # attempt is no longer open and the contact no longer calling on it.
     with database.atomic():
+        finished = []
         for batch in batches(closes):
             close(batch, now)
-            settle(campaign, batch, now)
+            finished += settle(campaign, batch, now)
         for batch in batches(ups):
             mark_up(batch)
+        record_contacts_finished(campaign_id, finished, now)  # one outbox row, for webhooks
     if closes:
         log.info("folded campaign=%s ended=%d in_flight=%d", campaign_id, len(closes),
                  len(attempts))
@@ -123,8 +127,10 @@ def close(closes, now) -> int:
     return len(list(closed))
 
 
-def settle(campaign: Campaign, closes, now) -> None:
+def settle(campaign: Campaign, closes, now) -> list[dict]:
     """Move the contacts of closed attempts on (final, or pending after a delay), one statement.
+
+    Returns the contacts made final, as ``contact.finished`` reports them.
 
     ``closes``: (attempt, facts) pairs; an attempt has contact_id and number.
     Only a contact still calling on that attempt moves: another worker may
@@ -152,6 +158,9 @@ def settle(campaign: Campaign, closes, now) -> None:
         )
         .execute()
     )
+    return [{"contact_id": contact, "attempts": number, "outcome": outcome,
+             "finished_at": now.isoformat()}
+            for contact, number, state, _, outcome in rows if state == FINAL]
 
 
 def mark_up(ups) -> None:
@@ -175,5 +184,6 @@ def close_attempt(campaign: Campaign, attempt, facts: AttemptFacts, now) -> bool
     with database.atomic():
         if close([(attempt, facts)], now) != 1:
             return False
-        settle(campaign, [(attempt, facts)], now)
+        finished = settle(campaign, [(attempt, facts)], now)
+        record_contacts_finished(campaign.id, finished, now)
     return True

@@ -8,7 +8,7 @@ SQLITE = (
     'CREATE TABLE "mail_message" ("id" INTEGER NOT NULL PRIMARY KEY, '
     '"campaign_id" INTEGER NOT NULL, "recipients" VARCHAR(1000) NOT NULL, '
     '"subject" VARCHAR(300) NOT NULL, "status" VARCHAR(16) NOT NULL, '
-    '"attempts" INTEGER NOT NULL, "lease_until" DATETIME, '
+    '"attempts" INTEGER NOT NULL, "next_attempt_at" DATETIME NOT NULL, "lease_until" DATETIME, '
     '"created_at" DATETIME NOT NULL, "sent_at" DATETIME, '
     '"last_error" VARCHAR(300) NOT NULL)',
     'CREATE UNIQUE INDEX "mail_message_campaign_id" ON "mail_message" ("campaign_id")',
@@ -46,7 +46,8 @@ POSTGRESQL = (
     'CREATE TABLE "mail_message" ("id" SERIAL NOT NULL PRIMARY KEY, '
     '"campaign_id" INTEGER NOT NULL, "recipients" VARCHAR(1000) NOT NULL, '
     '"subject" VARCHAR(300) NOT NULL, "status" VARCHAR(16) NOT NULL, '
-    '"attempts" INTEGER NOT NULL, "lease_until" TIMESTAMP, '
+    '"attempts" INTEGER NOT NULL, "next_attempt_at" TIMESTAMP NOT NULL, '
+    '"lease_until" TIMESTAMP, '
     '"created_at" TIMESTAMP NOT NULL, "sent_at" TIMESTAMP, '
     '"last_error" VARCHAR(300) NOT NULL)',
     'CREATE UNIQUE INDEX "mail_message_campaign_id" ON "mail_message" ("campaign_id")',

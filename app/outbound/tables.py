@@ -90,7 +90,8 @@ class MailMessage(BaseModel):
     subject = CharField(max_length=300)
     status = CharField(max_length=16, default=PENDING, index=True)
     attempts = IntegerField(default=0)
-    lease_until = UTCDateTimeField(null=True)
+    next_attempt_at = UTCDateTimeField(default=utcnow)
+    lease_until = UTCDateTimeField(null=True)  # an attempt in flight holds it
     created_at = UTCDateTimeField(default=utcnow)
     sent_at = UTCDateTimeField(null=True)
     last_error = CharField(max_length=300, default="")
