@@ -16,7 +16,7 @@ from app.clock import utcnow
 from tasks.lifecycle import keep_draining, lifecycle_beat
 
 from app.db import connection
-from app.finalization import finalize
+from app.finalization import CLOSE, finalize
 
 log = logging.getLogger(__name__)
 
@@ -35,3 +35,15 @@ def finalize_campaign(campaign_id: int, token: str | None = None):
         lifecycle_beat(now, {"finalizing": campaign_id})
         done = finalize(campaign_id, now, token)
     log.info("campaign=%s finalize run ended at step %r", campaign_id, done)
+    if done == CLOSE:
+        _announce_close(campaign_id)
+
+
+def _announce_close(campaign_id: int) -> None:
+    """Dispatch the close's webhooks and mail now, not at the next minute (a side hook)."""
+    try:
+        from tasks.webhooks import dispatch_outbox
+
+        dispatch_outbox.send()
+    except Exception:  # the minute's kick dispatches them anyway
+        log.exception("campaign=%s could not kick the outbox dispatcher", campaign_id)
