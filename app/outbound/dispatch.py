@@ -15,8 +15,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from peewee import fn
-
 from app.config import get_settings
 from app.db import database
 from app.outbound.endpoints import endpoints_for
@@ -105,13 +103,12 @@ def _dispatch_contacts(campaign_id: int, batch, now, result: Dispatched) -> None
 
 def _batch_due(campaign_id: int, now, seconds: int) -> bool:
     """True when the campaign's last contact.finished event is ``seconds`` old (or none went)."""
-    last = (OutboxEvent.select(fn.MAX(OutboxEvent.dispatched_at))
-            .where((OutboxEvent.campaign_id == campaign_id)
-                   & (OutboxEvent.kind == CONTACT_FINISHED)
-                   & OutboxEvent.dispatched_at.is_null(False))
-            .scalar(convert=True))
-    if isinstance(last, str):  # SQLite's MAX() of a datetime column comes back as text
-        last = OutboxEvent.dispatched_at.python_value(last)
+    latest = (OutboxEvent.select(OutboxEvent.dispatched_at)
+              .where((OutboxEvent.campaign_id == campaign_id)
+                     & (OutboxEvent.kind == CONTACT_FINISHED)
+                     & OutboxEvent.dispatched_at.is_null(False))
+              .order_by(OutboxEvent.dispatched_at.desc()).first())
+    last = latest.dispatched_at if latest is not None else None
     return last is None or (now - last).total_seconds() >= seconds
 
 
