@@ -50,7 +50,8 @@ def validate_events(events) -> str:
     chosen = [e.strip() for e in events if e and e.strip()]
     unknown = [e for e in chosen if e not in EVENT_TYPES]
     if unknown:
-        raise ValidationError(f"events: unknown {unknown[0][:40]!r}; one of {', '.join(EVENT_TYPES)}")
+        raise ValidationError(f"events: unknown {unknown[0][:40]!r}; "
+                              f"one of {', '.join(EVENT_TYPES)}")
     if not chosen:
         raise ValidationError("events: choose at least one")
     return ",".join(e for e in EVENT_TYPES if e in chosen)
