@@ -22,6 +22,8 @@ from app.outbound.mail import queue_mail
 from app.outbound.tables import (
     CLOSED,
     CONTACT_FINISHED,
+    DELIVERED,
+    FAILED,
     PENDING,
     SENDING,
     MailMessage,
@@ -146,6 +148,10 @@ def stalled(now) -> tuple[list[int], list[int]]:
 
 
 def prune(now, days: int = 30) -> int:
-    """Delete outbox rows dispatched more than ``days`` ago; return how many."""
-    return (OutboxEvent.delete()
-            .where(OutboxEvent.dispatched_at < now - timedelta(days=days)).execute())
+    """Delete outbox rows dispatched, and deliveries ended, more than ``days`` ago; how many."""
+    cutoff = now - timedelta(days=days)
+    rows = OutboxEvent.delete().where(OutboxEvent.dispatched_at < cutoff).execute()
+    # their attempts go with them (ON DELETE CASCADE)
+    return rows + (WebhookDelivery.delete()
+                   .where(WebhookDelivery.status.in_((DELIVERED, FAILED))
+                          & (WebhookDelivery.created_at < cutoff)).execute())

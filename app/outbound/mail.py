@@ -14,7 +14,7 @@ import ssl
 from email.message import EmailMessage
 from pathlib import Path
 
-from app.config import get_settings
+from app.config import EMAIL_RE, get_settings
 from app.db import database
 from app.models import Campaign, CampaignReport, User
 from app.outbound import attempts
@@ -29,7 +29,8 @@ def recipients_of(campaign_id: int, settings) -> list[str]:
     owner = (User.select(User.email).join(Campaign, on=(Campaign.created_by == User.id))
              .where(Campaign.id == campaign_id).first())
     found = ([owner.email] if owner is not None and owner.email else []) + list(settings.mail_to)
-    return list(dict.fromkeys(found))
+    # an address written around the console's form (a shell, the API) is checked here too
+    return [a for a in dict.fromkeys(found) if EMAIL_RE.match(a)]
 
 
 def queue_mail(campaign_id: int, settings, now) -> int | None:
@@ -42,6 +43,7 @@ def queue_mail(campaign_id: int, settings, now) -> int | None:
                  campaign_id)
         return None
     name = Campaign.select(Campaign.name).where(Campaign.id == campaign_id).scalar() or ""
+    name = " ".join(name.split())  # a header is one line, whatever the name holds
     return (MailMessage.insert(
         campaign_id=campaign_id, recipients=", ".join(to)[:1000],
         subject=f"Campaign {campaign_id} closed: {name}"[:300], status=PENDING, attempts=0,

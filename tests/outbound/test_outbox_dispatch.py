@@ -119,3 +119,33 @@ def test_it_marks_rows_dispatched_even_when_no_endpoint_wants_them(db, outbound_
     activated(["+15550000001"])
     assert dispatch(NOW).deliveries == []
     assert pending() == [] and WebhookDelivery.select().count() == 0
+
+
+def test_it_finds_deliveries_whose_message_was_lost_and_prunes_old_rows(db, outbound_env):
+    from app.outbound.dispatch import prune, stalled
+    from app.outbound.tables import DELIVERED, SENDING, WebhookAttempt
+
+    create_endpoint("https://crm.example.com/all")
+    lost, held, dead, done = (fan_out_one(NOW) for _ in range(4))
+    later = NOW + timedelta(minutes=5)
+    WebhookDelivery.update(status=SENDING, lease_until=later + timedelta(minutes=1)).where(
+        WebhookDelivery.id == held).execute()
+    WebhookDelivery.update(status=SENDING, lease_until=later - timedelta(minutes=1)).where(
+        WebhookDelivery.id == dead).execute()
+    WebhookDelivery.update(status=DELIVERED).where(WebhookDelivery.id == done).execute()
+    WebhookAttempt.create(delivery=done, number=1, at=NOW, outcome="ok", status_code=200)
+
+    assert stalled(NOW) == ([], [])  # not late yet
+    assert stalled(later) == ([lost, dead], [])
+    record_contacts_finished(7, [{"contact_id": 1}], NOW)
+    (fresh,) = dispatch(NOW).deliveries
+    assert prune(NOW + timedelta(days=31)) == 1 + 1  # the dispatched row, the delivered one
+    assert WebhookAttempt.select().count() == 0
+    assert sorted(d.id for d in WebhookDelivery.select()) == [lost, held, dead, fresh]
+
+
+def fan_out_one(now):
+    from app.outbound.dispatch import fan_out
+
+    (delivery_id,) = fan_out(STATE_CHANGED, 7, {}, now)
+    return delivery_id
