@@ -42,13 +42,15 @@ def queue_mail(campaign_id: int, settings, now) -> int | None:
         log.info("campaign=%s closed: no mail recipient (creator without e-mail, MAIL_TO empty)",
                  campaign_id)
         return None
+    if MailMessage.select().where(MailMessage.campaign_id == campaign_id).exists():
+        return None  # one mail per campaign
     name = Campaign.select(Campaign.name).where(Campaign.id == campaign_id).scalar() or ""
     name = " ".join(name.split())  # a header is one line, whatever the name holds
-    return (MailMessage.insert(
+    return MailMessage.insert(
         campaign_id=campaign_id, recipients=", ".join(to)[:1000],
         subject=f"Campaign {campaign_id} closed: {name}"[:300], status=PENDING, attempts=0,
         next_attempt_at=now, created_at=now,
-    ).on_conflict_ignore().execute()) or None
+    ).execute()
 
 
 def compose(mail: MailMessage, settings) -> EmailMessage:
