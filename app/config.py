@@ -232,6 +232,23 @@ class Settings:
     log_format: str
     log_level: str
     log_dir: Path | None
+    # webhooks and mail (app.outbound)
+    webhook_timeout: float
+    webhook_max_attempts: int
+    webhook_backoff_ms: int
+    webhook_backoff_max_ms: int
+    webhook_batch_seconds: int
+    public_url: str
+    smtp_host: str
+    smtp_port: int
+    smtp_security: str
+    smtp_user: str
+    smtp_password: str
+    smtp_timeout: float
+    mail_from: str
+    mail_to: tuple
+    mail_attach_max_bytes: int
+    mail_max_attempts: int
 
     @property
     def is_sqlite(self) -> bool:
@@ -245,7 +262,7 @@ def load_settings(env=None) -> Settings:
         ConfigError: a variable is malformed; the message names it.
     """
     env = os.environ if env is None else env
-    return Settings(**_storage(env), **_telephony(env), **_processes(env))
+    return Settings(**_storage(env), **_telephony(env), **_processes(env), **_outbound(env))
 
 
 def _storage(env) -> dict:
@@ -325,6 +342,48 @@ def _processes(env) -> dict:
         log_format=env_choice(env, "LOG_FORMAT", "text", LOG_FORMATS),
         log_level=env_str(env, "LOG_LEVEL", "INFO").upper(),
         log_dir=Path(log_dir) if log_dir else None,
+    )
+
+
+def env_addresses(env, name, default=""):
+    """A comma-separated list of e-mail addresses (``ops@example.com, boss@example.com``)."""
+    found = []
+    for item in (i.strip() for i in env_str(env, name, default).split(",")):
+        if item and not EMAIL_RE.match(item):
+            raise ConfigError(f"{name}: {item[:80]!r} is not an e-mail address")
+        if item:
+            found.append(item)
+    return tuple(found)
+
+
+# one address, no display name, no spaces or list separators
+EMAIL_RE = re.compile(r"[^@\s,;<>\"]{1,64}@[^@\s,;<>\"]{1,190}\Z")
+SMTP_SECURITY = ("starttls", "ssl", "none")
+
+
+def _outbound(env) -> dict:
+    """Webhook deliveries and the campaign-closed mail (SMTP; an empty host turns mail off)."""
+    public_url = env_str(env, "PUBLIC_URL", "")
+    if public_url and (urlparse(public_url).scheme not in ("http", "https")
+                       or not urlparse(public_url).hostname):
+        raise ConfigError(f"PUBLIC_URL must be an http(s) URL, got {public_url[:80]!r}")
+    return dict(
+        webhook_timeout=env_float(env, "WEBHOOK_TIMEOUT_SECONDS", 5.0, minimum=0.1, maximum=60.0),
+        webhook_max_attempts=env_int(env, "WEBHOOK_MAX_ATTEMPTS", 8, minimum=1, maximum=30),
+        webhook_backoff_ms=env_int(env, "WEBHOOK_BACKOFF_MS", 10_000, minimum=1),
+        webhook_backoff_max_ms=env_int(env, "WEBHOOK_BACKOFF_MAX_MS", 3_600_000, minimum=1),
+        webhook_batch_seconds=env_int(env, "WEBHOOK_BATCH_SECONDS", 10, minimum=1, maximum=3600),
+        public_url=public_url.rstrip("/"),
+        smtp_host=env_str(env, "SMTP_HOST", ""),
+        smtp_port=env_port(env, "SMTP_PORT", 587),
+        smtp_security=env_choice(env, "SMTP_SECURITY", "starttls", SMTP_SECURITY),
+        smtp_user=env_str(env, "SMTP_USER", ""),
+        smtp_password=env_str(env, "SMTP_PASSWORD", ""),
+        smtp_timeout=env_float(env, "SMTP_TIMEOUT", 10.0, minimum=0.1, maximum=300.0),
+        mail_from=env_addresses(env, "MAIL_FROM", "callcast@localhost")[0],
+        mail_to=env_addresses(env, "MAIL_TO"),
+        mail_attach_max_bytes=env_int(env, "MAIL_ATTACH_MAX_BYTES", 5_000_000, minimum=0),
+        mail_max_attempts=env_int(env, "MAIL_MAX_ATTEMPTS", 8, minimum=1, maximum=30),
     )
 
 

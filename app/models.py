@@ -8,64 +8,21 @@ campaign closes; results and reports stay.
 
 from __future__ import annotations
 
-import json
-from datetime import datetime, timezone
-
 from peewee import (
     SQL,
     BooleanField,
     CharField,
-    DateTimeField,
     ForeignKeyField,
     IntegerField,
-    Model,
     SmallIntegerField,
     TextField,
     TimeField,
 )
 
 from app.clock import utcnow
-from app.db import database
-
-UTC = timezone.utc
-
-
-class UTCDateTimeField(DateTimeField):
-    """A datetime stored as naive UTC, returned as aware UTC."""
-
-    def db_value(self, value):
-        if isinstance(value, datetime):
-            if value.tzinfo is None:
-                raise TypeError(f"{self.name}: naive datetime {value!r}; pass an aware one")
-            value = value.astimezone(UTC).replace(tzinfo=None)
-        return super().db_value(value)
-
-    def python_value(self, value):
-        value = super().python_value(value)
-        if isinstance(value, datetime) and value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        return value
-
-
-class JSONField(TextField):
-    """JSON in a text column: the same on SQLite and PostgreSQL."""
-
-    def db_value(self, value):
-        if value is None:
-            return None
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
-
-    def python_value(self, value):
-        if value is None or value == "":
-            return None
-        return json.loads(value)
-
-
-class BaseModel(Model):
-    class Meta:
-        database = database
-        legacy_table_names = False
-
+# the base and column types live beside the tables of other topics (app.outbound.tables)
+from app.modelbase import UTC, BaseModel, JSONField, UTCDateTimeField  # noqa: F401
+from app.outbound.tables import OUTBOUND_MODELS
 
 # --- people -----------------------------------------------------------------
 
@@ -81,6 +38,8 @@ class User(BaseModel):
     last_login_at = UTCDateTimeField(null=True)
     # part of every session id: bumped by sign-out and password change, it ends old cookies
     session_version = IntegerField(default=0)
+    # where the campaign-closed mail of the campaigns they create goes (empty: none)
+    email = CharField(max_length=254, default="")
 
 
 class LoginFailure(BaseModel):
@@ -405,4 +364,5 @@ MODELS = [
     ContactResult,
     CampaignReport,
     Heartbeat,
+    *OUTBOUND_MODELS,
 ]

@@ -12,7 +12,9 @@ DIALING = "dialing"
 DRAIN = "drain"
 FINALIZE = "finalize"
 DEFAULT = "default"
-QUEUES = (DIALING, DRAIN, FINALIZE, DEFAULT)
+WEBHOOKS = "webhooks"  # outbox dispatch and webhook deliveries: a slow receiver waits here only
+MAIL = "mail"  # the campaign-closed mail: a slow SMTP server waits here only
+QUEUES = (DIALING, DRAIN, FINALIZE, DEFAULT, WEBHOOKS, MAIL)
 
 # Imported after the queue names: the middleware maps them to heartbeat kinds.
 from tasks.middleware import setup_middleware  # noqa: E402

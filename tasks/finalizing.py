@@ -17,8 +17,9 @@ from app.clock import utcnow
 from tasks.lifecycle import keep_draining, lifecycle_beat, record_failure
 
 from app.db import connection
-from app.finalization import finalize
+from app.finalization import CLOSE, finalize
 from app.pbx.ami import get_ami
+from tasks.webhooks import dispatch_outbox
 
 log = logging.getLogger(__name__)
 
@@ -41,3 +42,13 @@ def finalize_campaign(campaign_id: int, token: str | None = None):
             record_failure(campaign_id, "finalize", exc, now)
             raise
     log.info("campaign=%s finalize run ended at step %r", campaign_id, done)
+    if done == CLOSE:
+        _announce_close(campaign_id)
+
+
+def _announce_close(campaign_id: int) -> None:
+    """Dispatch the close's webhooks and mail now, not at the next minute (a side hook)."""
+    try:
+        dispatch_outbox.send()
+    except Exception:  # the minute's kick dispatches them anyway
+        log.exception("campaign=%s could not kick the outbox dispatcher", campaign_id)

@@ -10,7 +10,7 @@ import time
 import dramatiq
 from periodiq import PeriodiqMiddleware
 
-from tasks.broker import DEFAULT, DIALING, DRAIN, FINALIZE, QUEUES
+from tasks.broker import DEFAULT, DIALING, DRAIN, FINALIZE, MAIL, QUEUES, WEBHOOKS
 from tasks.broker import broker as real_broker
 
 TEST_QUEUE = "callcast-test-echo"
@@ -55,7 +55,8 @@ def fail_once(token):
 
 def test_it_names_the_design_queues():
     assert (DIALING, DRAIN, FINALIZE, DEFAULT) == ("dialing", "drain", "finalize", "default")
-    assert set(QUEUES) == {"dialing", "drain", "finalize", "default"}
+    assert (WEBHOOKS, MAIL) == ("webhooks", "mail")
+    assert set(QUEUES) == {"dialing", "drain", "finalize", "default", "webhooks", "mail"}
 
 
 def test_it_builds_one_rabbitmq_broker_with_periodiq_on_the_test_vhost():

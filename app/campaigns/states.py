@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 
-from app.db import row_id
+from app.db import database, row_id
 from app.errors import IllegalTransitionError, NotFoundError, StaleStateError
 from app.models import (
     ACTIVE,
@@ -19,6 +19,7 @@ from app.models import (
     PAUSED,
     Campaign,
 )
+from app.outbound.outbox import record_state_change
 
 log = logging.getLogger(__name__)
 
@@ -76,15 +77,17 @@ def transition(campaign_id: int, target: str, now, user_id: int | None = None) -
     stamp = STAMPS.get(target)
     if stamp and getattr(campaign, stamp) is None:
         values[getattr(Campaign, stamp)] = now
-    updated = (
-        Campaign.update(values)
-        .where((Campaign.id == campaign_id) & (Campaign.state == current))
-        .execute()
-    )
-    if updated != 1:
-        # another worker or operator got there first
-        raise StaleStateError(
-            f"campaign {campaign_id} left {current} before it could become {target}"
+    with database.atomic():  # the webhook's outbox row commits with the change, or neither
+        updated = (
+            Campaign.update(values)
+            .where((Campaign.id == campaign_id) & (Campaign.state == current))
+            .execute()
         )
+        if updated != 1:
+            # another worker or operator got there first
+            raise StaleStateError(
+                f"campaign {campaign_id} left {current} before it could become {target}"
+            )
+        record_state_change(campaign, current, target, now)
     log.info("campaign=%s state %s -> %s", campaign_id, current, target)
     return get_campaign(campaign_id)

@@ -21,6 +21,7 @@ from app.dialer.sql import Statement, batches, rows_doc, rows_source
 from app.models import (
     CALLING,
     DONE,
+    FINAL,
     ORIGINATING,
     PENDING,
     UP,
@@ -29,6 +30,7 @@ from app.models import (
     Campaign,
     CampaignContact,
 )
+from app.outbound.outbox import record_contacts_finished
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +56,13 @@ def fold_events(campaign_id: int, now: datetime, campaign: Campaign | None = Non
     # events (the lifecycle's, a redelivered tick's) changes nothing: the
     # attempt is no longer open and the contact no longer calling on it.
     with database.atomic():
+        finished = []
         for batch in batches(closes):
             close(batch, now)
-            settle(campaign, batch, now)
+            finished += settle(campaign, batch, now)
         for batch in batches(ups):
             mark_up(batch)
+        record_contacts_finished(campaign_id, finished, now)  # one outbox row, for webhooks
     if closes:
         log.info("folded campaign=%s ended=%d in_flight=%d", campaign_id, len(closes),
                  len(attempts))
@@ -134,6 +138,7 @@ def _settle_query(rows, now, campaign_id):
             & (CampaignContact.state == CALLING)
             & (CampaignContact.attempts == v.attempts)  # still on that attempt
         )
+        .returning(CampaignContact.contact)
     )
 
 
@@ -177,12 +182,14 @@ def given_back_of(campaign_id: int, contact_ids) -> dict:
     return dict(query.tuples())
 
 
-def settle(campaign: Campaign, closes, now) -> None:
+def settle(campaign: Campaign, closes, now) -> list[dict]:
     """Move the contacts of closed attempts on (final, or pending after a delay), one statement.
+
+    Returns the contacts this call made final, as ``contact.finished`` reports them.
 
     ``closes``: (attempt, facts) pairs; an attempt has contact_id, number and
     originated_at. Only a contact still calling on that attempt moves: another
-    worker may have settled it first.
+    worker may have settled it first (and reports it).
     """
     tripped = campaign.breaker_tripped_at
     # only a campaign whose breaker ever tripped has attempts given back
@@ -197,8 +204,13 @@ def settle(campaign: Campaign, closes, now) -> None:
         else:
             state, due = next_state(campaign, attempt.number - back, facts.outcome, ended)
         rows.append((attempt.contact_id, attempt.number, state, due, facts.outcome, back))
-    SETTLE.run(rows=rows_doc(SETTLE_FIELDS, rows),
-               now=CampaignContact.updated_at.db_value(now), campaign_id=campaign.id)
+    moved = {contact for (contact,) in SETTLE.run(
+        rows=rows_doc(SETTLE_FIELDS, rows), now=CampaignContact.updated_at.db_value(now),
+        campaign_id=campaign.id).fetchall()}
+    return [{"contact_id": contact, "attempts": number, "outcome": outcome,
+             "finished_at": now.isoformat()}
+            for contact, number, state, _, outcome, _ in rows
+            if state == FINAL and contact in moved]
 
 
 def mark_up(ups) -> None:
@@ -215,5 +227,6 @@ def close_attempt(campaign: Campaign, attempt, facts: AttemptFacts, now) -> bool
     with database.atomic():
         if close([(attempt, facts)], now) != 1:
             return False
-        settle(campaign, [(attempt, facts)], now)
+        finished = settle(campaign, [(attempt, facts)], now)
+        record_contacts_finished(campaign.id, finished, now)
     return True

@@ -26,6 +26,7 @@ from app.finalization.steps import (
 )
 from app.chains import release_lease, renew_lease
 from app.models import CLOSED, FINALIZING, CampaignReport
+from app.outbound.outbox import record_closed
 from app.pbx.dialplan import write_campaign_dialplans
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,8 @@ def step_close(campaign_id: int, now) -> None:
         claim(campaign_id, CLOSE, now)
         campaign = transition(campaign_id, CLOSED, now)
         release_lease(campaign_id, campaign.tick_token)
+        report = CampaignReport.get(CampaignReport.campaign == campaign_id)
+        record_closed(campaign, report.data, bool(report.csv_path), now)
     log.info("campaign=%s closed", campaign_id)
 
 

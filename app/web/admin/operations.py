@@ -18,6 +18,7 @@ from peewee import fn
 from app.web.admin.base import SecureBaseView
 from app.web.health import run_checks
 from app.models import Heartbeat, QuarantinedReport
+from app.outbound.status import outbound_summary
 
 log = logging.getLogger(__name__)
 
@@ -124,4 +125,5 @@ class OperationsView(SecureBaseView):
             checks=checks,
             quarantine_counts=quarantine_counts,
             quarantined=quarantined,
+            outbound=outbound_summary(now),
         )

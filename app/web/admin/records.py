@@ -9,6 +9,7 @@ from flask_login import current_user
 from wtforms import fields, validators
 
 from app.web.admin.base import IdFilter, SecureModelView, utc_filters
+from app.config import EMAIL_RE
 from app.users import ADMIN, hash_password, validate_new_user
 from app.errors import ValidationError
 from app.events import OUTCOMES
@@ -62,15 +63,18 @@ class UserView(SecureModelView):
 
     roles = (ADMIN,)
     can_delete = False  # deactivate instead: campaigns keep their author
-    column_list = ("id", "username", "role", "active", "created_at", "last_login_at")
+    column_list = ("id", "username", "email", "role", "active", "created_at", "last_login_at")
     column_details_list = column_list  # never the password hash
     column_searchable_list = ("username",)
     column_filters = ("role", "active")
-    form_columns = ("username", "role", "active")
+    form_columns = ("username", "email", "role", "active")
     form_overrides = {"role": fields.SelectField}
     form_args = {
         "role": {"choices": [fields.SelectChoice(r) for r in ROLES]},
         "username": {"validators": [validators.DataRequired(), validators.Length(max=64)]},
+        # where the mail of the campaigns they create goes (optional)
+        "email": {"validators": [validators.Optional(), validators.Length(max=254),
+                                 validators.Regexp(EMAIL_RE, message="not an e-mail address")]},
     }
     form_extra_fields = {
         "new_password": fields.PasswordField(
