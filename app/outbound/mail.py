@@ -14,7 +14,8 @@ import ssl
 from email.message import EmailMessage
 from pathlib import Path
 
-from app.config import EMAIL_RE, get_settings
+from app.config import get_settings
+from app.envreaders import EMAIL_RE
 from app.db import database
 from app.models import Campaign, CampaignReport, User
 from app.outbound import attempts

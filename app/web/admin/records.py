@@ -9,7 +9,7 @@ from flask_login import current_user
 from wtforms import fields, validators
 
 from app.web.admin.base import IdFilter, SecureModelView, utc_filters
-from app.config import EMAIL_RE
+from app.envreaders import EMAIL_RE
 from app.users import ADMIN, hash_password, validate_new_user
 from app.errors import ValidationError
 from app.events import OUTCOMES
