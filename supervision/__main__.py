@@ -30,6 +30,8 @@ log = logging.getLogger("supervision")
 # While the database is away an event is answered FAIL (supervisord buffers it again and
 # resends it): wait a little first, growing, so the resends do not spin.
 RETRY_MIN, RETRY_MAX = 0.5, 30.0
+# Old transitions go at the first record after a (re)start and every this many records after.
+PRUNE_EVERY = 1000
 
 
 class Recorder:
@@ -38,6 +40,7 @@ class Recorder:
     def __init__(self, prefix: str, host: str = HOST, clock=utcnow, pause=time.sleep):
         self.prefix, self.host, self.clock, self.pause = prefix, host, clock, pause
         self.retry = 0.0
+        self.recorded = 0
 
     def __call__(self, headers: dict, payload: bytes) -> bytes:
         found = transition(headers, payload)
@@ -56,7 +59,21 @@ class Recorder:
         self.retry = 0.0
         log.info("recorded program=%s %s -> %s pid=%s expected=%s", found.program,
                  found.from_state, found.to_state, found.pid, found.expected)
+        if self.recorded % PRUNE_EVERY == 0:
+            self.prune()
+        self.recorded += 1
         return OK
+
+    def prune(self) -> None:
+        """Delete transitions past their retention; a side hook that never fails the event."""
+        try:
+            with connection():
+                removed = process_states.prune(self.clock())
+            if removed:
+                log.info("pruned %d transitions older than %d days", removed,
+                         process_states.RETENTION_DAYS)
+        except Exception:
+            log.exception("could not prune old transitions")
 
 
 def read_exactly(stream, size: int) -> bytes:

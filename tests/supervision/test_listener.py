@@ -1,7 +1,7 @@
 """python -m supervision: READY / RESULT on a byte stream, transitions of our programs recorded."""
 
 import io
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from app.models import ProcessTransition
 from supervision.__main__ import Recorder, serve
@@ -71,3 +71,12 @@ def test_it_stops_when_stdin_closes_mid_event(db):
     truncated = exited("callcast-agi", "callcast-agi", 41)[:-5]
     assert serve(io.BytesIO(truncated), stdout, Recorder("callcast-")) == 0
     assert ProcessTransition.select().count() == 0
+
+
+def test_it_prunes_transitions_past_their_retention_when_it_starts_recording(db):
+    from app.process_states import record
+
+    record("h1", "callcast-agi", "STOPPED", "STARTING", NOW - timedelta(days=40))
+    stdin = io.BytesIO(exited("callcast-agi", "callcast-agi", 41))
+    serve(stdin, Out(), Recorder("callcast-", host="h1", clock=lambda: NOW))
+    assert [r.at for r in ProcessTransition.select()] == [NOW]
