@@ -7,6 +7,7 @@ limit is restarted by memmon.
 """
 
 import http.cookiejar
+import json
 import os
 import re
 import signal
@@ -18,7 +19,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from .conftest import wait_until
+from .conftest import changed_tasks, wait_until
 from .test_drills import db_rows
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
@@ -185,3 +186,24 @@ def test_it_drills_memmon_restarting_a_program_over_its_memory_limit(deployment)
     assert f"Subject: memmon [ops-test]: process {name}:{name} restarted\n" in text
     rss = int(re.search(r"too much memory \((\d+) bytes RSS\)", text).group(1))
     assert rss > 100 * mb
+
+
+def test_it_restarts_the_listeners_with_the_programs_when_the_environment_changes(deployment):
+    """A changed .env: the handler restarts every program and listener of the host."""
+    def pids():
+        return {name: pid for name, (state, pid) in deployment.status().items()
+                if state == "RUNNING"}
+
+    deployment.wait_health(200, timeout=120)
+    before = wait_until(lambda: (lambda p: p if set(LISTENERS) <= set(p) else None)(pids()),
+                        60, "the listeners RUNNING")
+    extra = {**deployment.vars["callcast_env_extra"], "CALLCAST_OPS_MARK": "restart-drill"}
+    try:
+        recap = deployment.playbook("-e", json.dumps({"callcast_env_extra": extra}))
+        assert "supervisor : Restart the Callcast programs" in changed_tasks(recap.output)
+        after = wait_until(lambda: (lambda p: p if set(p) == set(before) else None)(pids()),
+                           120, "every program and listener RUNNING again")
+        assert sorted(n for n in before if after[n] == before[n]) == []
+    finally:
+        deployment.playbook()  # the inventory's .env again (another restart)
+    deployment.wait_health(200, timeout=120)
