@@ -115,7 +115,8 @@ def check_supervisor(settings, now):
         return False, f"cannot read process transitions: {type(exc).__name__}: {exc}"
     restarts = "; ".join(s.sentence("hour") for s in restarted) or "no restarts in the last hour"
     if fatal:
-        return False, f"FATAL (supervisord gave up, start it by hand): {', '.join(fatal)}; {restarts}"
+        gave_up = ", ".join(fatal)
+        return False, f"FATAL (supervisord gave up, start it by hand): {gave_up}; {restarts}"
     return True, restarts
 
 
