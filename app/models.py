@@ -347,6 +347,17 @@ class Heartbeat(BaseModel):
     info = JSONField(default=dict)
 
 
+class ProcessTransition(BaseModel):
+    """A PROCESS_STATE_* event of one of our supervisord programs (python -m supervision)."""
+    at = UTCDateTimeField(default=utcnow, index=True)
+    host = CharField(max_length=128)
+    program = CharField(max_length=128)  # group:process, e.g. callcast-dialer:callcast-dialer_00
+    from_state = CharField(max_length=16)
+    to_state = CharField(max_length=16)  # STARTING, RUNNING, BACKOFF, STOPPING, EXITED, ...
+    pid = IntegerField(null=True)
+    expected = BooleanField(null=True)  # EXITED only: the exit code was one of exitcodes
+
+
 MODELS = [
     User,
     LoginFailure,
@@ -365,4 +376,5 @@ MODELS = [
     CampaignReport,
     Heartbeat,
     *OUTBOUND_MODELS,
+    ProcessTransition,
 ]

@@ -12,7 +12,7 @@ from urllib.parse import urlparse
 
 import pika
 
-from app import heartbeats
+from app import heartbeats, process_states
 from app.db import database
 from app.models import Heartbeat
 from app.pbx.ami import AmiClient
@@ -105,6 +105,21 @@ def check_agi_fallback(settings, now):
     return _agi_fallback_beat(settings, now)
 
 
+def check_supervisor(settings, now):
+    """No program left FATAL by supervisord; the detail names the restarts of the last hour."""
+    try:
+        fatal = sorted(f"{p} on {h}" for (h, p), row in process_states.latest_states().items()
+                       if row.to_state == "FATAL")
+        restarted = [s for s in process_states.summaries(now) if s.restarts]
+    except Exception as exc:
+        return False, f"cannot read process transitions: {type(exc).__name__}: {exc}"
+    restarts = "; ".join(s.sentence("hour") for s in restarted) or "no restarts in the last hour"
+    if fatal:
+        gave_up = ", ".join(fatal)
+        return False, f"FATAL (supervisord gave up, start it by hand): {gave_up}; {restarts}"
+    return True, restarts
+
+
 CHECKS = {
     "database": check_database,
     "broker": check_broker,
@@ -115,6 +130,7 @@ CHECKS = {
     "agi": heartbeat_check("agi", source="agi"),
     "agi_fallback": check_agi_fallback,
     "ami_events": heartbeat_check("ami-events"),
+    "supervisor": check_supervisor,
 }
 
 

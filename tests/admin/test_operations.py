@@ -61,3 +61,21 @@ def test_it_shows_reports_quarantined_for_a_missing_or_wrong_call_token(app, vie
     rows = page.split('id="quarantined"')[1].split("</table>")[0]
     assert rows.count("<td>999999</td>") == 3 and "127.0.0.1:40000" in rows
     assert "<script>x" not in rows and "&lt;script&gt;x" in rows  # peer data is escaped
+
+
+def test_it_tells_how_often_each_program_restarted_in_the_last_hour(app, viewer_client):
+    from app.process_states import record
+
+    now = utcnow()
+    record("pbx1", "callcast-agi", "RUNNING", "EXITED", now - timedelta(hours=2), 5, False)
+    for minutes in (40, 20, 1):
+        at = now - timedelta(minutes=minutes)
+        record("pbx1", "callcast-agi", "RUNNING", "EXITED", at, 10 + minutes, False)
+        record("pbx1", "callcast-agi", "EXITED", "STARTING", at)
+        record("pbx1", "callcast-agi", "STARTING", "RUNNING", at, 11 + minutes)
+    page = viewer_client.get("/admin/operations/").get_data(as_text=True)
+    assert ("<li>callcast-agi restarted 3 times in the last hour (3 unexpected exits) on pbx1"
+            in page.split('id="restarts"')[1])
+    row = page.split('id="programs"')[1].split("</table>")[0].split("<tr", 2)[2]
+    assert re.findall(r'<td class="text-right">(\d+)</td>', row) == ["3", "3", "0"]
+    assert "table-warning" in row and "<td>RUNNING</td>" in row

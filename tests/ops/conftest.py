@@ -379,6 +379,21 @@ class Deployment:
         return "\n".join(out)
 
 
+def alert_vars(prefix: Path) -> dict:
+    """supervisord alerts: crash and memmon mails land in a folder (a sendmail stand-in),
+    memmon checks every 5 s and watches a test program that grows on SIGUSR1."""
+    return {
+        "callcast_crashmail_to": "ops@example.net",
+        "callcast_sendmail": f"{sys.executable} {prefix}/opt/callcast/src/tests/ops/mailbox.py "
+                             f"{prefix}/var/mail",
+        "callcast_memory_limits": {"callcast-memhog": "100MB", "callcast-dialer": "1GB"},
+        "supervisor_memmon_tick": 5,
+        "supervisor_extra_programs": {"memhog": {
+            "command": "python tests/ops/memhog.py", "priority": 400, "startsecs": 1,
+            "stopwaitsecs": 5}},
+    }
+
+
 def build_vars(prefix: Path, repo: Path, commit: str, broker_url: str, ports: dict) -> dict:
     user = pwd.getpwuid(os.getuid()).pw_name
     group = grp.getgrgid(os.getgid()).gr_name
@@ -423,6 +438,7 @@ def build_vars(prefix: Path, repo: Path, commit: str, broker_url: str, ports: di
         "callcast_dialer_metrics_base": ports["dialer_metrics"],
         "callcast_env_extra": {"PBXSIM_SPEED": "20"},
         "callcast_lifecycle_metrics_base": ports["lifecycle_metrics"],
+        **alert_vars(prefix),
         "app_install_packages": False,
         "supervisor_install": "none",
         "supervisor_manage_service": False,
@@ -489,6 +505,7 @@ def deployment():
         # an installed Asterisk's configuration, as its sample files ship it
         asterisk = Path(variables["asterisk_config_dir"])
         asterisk.mkdir(parents=True)
+        (prefix / "var" / "mail").mkdir(parents=True)
         (asterisk / "manager.conf").write_text("[general]\nenabled = no\nport = 5038\n")
         (asterisk / "extensions.conf").write_text("[general]\nstatic=yes\n")
         deployed = Deployment(prefix, workdir, vars_file, inventory, ports, variables,

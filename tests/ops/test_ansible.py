@@ -25,7 +25,9 @@ from .conftest import (
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
 PROGRAMS = ("agi", "agi-fallback", "ami-events", "agi-watchdog", "dialer", "lifecycle",
-            "scheduler", "web", "pbx")
+            "scheduler", "web", "pbx", "memhog")
+# supervisord's event listeners: supervisorctl status lists them with the programs
+LISTENERS = ("callcast-crashmail", "callcast-memmon", "callcast-supervision")
 
 
 def test_it_applies_the_playbook_into_an_isolated_prefix(deployment):
@@ -37,7 +39,7 @@ def test_it_applies_the_playbook_into_an_isolated_prefix(deployment):
     sections = [line for line in programs.splitlines() if line.startswith("[program:")]
     assert sections == [f"[program:callcast-{name}]" for name in
                         ("web", "dialer", "lifecycle", "scheduler", "agi", "agi-fallback",
-                         "ami-events", "agi-watchdog", "pbx")]
+                         "ami-events", "agi-watchdog", "pbx", "memhog")]
     dialer = programs.split("[program:callcast-dialer]")[1].split("[program:")[0]
     for line in ("numprocs=2", "autorestart=true", "startretries=5", "stopsignal=TERM",
                  "stopwaitsecs=25", "priority=200", "stopasgroup=true", "killasgroup=true",
@@ -69,7 +71,7 @@ def test_it_applies_the_playbook_into_an_isolated_prefix(deployment):
 
 def test_it_runs_every_program_and_health_answers_200(deployment):
     expected = {"callcast-dialer:callcast-dialer_00", "callcast-dialer:callcast-dialer_01",
-                *(f"callcast-{p}" for p in PROGRAMS if p != "dialer")}
+                *(f"callcast-{p}" for p in PROGRAMS if p != "dialer"), *LISTENERS}
     wait_until(
         lambda: {n for n, (state, _) in deployment.status().items() if state == "RUNNING"}
         >= expected,
@@ -108,7 +110,8 @@ def test_it_restarts_only_the_program_whose_definition_changed(deployment):
         return {name: pid for name, (state, pid) in deployment.status().items()
                 if state == "RUNNING"}
 
-    wait_until(lambda: len(pids()) == len(PROGRAMS) + 1, 90, "every program RUNNING")
+    wait_until(lambda: len(pids()) == len(PROGRAMS) + 1 + len(LISTENERS), 90,
+               "every program RUNNING")
     before = pids()
     new_base = free_hundred(1, taken={deployment.ports["lifecycle_metrics"],
                                       deployment.ports["dialer_metrics"]})

@@ -58,7 +58,7 @@ def get_health(client):
 def test_it_checks_every_dependency_and_process():
     assert list(CHECKS) == [
         "database", "broker", "pbx", "dialer", "lifecycle", "scheduler", "agi", "agi_fallback",
-        "ami_events",
+        "ami_events", "supervisor",
     ]
 
 
@@ -152,3 +152,31 @@ def test_it_answers_503_naming_the_database_when_it_cannot_be_opened(app, client
     assert "database" in body["failing"]
     assert "OperationalError" in body["checks"]["database"]["detail"]
     assert body["checks"]["dialer"]["detail"].startswith("cannot read heartbeats")
+
+
+def test_it_names_the_restarts_of_the_last_hour_and_fails_on_a_program_left_fatal(
+        client, settings_of, pbx):
+    from app.process_states import record
+
+    settings_of(ami_port=pbx, ami_secret="s3cret")
+    now = datetime.now(timezone.utc)
+    beat_all(now)
+    status, body = get_health(client)
+    assert (status, body["checks"]["supervisor"]) == (
+        200, {"ok": True, "detail": "no restarts in the last hour"})
+    for _ in range(3):
+        record("pbx1", "callcast-agi", "RUNNING", "EXITED", now, pid=7, expected=False)
+        record("pbx1", "callcast-agi", "EXITED", "STARTING", now)
+    status, body = get_health(client)
+    assert status == 200
+    assert body["checks"]["supervisor"]["detail"] == (
+        "callcast-agi restarted 3 times in the last hour (3 unexpected exits)")
+    record("pbx1", "callcast-agi", "STARTING", "BACKOFF", now)
+    record("pbx1", "callcast-agi", "BACKOFF", "FATAL", now)
+    status, body = get_health(client)
+    assert (status, body["failing"]) == (503, ["supervisor"])
+    assert body["checks"]["supervisor"]["detail"].startswith(
+        "FATAL (supervisord gave up, start it by hand): callcast-agi on pbx1; callcast-agi "
+        "restarted 3 times")
+    record("pbx1", "callcast-agi", "FATAL", "STARTING", now)  # an operator started it
+    assert get_health(client)[0] == 200

@@ -1,5 +1,5 @@
-"""The operations page: RabbitMQ queues, process heartbeats, the /health summary and the
-reports quarantined for a missing or wrong call token."""
+"""The operations page: RabbitMQ queues, process heartbeats, the /health summary, the
+reports quarantined for a missing or wrong call token and supervisord's restarts."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from flask import current_app
 from flask_admin import expose
 from peewee import fn
 
+from app import process_states
 from app.web.admin.base import SecureBaseView
 from app.web.health import run_checks
 from app.models import Heartbeat, QuarantinedReport
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 MANAGEMENT_TIMEOUT = 3.0
 QUARANTINE_SHOWN = 20
 QUARANTINE_WINDOW = timedelta(hours=24)
+PROGRAM_WINDOW = timedelta(hours=1)
 
 
 def broker_vhost(broker_url: str) -> str:
@@ -126,4 +128,5 @@ class OperationsView(SecureBaseView):
             quarantine_counts=quarantine_counts,
             quarantined=quarantined,
             outbound=outbound_summary(now),
+            programs=process_states.summaries(now, PROGRAM_WINDOW),
         )
