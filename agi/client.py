@@ -20,6 +20,7 @@ import socket
 
 from agi.protocol import CONFIRM_COMMAND, asterisk_block
 from app.calltokens import CallTokens
+from app.config import get_settings
 
 REPLY = b"200 result=1\n"
 SIGN = object()  # token=SIGN: the token of the script's attempt, as the Originate set it
@@ -34,8 +35,6 @@ def _tokens(secret):
 def signed_token(script, secret=None):
     """The call token of the attempt ``script`` names (``c/k/a/event``), "" if none is named."""
     if secret is None:
-        from app.config import get_settings
-
         secret = get_settings().call_token_secret
     m = _IDS_RE.match(script or "")
     return _tokens(secret).token(*m.groups()) if m else ""

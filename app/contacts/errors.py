@@ -1,6 +1,7 @@
 """Errors of contact lists."""
 
 from app.errors import ValidationError
+from app.quoting import quote_input
 
 # campaigns named in a refusal; the rest are counted (a flash message lives in a cookie)
 NAMED_CAMPAIGNS = 5
@@ -13,8 +14,6 @@ class ContactListInUseError(ValidationError):
     """
 
     def __init__(self, list_id: int, list_name: str, campaigns, action: str = "deleted"):
-        from app.quoting import quote_input
-
         self.list_id, self.campaigns = list_id, list(campaigns)
         named = ", ".join(
             f"campaign {c.id} {quote_input(c.name, 30)} ({c.state})"

@@ -16,6 +16,7 @@ import signal
 from dramatiq.middleware import Middleware
 
 from app.config import get_settings
+from app.logs import configure_logging
 from tasks.middleware.heartbeat import kinds_for_queues
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,5 @@ class WorkerProcess(Middleware):
     def after_worker_boot(self, broker, worker):
         if not self.booted:
             return
-        from app.logs import configure_logging
-
         kinds = kinds_for_queues(sorted(worker.consumer_whitelist or []))
         configure_logging(get_settings(), "+".join(kinds) or "worker")
