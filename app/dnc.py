@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from app.clock import utcnow
 from app.contacts import normalise_phone, plan_import, read_records, require_phone
 from app.db import database
-from app.errors import NotFoundError
+from app.errors import NotFoundError, ValidationError
 from app.models import DoNotCall
 from app.quoting import cut
 
@@ -34,6 +34,8 @@ def add_number(
     Raises:
         ValidationError: the number does not normalise; the message says why.
     """
+    if note and not note.isprintable():  # a NUL would fail on PostgreSQL
+        raise ValidationError("note: one line of printable characters")
     phone = require_phone(raw, country)
     entry, created = DoNotCall.get_or_create(
         phone=phone,

@@ -64,6 +64,9 @@ def test_it_bounds_list_names_on_every_engine(db, tmp_path):
         ci.create_contact_list("é" * 201, path, "FR")
     with pytest.raises(ValidationError, match="list name: a contact list needs a name"):
         ci.create_contact_list("  ", path, "FR")
+    for name in ("spring\x00list", "spring\nlist"):  # PostgreSQL refuses a NUL in text
+        with pytest.raises(ValidationError, match="list name: one line of printable characters"):
+            ci.create_contact_list(name, path, "FR")
     contact_list, _ = ci.create_contact_list(" " + "é" * 200 + " ", path, "FR")
     assert ContactList.get_by_id(contact_list.id).name == "é" * 200
 

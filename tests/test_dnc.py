@@ -35,6 +35,13 @@ def test_it_refuses_a_number_that_does_not_normalise(db):
     assert DoNotCall.select().count() == 0
 
 
+def test_it_refuses_a_note_a_database_cannot_store(db):
+    # PostgreSQL refuses a NUL in text: a clear refusal, never a 500
+    with pytest.raises(ValidationError, match="note: one line of printable characters"):
+        dnc.add_number("0612345678", "FR", note="called\x00in")
+    assert DoNotCall.select().count() == 0
+
+
 def test_it_removes_a_number_written_any_way(db):
     dnc.add_number("0612345678", "FR")
     assert dnc.remove_number("+33 6 12 34 56 78", "FR") is True

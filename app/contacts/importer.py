@@ -39,7 +39,7 @@ def check_list_name(name) -> str:
     """The name of a new list, stripped.
 
     Raises:
-        ValidationError: empty, or longer than NAME_CHARS; the message says which.
+        ValidationError: empty, longer than NAME_CHARS or not printable; the message says which.
     """
     name = (name or "").strip()
     if not name:
@@ -48,6 +48,8 @@ def check_list_name(name) -> str:
         raise ValidationError(
             f"list name: at most {NAME_CHARS} characters (this one has {len(name)})"
         )
+    if not name.isprintable():  # a NUL would fail on PostgreSQL; a newline breaks the pages
+        raise ValidationError("list name: one line of printable characters")
     return name
 
 
