@@ -430,3 +430,17 @@ def worker(broker):
     running.start()
     yield running
     running.stop()
+
+
+# --- back-office users (the admin and the API tests) -----------------------------
+
+@pytest.fixture
+def users(app):
+    """One user per role, named after it (password: tests.users_support.PASSWORD)."""
+    from app.models import User
+    from tests.users_support import password_hash
+
+    return {
+        role: User.create(username=role, role=role, password_hash=password_hash())
+        for role in ("admin", "operator", "viewer")
+    }

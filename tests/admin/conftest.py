@@ -1,4 +1,4 @@
-"""Back-office helpers: users of each role and a client signed in as one of them."""
+"""Back-office helpers: a client signed in as a user of a role (``users``: tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -6,18 +6,7 @@ import re
 
 import pytest
 
-import functools
-
-from app.users import hash_password
-from app.models import User
-
-PASSWORD = "correct horse 1"
-
-
-@functools.lru_cache(maxsize=1)
-def password_hash() -> str:
-    # hashing is slow on purpose; one hash serves every test user
-    return hash_password(PASSWORD)
+from tests.users_support import PASSWORD, password_hash  # noqa: F401  (tests import them here)
 
 
 def csrf_token(client, path="/login") -> str:
@@ -40,15 +29,6 @@ def flashes(response) -> list[str]:
     html = response.get_data(as_text=True)
     found = re.findall(r'<div class="alert[^"]*"[^>]*>(.*?)</div>', html, re.S)
     return [re.sub(r"<[^>]+>|&times;", "", f).strip() for f in found]
-
-
-@pytest.fixture
-def users(app):
-    """One user per role, named after it."""
-    return {
-        role: User.create(username=role, role=role, password_hash=password_hash())
-        for role in ("admin", "operator", "viewer")
-    }
 
 
 @pytest.fixture

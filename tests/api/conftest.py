@@ -6,8 +6,6 @@ import pytest
 
 from app.apitokens import create_token
 from app.clock import utcnow
-from app.models import User
-from tests.admin.conftest import password_hash
 
 
 class ApiClient:
@@ -30,14 +28,6 @@ class ApiClient:
 
     def delete(self, path, headers=None, **kw):
         return self.client.delete(path, headers=self._headers(headers), **kw)
-
-
-@pytest.fixture
-def users(app):
-    return {
-        role: User.create(username=role, role=role, password_hash=password_hash())
-        for role in ("admin", "operator", "viewer")
-    }
 
 
 @pytest.fixture
