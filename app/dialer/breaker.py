@@ -34,6 +34,7 @@ failing (``tasks.dialing``), with the error in its status.
 from __future__ import annotations
 
 import logging
+from collections import namedtuple
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -41,7 +42,7 @@ from app.campaigns.states import transition
 from app.db import write_transaction
 from app.dialer.outcomes import BREAKER_REASONS
 from app.dialer.readout import set_status
-from app.dialer.sql import batches, rows_table
+from app.dialer.sql import Statement, batches, rows_table
 from app.errors import IllegalTransitionError, StaleStateError
 from app.models import CALLING, PAUSED, PENDING, CallAttempt, Campaign, CampaignContact
 
@@ -61,6 +62,28 @@ class Trip:
     calls: int  # how many calls the rule saw fail
 
 
+Ended = namedtuple("Ended", "contact_id number outcome")
+
+
+def _latest_query(campaign_id, limit, offset, since=None):
+    where = (CallAttempt.campaign == campaign_id) & CallAttempt.finished_at.is_null(False)
+    if since is not None:
+        # a call up at the trip ends after it but belongs to the old run
+        where &= (CallAttempt.finished_at >= since) & (CallAttempt.originated_at >= since)
+    return (
+        CallAttempt.select(CallAttempt.contact, CallAttempt.number, CallAttempt.outcome)
+        .where(where)
+        .order_by(CallAttempt.finished_at.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+
+
+# every tick that ended calls asks: built and rendered once (one shape each)
+LATEST = Statement(_latest_query)
+LATEST_SINCE_TRIP = Statement(_latest_query)
+
+
 def _latest(campaign: Campaign, limit: int, offset: int = 0) -> list:
     """The campaign's ended calls since the breaker last tripped, latest first.
 
@@ -68,19 +91,12 @@ def _latest(campaign: Campaign, limit: int, offset: int = 0) -> list:
     rows, not for the campaign's history.
     """
     since = campaign.breaker_tripped_at
-    where = (CallAttempt.campaign == campaign.id) & CallAttempt.finished_at.is_null(False)
-    if since is not None:
-        # a call up at the trip ends after it but belongs to the old run
-        where &= (CallAttempt.finished_at >= since) & (CallAttempt.originated_at >= since)
-    query = (
-        CallAttempt.select(CallAttempt.contact.alias("contact_id"), CallAttempt.number,
-                           CallAttempt.outcome)
-        .where(where)
-        .order_by(CallAttempt.finished_at.desc())
-        .limit(limit)
-        .offset(offset)
-    )
-    return list(query.namedtuples())
+    if since is None:
+        cursor = LATEST.run(campaign_id=campaign.id, limit=limit, offset=offset)
+    else:
+        cursor = LATEST_SINCE_TRIP.run(campaign_id=campaign.id, limit=limit, offset=offset,
+                                       since=CallAttempt.finished_at.db_value(since))
+    return [Ended(*row) for row in cursor.fetchall()]
 
 
 def check(campaign: Campaign, settings) -> Trip | None:
