@@ -6,6 +6,7 @@ import pytest
 
 from app.models import ACTIVE, CLOSED, DRAFT, FINISHED, PAUSED, Campaign, ContactList
 from tests.api.conftest import error_code
+from tests.waiting import wait_until
 
 BODY = {
     "name": "Spring drive",
@@ -117,9 +118,11 @@ def test_it_pauses_resumes_and_finishes_and_starts_dialing_on_resume(db, api, br
     assert paused.status_code == 200 and paused.get_json()["state"] == PAUSED
     resumed = api.post(f"/api/v1/campaigns/{campaign.id}/resume")
     assert resumed.status_code == 200 and resumed.get_json()["state"] == ACTIVE
-    # the console's own run_op enqueued the first tick
-    assert broker.get_queue_message_counts("dialing")[0] + broker.get_queue_message_counts(
-        "dialing.DQ")[0] >= 1
+    # the console's own run_op enqueued the first tick; publishes are not confirmed, so the
+    # count is polled from RabbitMQ until the message shows up
+    wait_until(lambda: broker.get_queue_message_counts("dialing")[0]
+               + broker.get_queue_message_counts("dialing.DQ")[0] >= 1,
+               what="the first tick in the dialing queue")
     finished = api.post(f"/api/v1/campaigns/{campaign.id}/finish")
     assert finished.status_code == 200 and finished.get_json()["state"] == FINISHED
 
