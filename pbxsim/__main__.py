@@ -149,6 +149,8 @@ def build_parser(defaults):
     p.add_argument("--p-digit", type=float, default=0.7)
     p.add_argument("--p-hangup", type=float, default=0.1,
                    help="random: an answering callee hangs up during the menu")
+    p.add_argument("--p-machine", type=float, default=0.0,
+                   help="random: share of answering callees that are answering machines")
     p.add_argument("--digits", default="123", help="digits the random callee presses")
     p.add_argument("--ring-s", type=_range, default=(1.0, 8.0), metavar="MIN,MAX",
                    help="random: ring time before answer/busy/congestion")
@@ -203,7 +205,7 @@ def _model_options(args):
     return dict(p_answer=args.p_answer, p_busy=args.p_busy, p_noanswer=args.p_noanswer,
                 p_congestion=args.p_congestion, p_digit=args.p_digit, digits=args.digits,
                 seed=args.seed, p_hangup=args.p_hangup, ring=args.ring_s, talk=args.talk_s,
-                listen=args.listen_s)
+                listen=args.listen_s, p_machine=args.p_machine)
 
 
 async def serve(args):
