@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 
+from app.amd import MACHINE_EVENTS, MESSAGE_LEFT
+from app.amd import settings_of as amd_settings_of
 from app.campaigns import get_campaign
 from app.db import database
-from app.finalization import dialect
+from app.finalization import amd_results, dialect
 from app.finalization.steps import RESULTS, claim
 from app.models import CampaignOption
 from app.reports import NOT_CALLED, sql
@@ -16,6 +18,8 @@ log = logging.getLogger(__name__)
 # Small integer codes so that one MAX() per contact picks "the latest" of a kind.
 FAILURE_CODES = {"busy": 1, "noanswer": 2, "congestion": 3, "unavailable": 4, "failed": 5}
 DIGIT_CODES = {d: i for i, d in enumerate("0123456789*#")}
+# AMD (app.amd): the verdicts handled as a machine, and the voicemail left
+_MACHINE_NAMES = ", ".join(f"'{name}'" for name in MACHINE_EVENTS)
 
 
 def _case(expr: str, mapping: dict, prefix: str, invert: bool) -> str:
@@ -46,7 +50,10 @@ def _aggregate_sql() -> str:
       MAX(attempt) FILTER (WHERE name = 'hangup') AS hangup_attempt,
       MAX(attempt * 16 + {fail_code}) FILTER (WHERE {is_failed}) AS fail_key,
       MAX({event_id} * 16 + {digit_code}) FILTER (WHERE {is_dtmf}) AS digit_key,
-      MAX(received_at) AS last_event_at
+      MAX(received_at) AS last_event_at,
+      COUNT(*) FILTER (WHERE name = 'answered') AS answers,
+      COUNT(*) FILTER (WHERE name IN ({_MACHINE_NAMES})) AS machines,
+      COUNT(*) FILTER (WHERE name = '{MESSAGE_LEFT}') AS messages
     FROM call_event WHERE campaign_id = ?
     GROUP BY contact_id"""
 
@@ -70,8 +77,9 @@ def results_sql(with_list: bool, option_count: int = 0) -> str:
     The rule is the dialer's per-attempt rule (``app.dialer.facts_of``) applied
     to the contact's last attempt, in one set-based pass: answered if any
     attempt shows a sign of an answer (answered, a digit, timeout, invalid) —
-    even when its hangup event never came, since the person was reached; else
-    the failure reason of its last attempt; else 'failed' for a last attempt
+    even when its hangup event never came, since the person was reached — unless
+    AMD handled every answered attempt as a machine: then 'machine-message' when a
+    voicemail was left, else 'machine'; else the failure reason of its last attempt; else 'failed' for a last attempt
     that hung up unanswered; else 'dnc' when the dialer skipped it as
     do-not-call; else 'lost' (its last attempt has no outcome and the PBX no
     longer has it: the reconciliation rule). Attempts are the dialer's counter
@@ -99,6 +107,9 @@ SELECT ?, r.contact_id, r.phone, r.outcome, r.attempts, r.digit,
 FROM (
   SELECT c.id AS contact_id, c.phone AS phone,
     CASE
+      WHEN a.answered_at IS NOT NULL AND a.answers > a.machines THEN 'answered'
+      WHEN a.messages > 0 THEN 'machine-message'
+      WHEN a.machines > 0 THEN 'machine'
       WHEN a.answered_at IS NOT NULL THEN 'answered'
       WHEN a.fail_key / 16 >= a.max_attempt AND a.fail_key / 16 >= {dialed} THEN {fail_name}
       WHEN a.hangup_attempt >= a.max_attempt AND a.hangup_attempt >= {dialed} THEN 'failed'
@@ -185,6 +196,8 @@ def step_results(campaign_id: int, now) -> None:
             sql("DELETE FROM contact_result WHERE campaign_id = ?"), (campaign_id,)
         )
         count = fold_results(campaign_id, campaign.contact_list_id)
+        if amd_settings_of(campaign).enabled:
+            amd_results.fill_verdicts(campaign_id)
     # the CSV pages through these rows: with the statistics of an empty
     # table the planner sorted all 330,000 of them for every page (0.4 s each)
     dialect.refresh_statistics("contact_result")
