@@ -9,7 +9,7 @@ answer rate counts outcome ``answered`` only: people, not machines.
 
 from __future__ import annotations
 
-from app.amd import HANGUP, HUMAN, MACHINE, MESSAGE_OUTCOME, NOTSURE
+from app.amd import HANGUP, HUMAN, MACHINE, MESSAGE_LEFT, MESSAGE_OUTCOME, NOTSURE, VERDICT_EVENTS
 from app.db import database, is_postgres
 
 KEYS = {HUMAN: "humans", MACHINE: "machines", NOTSURE: "not_sure", HANGUP: "hung_up"}
@@ -39,3 +39,19 @@ def format_lines(figures: dict) -> list[str]:
     return ["  answering machines (AMD)"] + [
         f"    {name:<14} {figures[name]}" for name in (*KEYS.values(), "messages_left")
     ]
+
+
+def live_counts(campaign_id: int) -> dict:
+    """The same figures for a campaign still dialing: verdicts per attempt, from its events
+    (every verdict reported so far, one per attempt; read through the event index)."""
+    query = ("SELECT name, COUNT(*) FROM call_event WHERE campaign_id = ? "
+             "AND (name LIKE 'amd-%' OR name = ?) GROUP BY name")
+    if is_postgres():
+        query = query.replace("%", "%%").replace("?", "%s")
+    figures = dict.fromkeys((*KEYS.values(), "messages_left"), 0)
+    for name, count in database.execute_sql(query, (campaign_id, MESSAGE_LEFT)).fetchall():
+        if name == MESSAGE_LEFT:
+            figures["messages_left"] += count
+        elif name in VERDICT_EVENTS:
+            figures[KEYS[VERDICT_EVENTS[name][0]]] += count
+    return figures

@@ -1,0 +1,40 @@
+"""The live campaign page counts AMD verdicts apart: people, machines, not sure, messages left."""
+
+from __future__ import annotations
+
+from app.finalization import finalize
+from app.models import ACTIVE, CLOSED, FINALIZING, Campaign
+from tests.campaign_end_support import T0, call, contact_ids, make_campaign
+
+AMD = {"enabled": True, "machine": "message", "message_sound": "vm"}
+
+
+def test_the_live_page_counts_verdicts_while_dialing_and_contacts_once_closed(
+        db, no_csrf, viewer_client):
+    campaign = make_campaign(4, state=ACTIVE, amd=AMD)
+    ids = contact_ids(campaign)
+    call(campaign, ids[0], 1, [("answered", 0), ("amd-human", 1), ("dtmf-1", 5), ("hangup", 9)],
+         outcome="answered")
+    call(campaign, ids[1], 1, [("answered", 0), ("amd-machine", 1), ("vm-left", 9),
+                               ("hangup", 10)], outcome="machine-message")
+    call(campaign, ids[2], 1, [("answered", 0), ("amd-notsure-human", 5), ("timeout", 20),
+                               ("hangup", 21)], outcome="answered")
+    call(campaign, ids[3], 1, [("failed-busy", 2)], outcome="busy")
+    data = viewer_client.get(f"/admin/campaign/live/{campaign.id}.json").get_json()
+    assert data["amd"] == {"humans": 1, "machines": 1, "not_sure": 1, "hung_up": 0,
+                           "messages_left": 1}
+    assert data["outcomes"] == {"answered": 2, "machine-message": 1, "busy": 1}
+    page = viewer_client.get(f"/admin/campaign/details/?id={campaign.id}").get_data(as_text=True)
+    assert 'id="live-amd"' in page and "<td>not sure</td><td class=\"text-right\">1</td>" in page
+
+    Campaign.update(state=FINALIZING).where(Campaign.id == campaign.id).execute()
+    assert finalize(campaign.id, T0) == "closed" and Campaign.get_by_id(campaign.id).state == CLOSED
+    data = viewer_client.get(f"/admin/campaign/live/{campaign.id}.json").get_json()
+    assert data["amd"] == {"humans": 1, "machines": 1, "not_sure": 1, "hung_up": 0,
+                           "messages_left": 1}
+
+
+def test_a_campaign_without_amd_shows_no_verdicts(db, no_csrf, viewer_client):
+    campaign = make_campaign(1, state=ACTIVE)
+    data = viewer_client.get(f"/admin/campaign/live/{campaign.id}.json").get_json()
+    assert data["amd"] == {}
