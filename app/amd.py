@@ -265,3 +265,27 @@ def machine_next(settings: AmdSettings, number: int, max_attempts: int, outcome:
     if number < settings.last_machine_attempt(max_attempts):
         return True, ended_at + timedelta(seconds=settings.machine_retry_s)
     return False, ended_at
+
+
+def settings_from_text(pairs) -> dict:
+    """``amd`` settings from ``NAME=VALUE`` texts (the CLI's ``--amd``): whole numbers and
+    true/false read as such, the rest kept as text for ``amd_problems`` to judge.
+
+    Raises:
+        ValueError: a text without ``=`` (the message names it).
+    """
+    values = {}
+    for pair in pairs:
+        name, sep, raw = str(pair).partition("=")
+        name, raw = name.strip(), raw.strip()
+        if not sep:
+            raise ValueError(f"amd: {_shown(pair)} is not NAME=VALUE")
+        value = raw
+        if name in FLAGS and raw.lower() in ("true", "yes", "on", "1", "false", "no", "off", "0"):
+            value = raw.lower() in ("true", "yes", "on", "1")
+        elif name in BOUNDS and raw.lstrip("-").isdigit() and len(raw) <= 12:
+            value = int(raw)
+        values[name] = value
+    if values and "enabled" not in values:
+        values["enabled"] = True
+    return values

@@ -40,8 +40,7 @@ CSV_RESULT_COLUMNS = (
     "answered_at",
     "talk_seconds",
     "last_attempt_at",
-    "amd_verdict",  # AMDSTATUS of the last verdict (app.amd), and its AMDCAUSE
-    "amd_cause",
+    "amd_verdict", "amd_cause",  # AMDSTATUS and AMDCAUSE of the last verdict (app.amd)
 )
 CHARTS = ("outcomes", "digits", "answered_per_attempt")
 CAMPAIGN_DATES = ("starts_at", "ends_at", "activated_at", "finished_at", "drain_started_at")
@@ -337,8 +336,7 @@ def write_csv(campaign_id: int, out) -> int:
                 local(answered_at),
                 talk,  # None is written as an empty field
                 local(last_at),
-                verdict,
-                cause,
+                verdict, cause,
             ]
         )
         count += 1

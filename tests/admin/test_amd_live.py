@@ -38,3 +38,34 @@ def test_a_campaign_without_amd_shows_no_verdicts(db, no_csrf, viewer_client):
     campaign = make_campaign(1, state=ACTIVE)
     data = viewer_client.get(f"/admin/campaign/live/{campaign.id}.json").get_json()
     assert data["amd"] == {}
+
+
+def test_the_campaign_form_sets_amd_through_the_domain_rule(db, no_csrf, operator_client):
+    from tests.admin.test_campaigns import campaign_form
+
+    from .conftest import flashes
+
+    page = operator_client.get("/admin/campaign/new/").get_data(as_text=True)
+    assert 'name="amd_enabled"' in page and "longest greeting; more: MACHINE" in page
+    form = campaign_form(amd_enabled="y", amd_machine="message", amd_notsure="machine",
+                         amd_hangup="human", amd_message_sound="hello-world",
+                         amd_greeting_ms="2000", amd_machine_retries="1")
+    response = operator_client.post("/admin/campaign/new/", data=form)
+    assert response.status_code == 302, flashes(response)
+    stored = Campaign.get(Campaign.name == "Spring reminders").amd
+    assert (stored["enabled"], stored["machine"], stored["greeting_ms"], stored["max_words"]) == (
+        True, "message", 2000, 2)
+    edit = operator_client.get(f"/admin/campaign/edit/?id={Campaign.get().id}").get_data(
+        as_text=True)
+    assert 'name="amd_greeting_ms" type="number" value="2000"' in edit
+    # the form offers the rule's range; an out-of-range value is refused at the field
+    bad = operator_client.post("/admin/campaign/new/",
+                               data=campaign_form(name="bad", amd_enabled="y",
+                                                  amd_greeting_ms="0"))
+    assert bad.status_code == 200 and Campaign.select().count() == 1
+    # leaving the message needs one: the domain names the field
+    none = operator_client.post("/admin/campaign/new/",
+                                data=campaign_form(name="none", amd_enabled="y",
+                                                   amd_machine="message"))
+    assert "amd.message_sound" in " ".join(flashes(none)) + none.get_data(as_text=True)
+    assert Campaign.select().count() == 1
