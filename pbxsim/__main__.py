@@ -159,6 +159,9 @@ def build_parser(defaults):
     p.add_argument("--listen-s", type=_range, default=(0.5, 6.0), metavar="MIN,MAX",
                    help="random: how long a hanging-up callee listens")
     p.add_argument("--port-file", default="", help="write the bound AMI port here")
+    p.add_argument("--without-module", action="append", default=[], metavar="NAME",
+                   help="act as a PBX without this module (e.g. app_amd): AMI ModuleCheck "
+                        "says it is not loaded and its applications do not exist")
     return p
 
 
@@ -213,7 +216,8 @@ async def serve(args):
     pbx = Pbx(username=args.user, secret=args.secret, model=args.model,
               model_options=_model_options(args), speed=args.speed,
               max_channels=args.max_channels, dialplan_path=args.dialplan,
-              message_s=args.message_s, pin_limit=args.pin_limit, outbound=args.outbound)
+              message_s=args.message_s, pin_limit=args.pin_limit, outbound=args.outbound,
+              without_modules=args.without_module)
     port = await pbx.start(args.host, args.port)
     if args.port_file:
         with open(args.port_file + ".tmp", "w") as fh:

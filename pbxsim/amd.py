@@ -17,15 +17,30 @@ callee hung up. Source lines: docs/asterisk-dialplan.md.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from pbxsim import dialplan as dpmod
 from pbxsim.channels import CAUSE_NORMAL_CLEARING
 
+log = logging.getLogger(__name__)
+
 FRAME_MS = 20
 # app_amd.c's dflt* values (amd.conf.sample says the same), in AMD()'s argument order
 DEFAULTS = (2500, 1500, 800, 5000, 100, 50, 2, 256, 5000)
 WAIT_DEFAULT_MS = 1000  # app_waitforsilence.c: timereqd = 1000
+# the modules whose applications pbxsim runs: what AMI ModuleCheck answers Success for
+# (pbxsim --without-module NAME takes one away, as a PBX without it)
+MODULES = frozenset({"app_amd", "app_waitforsilence", "app_read", "app_playback", "app_dial",
+                     "app_exec", "app_stack", "app_userevent", "res_agi", "pbx_config"})
+APP_MODULES = {"AMD": "app_amd", "WaitForSilence": "app_waitforsilence"}
+
+
+def module_loaded(interpreter, name: str) -> bool:
+    """``ast_module_check``: the module (``app_amd`` or ``app_amd.so``) is loaded."""
+    name = name.strip()
+    name = name[:-3] if name.endswith(".so") else name
+    return name in MODULES and name not in getattr(interpreter, "missing_modules", ())
 
 
 @dataclass(frozen=True)
@@ -189,4 +204,15 @@ def applications(interpreter) -> dict:
             return "stop"
         return None
 
-    return {"AMD": run_amd, "WaitForSilence": run_wait}
+    def loaded(app, run):
+        async def check(chan, data):
+            if not module_loaded(interpreter, APP_MODULES[app]):
+                # main/pbx.c pbx_extension_helper: "No application '%s' for extension"
+                # returns -1: the channel's dialplan ends (then h runs)
+                log.warning("No application '%s' for extension (%s, %s, %s)", app,
+                            chan.context, chan.exten, chan.priority)
+                return "stop"
+            return await run(chan, data)
+        return check
+
+    return {"AMD": loaded("AMD", run_amd), "WaitForSilence": loaded("WaitForSilence", run_wait)}

@@ -116,3 +116,10 @@ def test_notsure_after_the_total_analysis_time_follows_the_policy(tmp_path):
         del POLICIES["short"]
     assert tuple(call["amd"][:2]) == ("NOTSURE", "TOOLONG-500")
     assert [e for e, _ in reported][:3] == ["answered", "amd-notsure-machine", "vm-left"]
+
+
+def test_a_pbx_without_app_amd_ends_the_call_at_the_amd_line(tmp_path):
+    # main/pbx.c: "No application 'AMD'", the dialplan ends, h reports the hangup;
+    # /health names it first (tests/ops/test_amd_health.py)
+    call, reported, _ = one_call(tmp_path, "hangup", "5550051", without_modules=["app_amd"])
+    assert [e for e, _ in reported] == ["answered", "hangup"] and not call["amd"]
