@@ -250,8 +250,8 @@ def render_campaign(campaign, options=None, settings=None) -> str:
         out += _option_extension(spec, opt, settings)
     if amd is not None:
         voicemail = replace(spec, message_file=amd.message_file, message_sound=amd.message_sound)
-        out += dialplan_amd.machine_lines(amd, spec.max_attempts, prompt_of(voicemail, settings),
-                                          _report)
+        voicemail = prompt_of(voicemail, settings) if amd.leaves_message() else ""
+        out += dialplan_amd.machine_lines(amd, spec.max_attempts, voicemail, _report)
     out += _closing_extensions(repeats, amd)
     return "\n".join(out) + "\n"
 
