@@ -264,6 +264,8 @@ class ResultSchema(ma.Schema):
     answered_at = f.DateTime(allow_none=True)
     talk_seconds = f.Integer(allow_none=True)
     last_attempt_at = f.DateTime(allow_none=True)
+    amd_verdict = f.String(metadata={"description": "AMDSTATUS of the last AMD verdict"})
+    amd_cause = f.String(metadata={"description": "its AMDCAUSE"})
 
 
 class ResultPage(Paged):
@@ -299,3 +301,6 @@ class LiveSchema(ma.Schema):
     outcomes = f.Dict(keys=f.String(), values=f.Integer())
     digits = f.List(f.Nested(DigitCount))
     report = f.Boolean()
+    amd = f.Dict(keys=f.String(), values=f.Integer(),
+                 metadata={"description": "AMD: humans, machines, not_sure, hung_up, "
+                                          "messages_left (empty: AMD off)"})
