@@ -64,3 +64,29 @@ def test_machine_retries_keep_the_attempt_cap():
     assert amd.machine_next(s, 3, 5, "machine", now)[0] is False
     assert amd.machine_next(s, 1, 1, "machine", now)[0] is False  # max_attempts caps
     assert amd.machine_next(s, 1, 5, "machine-message", now)[0] is False
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from app.config import load_settings  # noqa: E402
+from app.pbx.dialplan import campaign_spec, render_campaign  # noqa: E402
+from pbxsim import dialplan as simdp  # noqa: E402
+
+ANY_VALUE = st.one_of(st.integers(-10**12, 10**12), st.booleans(), st.text(max_size=30),
+                      st.none(), st.floats(allow_nan=True), st.lists(st.integers(), max_size=2))
+ANY_AMD = st.dictionaries(st.sampled_from([*amd.KEYS, "stranger"]), ANY_VALUE, max_size=8)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ANY_AMD)
+def test_any_settings_are_refused_naming_amd_or_stored_and_rendered(db, values):
+    try:
+        campaign = create({"name": "p", "message_sound": "hello-world", "amd": values}, utcnow())
+    except ValidationError as exc:
+        assert str(exc).startswith("amd"), exc
+        return
+    text = render_campaign(campaign_spec(Campaign.get_by_id(campaign.id), []), None,
+                           load_settings({}))
+    simdp.parse(text)  # one line per priority, nothing unescaped
+    assert ("AMD(" in text) == amd.settings_of(Campaign.get_by_id(campaign.id)).enabled
