@@ -55,3 +55,17 @@ def live_counts(campaign_id: int) -> dict:
         elif name in VERDICT_EVENTS:
             figures[KEYS[VERDICT_EVENTS[name][0]]] += count
     return figures
+
+
+def amd_charts(data: dict, bar_png) -> dict:
+    """The report's AMD chart (``{"amd": png}``), or none for a campaign without verdicts.
+
+    ``bar_png(title, labels, values, xlabel, ylabel)``: the report's bar chart maker.
+    """
+    figures = data.get("amd") or {}
+    if not any(figures.values()):
+        return {}
+    name = data.get("campaign", {}).get("name", "")
+    labels = [key.replace("_", " ") for key in figures]
+    return {"amd": bar_png(f"Answering machines — {name}", labels, list(figures.values()),
+                           "AMD verdict (last per contact), messages left", "contacts")}

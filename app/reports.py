@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from app import csvcells
-from app.amd_figures import amd_figures, format_lines as amd_format_lines
+from app.amd_figures import amd_charts, amd_figures, format_lines as amd_format_lines
 from app.db import database, is_postgres
 from app.events import ANSWERED, FAILED_PREFIX, OUTCOMES
 from app.models import Campaign, CampaignOption, CampaignReport, ContactList
@@ -387,13 +387,14 @@ def chart_images(data: dict) -> dict[str, bytes]:
     digits.append(("no digit", data.get("answered_without_digit", 0)))
     per_attempt = list(data["answered_per_attempt"].items()) or [("-", 0)]
     name = data.get("campaign", {}).get("name", "")
-    return {
+    charts = {
         "outcomes": _bar_png(f"Outcomes — {name}", *zip(*outcomes), "outcome", "contacts"),
         "digits": _bar_png(f"Digits pressed — {name}", *zip(*digits), "option", "contacts"),
         "answered_per_attempt": _bar_png(
             f"Answered per attempt — {name}", *zip(*per_attempt), "attempt", "answered contacts"
         ),
     }
+    return {**charts, **amd_charts(data, _bar_png)}  # people, machines, not sure (AMD on)
 
 
 def stored_report(campaign_id: int):
