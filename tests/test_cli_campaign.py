@@ -150,3 +150,18 @@ def test_it_sets_answering_machine_detection_with_the_domain_rule(app, sqlite_db
     assert (amd["enabled"], amd["machine"], amd["notsure"], amd["machine_retries"],
             amd["message_on_last_attempt"], amd["initial_silence_ms"]) == (
         True, "message", "machine", 2, False, 2500)
+
+
+def test_show_counts_the_amd_verdicts(app, sqlite_db):
+    from tests.campaign_end_support import call, contact_ids, make_campaign
+
+    campaign = make_campaign(2, state="ACTIVE", amd={"enabled": True})
+    ids = contact_ids(campaign)
+    call(campaign, ids[0], 1, [("answered", 0), ("amd-machine", 1, {"cause": "MAXWORDS-3-2"}),
+                               ("hangup", 2)], outcome="machine")
+    call(campaign, ids[1], 1, [("answered", 0), ("amd-human", 1), ("hangup", 9)],
+         outcome="answered")
+    result = app.test_cli_runner().invoke(args=["campaign", "show", str(campaign.id), "--no-pbx"])
+    assert result.exit_code == 0, result.output
+    assert "  amd:      humans 1, hung_up 0, machines 1, messages_left 0, not_sure 0" in result.output
+    assert "machine 1" in result.output

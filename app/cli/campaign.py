@@ -10,6 +10,8 @@ from flask.cli import AppGroup
 
 from app import campaigns
 from app.amd import settings_from_text
+from app.amd import settings_of as amd_settings_of
+from app.amd_figures import live_counts as amd_counts
 from app.campaigns import LIMITS
 from app.clock import utcnow
 from app.contacts import create_contact_list, import_contact_list
@@ -241,6 +243,7 @@ def show_cmd(campaign_id, as_json, no_pbx):
             info = status(campaign.id, ami)
             info["timezone"] = campaign.timezone
             info["windows"] = describe_windows(campaign_id)
+            info["amd"] = amd_counts(campaign.id) if amd_settings_of(campaign).enabled else {}
     except CallcastError as exc:
         _fail(exc)
     if as_json:
@@ -256,6 +259,8 @@ def show_cmd(campaign_id, as_json, no_pbx):
     click.echo("  contacts: " + _pairs(info["contacts"]))
     click.echo("  attempts: " + _pairs(info["attempts"]))
     click.echo(f"  lost:     {info['lost_attempts']} (attempts with no outcome from the PBX)")
+    if info["amd"]:
+        click.echo("  amd:      " + _pairs(info["amd"]))
 
 
 def _pairs(counts: dict) -> str:
