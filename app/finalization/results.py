@@ -79,9 +79,9 @@ def results_sql(with_list: bool, option_count: int = 0) -> str:
     attempt shows a sign of an answer (answered, a digit, timeout, invalid) —
     even when its hangup event never came, since the person was reached — unless
     AMD handled every answered attempt as a machine: then 'machine-message' when a
-    voicemail was left, else 'machine'; else the failure reason of its last attempt; else 'failed' for a last attempt
-    that hung up unanswered; else 'dnc' when the dialer skipped it as
-    do-not-call; else 'lost' (its last attempt has no outcome and the PBX no
+    voicemail was left, else 'machine'; else the failure reason of its last
+    attempt; else 'failed' for a last attempt that hung up unanswered; else
+    'dnc' when the dialer skipped it as do-not-call; else 'lost' (its last attempt has no outcome and the PBX no
     longer has it: the reconciliation rule). Attempts are the dialer's counter
     or the events' highest attempt, whichever is larger; the digit is the last
     one pressed; talk time runs from the first answer sign to 'hangup'.
