@@ -77,15 +77,16 @@ POLICIES = {
 }
 
 
-@pytest.fixture
-def stack(sqlite_db, broker, tmp_path, monkeypatch):
+@pytest.fixture(params=[20.0])
+def stack(request, sqlite_db, broker, tmp_path, monkeypatch):
+    """pbxsim (at ``request.param`` speed), the AGI daemon and the UserEvent recorder."""
     s = Stack(tmp_path, {"DIAL_TICK_MS": "100", "AMI_TIMEOUT": "2",
                          "EXPORT_DIR": str(tmp_path / "exports")})
     keys = ("AGI_PORT", "AMI_PORT", "DIAL_TICK_MS", "AMI_TIMEOUT", "EXPORT_DIR")
 
     def start(stack):
         stack.start_agi()
-        stack.start_pbxsim(speed=20.0)
+        stack.start_pbxsim(speed=request.param)
         stack.start_ami_events()
 
     with serving(s, monkeypatch, keys, start):
@@ -182,19 +183,23 @@ def _check_report(campaign, expected):
     }
 
 
+def running(stack, channel, app, data=""):
+    return any(ch.get("Uniqueid") == channel and ch.get("Application") == app
+               and data in ch.get("ApplicationData", "")
+               for ch in stack.ami().core_show_channels())
+
+
+@pytest.mark.parametrize("stack", [2.0], indirect=True)  # AMD() listens 0.75 s here
 def test_a_kill_9_of_the_agi_daemon_during_the_verdict_still_records_it_once(stack):
     stack.start_dialer()
     campaign = amd_campaign(stack, [PHONES["machine"]], POLICIES["hangup"][0], max_attempts=1)
     channel = CallAttempt.make_channel_id(campaign.id, Contact.get().id, 1)
-    wait_until(lambda: CallEvent.select().where(CallEvent.name == "answered").exists(), 30,
-               "the answered report")
-    os.killpg(stack.agi.popen.pid, signal.SIGSTOP)  # frozen while AMD() listens
+    # the answered report is confirmed once AMD() runs: freeze the daemon then
+    wait_until(lambda: running(stack, channel, "AMD"), 30, "AMD() on the call", interval=0.01)
+    os.killpg(stack.agi.popen.pid, signal.SIGSTOP)
 
     def reporting_verdict():
-        for ch in stack.ami().core_show_channels():
-            if ch.get("Uniqueid") == channel and "/amd-machine" in ch.get("ApplicationData", ""):
-                return True
-        return False
+        return running(stack, channel, "AGI", "/amd-machine")
 
     # the verdict's AGI request is with the frozen daemon (accepted by the kernel): kill it
     wait_until(reporting_verdict, 30, "the verdict's AGI request", interval=0.01)
