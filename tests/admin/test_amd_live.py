@@ -69,3 +69,32 @@ def test_the_campaign_form_sets_amd_through_the_domain_rule(db, no_csrf, operato
                                                    amd_machine="message"))
     assert "amd.message_sound" in " ".join(flashes(none)) + none.get_data(as_text=True)
     assert Campaign.select().count() == 1
+
+
+def test_the_campaign_form_stores_an_uploaded_voicemail_message(app, db, no_csrf, operator_client):
+    import io
+
+    from app.pbx.dialplan import campaign_spec, render_campaign
+    from tests.admin.test_campaigns import campaign_form
+    from tests.admin.test_media import wav
+
+    from .conftest import flashes
+
+    form = campaign_form(amd_enabled="y", amd_machine="message")
+    form["amd_message_upload"] = (io.BytesIO(wav(frames=1600)), "voicemail.wav")
+    response = operator_client.post("/admin/campaign/new/", data=form,
+                                    content_type="multipart/form-data")
+    assert response.status_code == 302, flashes(response)
+    campaign = Campaign.get()
+    stored = campaign.amd["message_file"]
+    assert stored.startswith(f"campaigns/{campaign.id}/message-") and stored.endswith(".wav")
+    assert campaign.amd["message_sound"] == "" and campaign.message_sound == "hello-world"
+    assert (app.config["SETTINGS"].media_dir / stored).read_bytes() == wav(frames=1600)
+    text = render_campaign(campaign_spec(campaign, []), None, app.config["SETTINGS"])
+    assert f"Playback({app.config['SETTINGS'].media_dir / stored[:-4]})" in text
+    # a file that would not play is refused, nothing stored
+    form = campaign_form(name="bad", amd_enabled="y", amd_machine="message")
+    form["amd_message_upload"] = (io.BytesIO(b"ID3"), "song.mp3")
+    bad = operator_client.post("/admin/campaign/new/", data=form,
+                               content_type="multipart/form-data")
+    assert bad.status_code == 200 and Campaign.select().count() == 1

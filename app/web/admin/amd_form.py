@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from wtforms import fields, validators
 
-from app import amd
-from app.web.admin.media import STOCK_SOUNDS
+from app import amd, campaigns
+from app.web.admin.media import STOCK_SOUNDS, store_message
 
 PREFIX = "amd_"
 LABELS = {
@@ -44,6 +44,28 @@ ORDER = ("enabled", "machine", "notsure", "hangup", "message_sound", "message_fi
          "message_silence_ms", "message_cap_s", "machine_retries", "machine_retry_s",
          "message_on_last_attempt", *amd.PARAMETERS)
 AMD_FIELDS = {PREFIX + name: _field(name) for name in ORDER}
+AMD_FIELDS[PREFIX + "message_upload"] = fields.FileField(
+    "Voicemail message file (WAV 8/16 kHz mono 16-bit, or GSM)",
+    description="Replaces the voicemail stock sound when given.")
+# what amd.message_file holds between the check and the upload's storing (one transaction)
+PENDING_UPLOAD = "upload-pending"
+
+
+def uploaded_voicemail(form):
+    """The uploaded voicemail file, or None (no upload field, or an empty one)."""
+    upload = form[PREFIX + "message_upload"].data if PREFIX + "message_upload" in form else None
+    return upload if upload and getattr(upload, "filename", "") else None
+
+
+def store_voicemail(model, upload, media_dir, now, user_id):
+    """Store the uploaded voicemail (checked like the message) and point the settings at it.
+
+    Raises:
+        ValidationError: the file would not play.
+    """
+    stored = store_message(media_dir, model.id, upload.filename, upload.read())
+    values = {**(model.amd or {}), "message_file": stored, "message_sound": ""}
+    return campaigns.update(model.id, {"amd": values}, now, user_id)
 
 
 def amd_values(form):
@@ -68,6 +90,6 @@ def fill(form, campaign) -> None:
 
 def lock(form) -> None:
     """A running campaign's AMD settings are not rendered, so not accepted either."""
-    for name in ORDER:
+    for name in (*ORDER, "message_upload"):
         if PREFIX + name in form:
             del form[PREFIX + name]

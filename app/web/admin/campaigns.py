@@ -137,6 +137,9 @@ class CampaignView(SecureModelView):
         values = form_values(form)
         if amd_form.amd_values(form) is not None:
             values["amd"] = amd_form.amd_values(form)
+        voicemail = amd_form.uploaded_voicemail(form)
+        if voicemail:  # checked as present now, stored once the campaign has an id
+            values["amd"].update(message_file=amd_form.PENDING_UPLOAD, message_sound="")
         upload = uploaded_message(form)
         if upload:
             values["message_sound"] = ""
@@ -154,6 +157,9 @@ class CampaignView(SecureModelView):
                 media_dir = current_app.config["SETTINGS"].media_dir
                 stored = store_message(media_dir, model.id, upload.filename, upload.read())
                 model = campaigns.update(model.id, {"message_file": stored}, now, user_id)
+            if voicemail:
+                media_dir = current_app.config["SETTINGS"].media_dir
+                model = amd_form.store_voicemail(model, voicemail, media_dir, now, user_id)
         return model
 
     def create_model(self, form):
