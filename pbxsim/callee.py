@@ -15,8 +15,10 @@
 What an answering callee says (for ``AMD()`` and ``WaitForSilence()``,
 pbxsim/amd.py) is chosen by the digit before the last: 5 a machine (greeting,
 beep, silence), 6 a machine whose greeting never ends, 7 a silent line,
-anything else a person who says "Hello?" and waits. Machines and silent lines
-press nothing; 8's callee hangs up 0.6 s after the answer when AMD listens.
+anything else a person who says "Hello?" and waits. Only AMD() and
+WaitForSilence() hear it: the last digit's behaviour (digits pressed in
+``Read``, hangups) stays as above, so a campaign without AMD sees no change;
+8's callee hangs up 0.6 s after the answer when AMD listens.
 
 A callee presses its digit during the first menu play only; replays (the
 ``repeat`` option, a replay after ``invalid``) hear silence from it.
@@ -64,8 +66,8 @@ class LastDigit:
     def behaviour(self, number: str) -> Behaviour:
         b = self._by_last_digit(number)
         audio = AUDIO_BY_DIGIT.get(number[-2:-1], "human")
-        if b.result == "answer" and audio != "human":
-            b.audio, b.digit = audio, None
+        if b.result == "answer":
+            b.audio = audio
         return b
 
     def _by_last_digit(self, number: str) -> Behaviour:
