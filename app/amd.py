@@ -24,6 +24,7 @@ reconciliation and the results need no campaign settings to read them.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
@@ -52,6 +53,8 @@ MESSAGE_LEFT = "vm-left"
 MESSAGE_TIMEOUT = "vm-timeout"
 EVENTS = (*VERDICT_EVENTS, MESSAGE_LEFT, MESSAGE_TIMEOUT)
 CAUSE_MAX = 40  # "INITIALSILENCE-2500-2500" is 24 characters
+# a voicemail sound or file name: what a dialplan argument carries (app.pbx.dialplan)
+_SOUND_RE = re.compile(r"[A-Za-z0-9_./+-]+")
 
 # outcomes of an answered call that reached a machine
 MACHINE_OUTCOME = "machine"
@@ -189,7 +192,7 @@ def _value_problems(name, value) -> list[str]:
         return [f"{field} must be text, not {_shown(value)}"]
     if len(text) > TEXTS[name]:
         return [f"{field} is longer than {TEXTS[name]} characters"]
-    if text and not all(c.isalnum() or c in "_./+-" for c in text):
+    if text and not _SOUND_RE.fullmatch(text):
         return [f"{field} {_shown(text)} may hold only letters, digits and _ . / + -"]
     return []
 
