@@ -18,8 +18,13 @@ log = logging.getLogger(__name__)
 # Small integer codes so that one MAX() per contact picks "the latest" of a kind.
 FAILURE_CODES = {"busy": 1, "noanswer": 2, "congestion": 3, "unavailable": 4, "failed": 5}
 DIGIT_CODES = {d: i for i, d in enumerate("0123456789*#")}
-# AMD (app.amd): the verdicts handled as a machine, and the voicemail left
+# AMD (app.amd): answers, verdicts handled as a machine, voicemails left; constants for a
+# campaign without AMD, so its fold evaluates nothing more per event
 _MACHINE_NAMES = ", ".join(f"'{name}'" for name in MACHINE_EVENTS)
+AMD_COUNTS = (f"COUNT(*) FILTER (WHERE name = 'answered') AS answers, "
+              f"COUNT(*) FILTER (WHERE name IN ({_MACHINE_NAMES})) AS machines, "
+              f"COUNT(*) FILTER (WHERE name = '{MESSAGE_LEFT}') AS messages")
+NO_AMD_COUNTS = "0 AS answers, 0 AS machines, 0 AS messages"
 
 
 def _case(expr: str, mapping: dict, prefix: str, invert: bool) -> str:
@@ -31,7 +36,7 @@ def _case(expr: str, mapping: dict, prefix: str, invert: bool) -> str:
     return f"CASE {expr} {whens} END"
 
 
-def _aggregate_sql() -> str:
+def _aggregate_sql(amd: bool = False) -> str:
     """One row per contact with events: the figures the outcome rule needs, in contact order.
 
     Read through the (campaign, contact, attempt, name) index, so the groups come
@@ -51,9 +56,7 @@ def _aggregate_sql() -> str:
       MAX(attempt * 16 + {fail_code}) FILTER (WHERE {is_failed}) AS fail_key,
       MAX({event_id} * 16 + {digit_code}) FILTER (WHERE {is_dtmf}) AS digit_key,
       MAX(received_at) AS last_event_at,
-      COUNT(*) FILTER (WHERE name = 'answered') AS answers,
-      COUNT(*) FILTER (WHERE name IN ({_MACHINE_NAMES})) AS machines,
-      COUNT(*) FILTER (WHERE name = '{MESSAGE_LEFT}') AS messages
+      {AMD_COUNTS if amd else NO_AMD_COUNTS}
     FROM call_event WHERE campaign_id = ?
     GROUP BY contact_id"""
 
@@ -71,7 +74,7 @@ RESULT_COLUMNS = (
 )
 
 
-def results_sql(with_list: bool, option_count: int = 0) -> str:
+def results_sql(with_list: bool, option_count: int = 0, amd: bool = False) -> str:
     """INSERT ... SELECT that folds the events of each contact that has some into its result row.
 
     The rule is the dialer's per-attempt rule (``app.dialer.facts_of``) applied
@@ -121,7 +124,7 @@ FROM (
     a.answered_at AS answered_at,
     CASE WHEN a.hangup_at >= a.answered_at THEN {talk} END AS talk_seconds,
     a.last_event_at AS last_event_at
-  FROM ({_aggregate_sql()}
+  FROM ({_aggregate_sql(amd)}
   ) a
   {join} contact c ON c.id = a.contact_id
   LEFT JOIN campaign_contact cc ON cc.campaign_id = ? AND cc.contact_id = c.id
@@ -155,8 +158,9 @@ WHERE {_base_sql(with_list)}
     )
 
 
-def fold_results(campaign_id: int, contact_list_id: int | None) -> int:
-    """Insert one ContactResult per contact of the campaign; return how many."""
+def fold_results(campaign_id: int, contact_list_id: int | None, amd: bool = False) -> int:
+    """Insert one ContactResult per contact of the campaign; return how many (``amd``: the
+    campaign has AMD on, so machine outcomes are told apart)."""
     with_list = contact_list_id is not None
     base = contact_list_id if with_list else campaign_id
     labels = [
@@ -167,7 +171,8 @@ def fold_results(campaign_id: int, contact_list_id: int | None) -> int:
         for value in (option.digit, option.label)
     ]
     params = (campaign_id, *labels, campaign_id, campaign_id, base)
-    folded = database.execute_sql(results_sql(with_list, len(labels) // 2), params).rowcount
+    folded = database.execute_sql(results_sql(with_list, len(labels) // 2, amd),
+                                  params).rowcount
     count_sql = (
         "SELECT COUNT(*) FROM contact WHERE contact_list_id = ?"
         if with_list
@@ -195,8 +200,9 @@ def step_results(campaign_id: int, now) -> None:
         database.execute_sql(
             sql("DELETE FROM contact_result WHERE campaign_id = ?"), (campaign_id,)
         )
-        count = fold_results(campaign_id, campaign.contact_list_id)
-        if amd_settings_of(campaign).enabled:
+        amd = amd_settings_of(campaign).enabled
+        count = fold_results(campaign_id, campaign.contact_list_id, amd)
+        if amd:
             amd_results.fill_verdicts(campaign_id)
     # the CSV pages through these rows: with the statistics of an empty
     # table the planner sorted all 330,000 of them for every page (0.4 s each)
