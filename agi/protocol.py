@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from agi.errors import AgiProtocolError
+from app.amd import AMD_PREFIX, CAUSE_MAX
 from app.events import (
     CONFIRM_VALUE,
     CONFIRM_VARIABLE,
@@ -321,6 +322,10 @@ def event_from_request(request, received_at=None, source="agi"):
             data["key"] = arg
         elif name.startswith(FAILED_PREFIX):
             data["reason"] = arg
+        elif name.startswith(AMD_PREFIX):
+            # AMDCAUSE (app_amd.c): TOOLONG-5000, INITIALSILENCE-2500-2500 ...
+            cause = request.args[0][:CAUSE_MAX]
+            data["cause"] = "".join(c for c in cause if c.isalnum() or c == "-")
     env = request.env
     return Event(
         campaign_id=campaign_id,

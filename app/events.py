@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import re
 
+from app.amd import EVENTS as AMD_EVENTS
+from app.amd import OUTCOMES as AMD_OUTCOMES
+
 ANSWERED = "answered"
 HANGUP = "hangup"
 TIMEOUT = "timeout"  # the message played to the end and no digit came
@@ -33,8 +36,11 @@ EVENT_NAMES = frozenset(
     [ANSWERED, HANGUP, TIMEOUT, INVALID]
     + [DTMF_PREFIX + d for d in DIGITS]
     + [FAILED_PREFIX + r for r in FAILURE_REASONS]
+    + list(AMD_EVENTS)  # the AMD verdict, the voicemail message left or not (app.amd)
 )
-EVENT_RE = re.compile(r"^(answered|hangup|timeout|invalid|dtmf-[0-9*#]|failed-[a-z]+)$")
+EVENT_RE = re.compile(
+    r"^(answered|hangup|timeout|invalid|dtmf-[0-9*#]|failed-[a-z]+|amd-[a-z-]+|vm-[a-z]+)$"
+)
 
 # A FastAGI daemon confirms a durable event by setting this channel variable
 # before it closes; the dialplan trusts nothing else (AGISTATUS is SUCCESS
@@ -48,7 +54,7 @@ USER_EVENT = "CallcastEvent"
 ANSWERED_OUTCOME = "answered"
 LOST = "lost"  # no terminal event and the PBX no longer has the channel
 DNC = "dnc"  # on the do-not-call list at dial time
-OUTCOMES = (ANSWERED_OUTCOME, *FAILURE_REASONS, LOST, DNC)
+OUTCOMES = (ANSWERED_OUTCOME, *FAILURE_REASONS, LOST, DNC, *AMD_OUTCOMES)
 
 
 def failure_reason(name: str) -> str | None:

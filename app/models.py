@@ -168,6 +168,8 @@ class Campaign(BaseModel):
     # when the dialer's route breaker last paused it (app.dialer.breaker): the
     # calls it looks at start here, and calls up at that moment are given back
     breaker_tripped_at = UTCDateTimeField(null=True)
+    # answering-machine detection: its settings (app.amd; empty: off)
+    amd = JSONField(default=dict)
 
     @property
     def account_code(self) -> str:
@@ -315,6 +317,8 @@ class ContactResult(BaseModel):
     answered_at = UTCDateTimeField(null=True)
     talk_seconds = IntegerField(null=True)
     last_attempt_at = UTCDateTimeField(null=True)
+    amd_verdict = CharField(max_length=16, default="")  # AMDSTATUS of the last verdict (app.amd)
+    amd_cause = CharField(max_length=40, default="")  # its AMDCAUSE
 
     class Meta:
         # no (campaign, outcome) index: it cost the results step ~15% of its time

@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from app import csvcells
+from app.amd_figures import amd_charts, amd_figures, format_lines as amd_format_lines
 from app.db import database, is_postgres
 from app.events import ANSWERED, FAILED_PREFIX, OUTCOMES
 from app.models import Campaign, CampaignOption, CampaignReport, ContactList
@@ -39,6 +40,7 @@ CSV_RESULT_COLUMNS = (
     "answered_at",
     "talk_seconds",
     "last_attempt_at",
+    "amd_verdict", "amd_cause",  # AMDSTATUS and AMDCAUSE of the last verdict (app.amd)
 )
 CHARTS = ("outcomes", "digits", "answered_per_attempt")
 CAMPAIGN_DATES = ("starts_at", "ends_at", "activated_at", "finished_at", "drain_started_at")
@@ -133,6 +135,7 @@ def build_report(campaign_id: int) -> dict:
     report = {"campaign": _campaign_facts(campaign), **_result_figures(campaign_id)}
     events = _events_by_name(campaign_id)
     report["calls_per_hour"] = _calls_per_hour(campaign_id, zone(campaign.timezone))
+    report["amd"] = amd_figures(campaign_id)
     report["events"], report["events_total"] = events, sum(events.values())
     return report
 
@@ -250,6 +253,7 @@ def format_report(data: dict) -> str:
         lines.append("  digits")
         lines += [f"    {d['digit']}  {d['label'] or '-':<20} {d['count']}" for d in data["digits"]]
         lines.append(f"    no digit                {data.get('answered_without_digit', 0)}")
+    lines += amd_format_lines(data.get("amd") or {})
     lines.append("  attempts per contact")
     lines += [f"    {k:>3}  {v}" for k, v in data["attempts_histogram"].items()]
     if data["calls_per_hour"]:
@@ -276,7 +280,8 @@ def iter_result_rows(campaign_id: int, contact_list_id: int | None):
     """Every result with its contact, in the order of the uploaded file, page by page."""
     columns = (
         "SELECT c.position, c.id, c.phone, c.fields, r.outcome, r.attempts, r.digit, "
-        "r.digit_label, r.answered_at, r.talk_seconds, r.last_attempt_at "
+        "r.digit_label, r.answered_at, r.talk_seconds, r.last_attempt_at, r.amd_verdict, "
+        "r.amd_cause "
     )
     if contact_list_id is None:
         # results without a list: the file order is unknown, contact ids stand in
@@ -318,7 +323,7 @@ def write_csv(campaign_id: int, out) -> int:
     loads = json.loads
     local = LocalTimes(tz)
     for (_pos, _id, phone, raw_fields, outcome, attempts, digit, label, answered_at,
-         talk, last_at) in iter_result_rows(campaign_id, campaign.contact_list_id):
+         talk, last_at, verdict, cause) in iter_result_rows(campaign_id, campaign.contact_list_id):
         values = loads(raw_fields) if raw_fields else {}
         writer.writerow(
             [
@@ -331,6 +336,7 @@ def write_csv(campaign_id: int, out) -> int:
                 local(answered_at),
                 talk,  # None is written as an empty field
                 local(last_at),
+                verdict, cause,
             ]
         )
         count += 1
@@ -381,13 +387,14 @@ def chart_images(data: dict) -> dict[str, bytes]:
     digits.append(("no digit", data.get("answered_without_digit", 0)))
     per_attempt = list(data["answered_per_attempt"].items()) or [("-", 0)]
     name = data.get("campaign", {}).get("name", "")
-    return {
+    charts = {
         "outcomes": _bar_png(f"Outcomes — {name}", *zip(*outcomes), "outcome", "contacts"),
         "digits": _bar_png(f"Digits pressed — {name}", *zip(*digits), "option", "contacts"),
         "answered_per_attempt": _bar_png(
             f"Answered per attempt — {name}", *zip(*per_attempt), "attempt", "answered contacts"
         ),
     }
+    return {**charts, **amd_charts(data, _bar_png)}  # people, machines, not sure (AMD on)
 
 
 def stored_report(campaign_id: int):

@@ -149,6 +149,8 @@ def build_parser(defaults):
     p.add_argument("--p-digit", type=float, default=0.7)
     p.add_argument("--p-hangup", type=float, default=0.1,
                    help="random: an answering callee hangs up during the menu")
+    p.add_argument("--p-machine", type=float, default=0.0,
+                   help="random: share of answering callees that are answering machines")
     p.add_argument("--digits", default="123", help="digits the random callee presses")
     p.add_argument("--ring-s", type=_range, default=(1.0, 8.0), metavar="MIN,MAX",
                    help="random: ring time before answer/busy/congestion")
@@ -157,6 +159,9 @@ def build_parser(defaults):
     p.add_argument("--listen-s", type=_range, default=(0.5, 6.0), metavar="MIN,MAX",
                    help="random: how long a hanging-up callee listens")
     p.add_argument("--port-file", default="", help="write the bound AMI port here")
+    p.add_argument("--without-module", action="append", default=[], metavar="NAME",
+                   help="act as a PBX without this module (e.g. app_amd): AMI ModuleCheck "
+                        "says it is not loaded and its applications do not exist")
     return p
 
 
@@ -203,7 +208,7 @@ def _model_options(args):
     return dict(p_answer=args.p_answer, p_busy=args.p_busy, p_noanswer=args.p_noanswer,
                 p_congestion=args.p_congestion, p_digit=args.p_digit, digits=args.digits,
                 seed=args.seed, p_hangup=args.p_hangup, ring=args.ring_s, talk=args.talk_s,
-                listen=args.listen_s)
+                listen=args.listen_s, p_machine=args.p_machine)
 
 
 async def serve(args):
@@ -211,7 +216,8 @@ async def serve(args):
     pbx = Pbx(username=args.user, secret=args.secret, model=args.model,
               model_options=_model_options(args), speed=args.speed,
               max_channels=args.max_channels, dialplan_path=args.dialplan,
-              message_s=args.message_s, pin_limit=args.pin_limit, outbound=args.outbound)
+              message_s=args.message_s, pin_limit=args.pin_limit, outbound=args.outbound,
+              without_modules=args.without_module)
     port = await pbx.start(args.host, args.port)
     if args.port_file:
         with open(args.port_file + ".tmp", "w") as fh:

@@ -22,6 +22,7 @@ import re
 import time
 
 from pbxsim import agi as agimod
+from pbxsim import amd as amdmod
 from pbxsim import events
 from pbxsim.events import build_message
 
@@ -132,6 +133,7 @@ class AmiServer:
             "command": self._command,
             "pbxsimstats": self._pbxsimstats,
             "pbxsimreset": self._pbxsimreset,
+            "modulecheck": self._modulecheck,
         }
 
     # -- the wire ----------------------------------------------------------------
@@ -315,6 +317,14 @@ class AmiServer:
             stats["calls_total"] = len(stats.pop("calls"))
         self._respond(session, items, "Success",
                       extra=[("JSON", json.dumps(stats, separators=(",", ":")))])
+        return True
+
+    async def _modulecheck(self, session, items):
+        # main/manager.c manager_modulecheck: "Module not loaded", or Success with Version
+        if amdmod.module_loaded(self.interpreter, header(items, "Module")):
+            self._respond(session, items, "Success", extra=[("Version", "")])
+        else:
+            self._respond(session, items, "Error", "Module not loaded")
         return True
 
     async def _pbxsimreset(self, session, items):

@@ -12,13 +12,22 @@
 9     answers, presses 9 (not an option in the usual campaigns)
 ====  ==================================================================
 
+What an answering callee says (for ``AMD()`` and ``WaitForSilence()``,
+pbxsim/amd.py) is chosen by the digit before the last: 5 a machine (greeting,
+beep, silence), 6 a machine whose greeting never ends, 7 a silent line,
+anything else a person who says "Hello?" and waits. Only AMD() and
+WaitForSilence() hear it: the last digit's behaviour (digits pressed in
+``Read``, hangups) stays as above, so a campaign without AMD sees no change;
+8's callee hangs up 0.6 s after the answer when AMD listens.
+
 A callee presses its digit during the first menu play only; replays (the
 ``repeat`` option, a replay after ``invalid``) hear silence from it.
 
 ``random``: outcome drawn with the given probabilities, ring and talk times
 uniform in their ranges; an answering callee presses a digit from ``digits``
 with ``p_digit``, or hangs up ``listen`` seconds into the menu with
-``p_hangup``, or else listens to the end.
+``p_hangup``, or else listens to the end; with ``p_machine`` an answering
+callee is an answering machine (greeting and beep) instead.
 
 Durations are in simulated seconds; the server divides them by ``--speed``.
 """
@@ -39,6 +48,7 @@ class Behaviour:
     talk_s: float = 5.0  # how long a transferred call lasts
     hangup_at_event: str | None = None  # hangs up while this report's AGI runs
     listen_s: float | None = None  # hangs up this long into the menu (no digit)
+    audio: str = "human"  # what it says after the answer: pbxsim.amd.KINDS
 
 
 def number_of(channel: str) -> str:
@@ -47,10 +57,20 @@ def number_of(channel: str) -> str:
     return data.split("@")[0]
 
 
+AUDIO_BY_DIGIT = {"5": "machine", "6": "endless", "7": "silent"}
+
+
 class LastDigit:
     name = "lastdigit"
 
     def behaviour(self, number: str) -> Behaviour:
+        b = self._by_last_digit(number)
+        audio = AUDIO_BY_DIGIT.get(number[-2:-1], "human")
+        if b.result == "answer":
+            b.audio = audio
+        return b
+
+    def _by_last_digit(self, number: str) -> Behaviour:
         last = number[-1:] if number[-1:].isdigit() else "4"
         d = int(last)
         if d <= 3:
@@ -73,7 +93,7 @@ class RandomModel:
 
     def __init__(self, p_answer=0.6, p_busy=0.1, p_noanswer=0.2, p_congestion=0.05,
                  p_digit=0.7, digits="123", ring=(1.0, 8.0), talk=(5.0, 60.0), seed=None,
-                 p_hangup=0.1, listen=(0.5, 6.0)):
+                 p_hangup=0.1, listen=(0.5, 6.0), p_machine=0.0):
         if p_answer + p_busy + p_noanswer + p_congestion > 1.0 + 1e-9:
             raise ValueError("outcome probabilities add up to more than 1")
         if p_digit + p_hangup > 1.0 + 1e-9:
@@ -82,6 +102,9 @@ class RandomModel:
         self.p_digit, self.digits = p_digit, digits
         self.p_hangup, self.listen = p_hangup, listen
         self.ring, self.talk = ring, talk
+        if not 0.0 <= p_machine <= 1.0:
+            raise ValueError("p_machine must be between 0 and 1")
+        self.p_machine = p_machine
         self.rng = _random.Random(seed)
 
     def behaviour(self, number: str) -> Behaviour:
@@ -95,7 +118,9 @@ class RandomModel:
         else:
             result = "unavailable"
         b = Behaviour(result, ring_s=ring, talk_s=self.rng.uniform(*self.talk))
-        if result == "answer":
+        if result == "answer" and self.p_machine and self.rng.random() < self.p_machine:
+            b.audio = "machine"
+        elif result == "answer":
             r = self.rng.random()
             if self.digits and r < self.p_digit:
                 b.digit = self.rng.choice(self.digits)

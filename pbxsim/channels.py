@@ -79,6 +79,7 @@ class CallRecord:
     hangupcause: str = ""
     agi: list = field(default_factory=list)
     user_events: list = field(default_factory=list)
+    amd: tuple = ()  # (AMDSTATUS, AMDCAUSE, ms) of the AMD() it ran (pbxsim/amd.py)
     done: bool = False
     ended_at: float | None = None
 

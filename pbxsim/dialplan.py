@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 APPS = frozenset({
-    "AGI", "Answer", "Dial", "ExecIf", "Gosub", "GotoIf", "Goto", "Hangup", "NoOp",
+    "AGI", "AMD", "Answer", "Dial", "ExecIf", "Gosub", "GotoIf", "Goto", "Hangup", "NoOp",
     "Playback", "Read", "Return", "Set", "UserEvent", "Wait",
+    "WaitForSilence",
 })
 MAX_STEPS = 2000  # priorities one channel may run before we call it a loop
 

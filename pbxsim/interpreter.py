@@ -16,6 +16,7 @@ import re
 import time
 
 from pbxsim import agi as agimod
+from pbxsim import amd as amdmod
 from pbxsim import dialplan as dpmod
 from pbxsim import events
 from pbxsim.callee import Behaviour
@@ -64,6 +65,7 @@ class Interpreter:
         self._apps_later = {
             "ExecIf": self._execif, "AGI": self._agi, "Read": self._read, "Dial": self._dial,
             "Wait": self._wait, "Playback": self._playback,
+            **amdmod.applications(self),  # AMD, WaitForSilence
         }
 
     # -- the loaded dialplan -----------------------------------------------------

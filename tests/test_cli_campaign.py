@@ -129,3 +129,39 @@ def test_it_says_a_list_id_no_row_can_have_does_not_exist(app, sqlite_db):
     ])
     assert result.exit_code == 1
     assert "contact list 9223372036854775808 does not exist" in result.output
+
+
+def test_it_sets_answering_machine_detection_with_the_domain_rule(app, sqlite_db, tmp_path):
+    runner = app.test_cli_runner()
+    base = ["campaign", "create", "--name", "x", "--csv", str(write_csv(tmp_path)),
+            "--message-sound", "hello-world"]
+    result = runner.invoke(args=base + ["--amd", "greeting_ms=0"])
+    assert result.exit_code != 0 and "amd.greeting_ms must be between 100 and 10000" in result.output
+    result = runner.invoke(args=base + ["--amd", "machine=message"])
+    assert result.exit_code != 0 and "amd.message_sound: a voicemail message" in result.output
+    result = runner.invoke(args=base + ["--amd", "greeting"])
+    assert result.exit_code != 0 and "is not NAME=VALUE" in result.output
+    assert Campaign.select().count() == 0
+    result = runner.invoke(args=base + [
+        "--amd", "machine=message", "--amd", "message_sound=vm-leave", "--amd", "notsure=machine",
+        "--amd", "machine_retries=2", "--amd", "message_on_last_attempt=no"])
+    assert result.exit_code == 0, result.output
+    amd = Campaign.get().amd
+    assert (amd["enabled"], amd["machine"], amd["notsure"], amd["machine_retries"],
+            amd["message_on_last_attempt"], amd["initial_silence_ms"]) == (
+        True, "message", "machine", 2, False, 2500)
+
+
+def test_show_counts_the_amd_verdicts(app, sqlite_db):
+    from tests.campaign_end_support import call, contact_ids, make_campaign
+
+    campaign = make_campaign(2, state="ACTIVE", amd={"enabled": True})
+    ids = contact_ids(campaign)
+    call(campaign, ids[0], 1, [("answered", 0), ("amd-machine", 1, {"cause": "MAXWORDS-3-2"}),
+                               ("hangup", 2)], outcome="machine")
+    call(campaign, ids[1], 1, [("answered", 0), ("amd-human", 1), ("hangup", 9)],
+         outcome="answered")
+    result = app.test_cli_runner().invoke(args=["campaign", "show", str(campaign.id), "--no-pbx"])
+    assert result.exit_code == 0, result.output
+    assert "  amd:      humans 1, hung_up 0, machines 1, messages_left 0, not_sure 0" in result.output
+    assert "machine 1" in result.output

@@ -127,10 +127,11 @@ def test_it_closes_with_csv_charts_archive_and_empty_working_tables(db):
     text = Path(report.csv_path).read_text(encoding="utf-8")
     rows = list(csv.reader(io.StringIO(text)))
     assert rows[0] == ["Phone", "name", "city", "outcome", "attempts", "digit", "digit_label",
-                       "answered_at", "talk_seconds", "last_attempt_at"]
+                       "answered_at", "talk_seconds", "last_attempt_at", "amd_verdict",
+                       "amd_cause"]
     assert len(rows) == 1 + 8
     assert rows[1] == ["+33612340000", "Nom 0 é", "Paris", "answered", "1", "1", "Confirm",
-                       "2026-11-23 10:00:00+01:00", "42", "2026-11-23 10:00:42+01:00"]
+                       "2026-11-23 10:00:00+01:00", "42", "2026-11-23 10:00:42+01:00", "", ""]
     assert [r[3] for r in rows[1:]] == ["answered", "noanswer", "lost", "not_called", "dnc",
                                         "answered", "answered", "failed"]
 

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+from app.amd import amd_problems, normalised_amd
 from app.db import row_id
 from app.errors import ValidationError
 from app.events import FAILURE_REASONS, LOST
@@ -76,13 +77,13 @@ RETRY_CHOICES = (*FAILURE_REASONS, LOST)
 # the fields create and update take (contact_list is the list's id)
 FIELDS = (
     "name", "contact_list", "timezone", "starts_at", "ends_at", *LIMITS, "retry_on",
-    "caller_id", "message_file", "message_sound",
+    "caller_id", "message_file", "message_sound", "amd",
 )
 # what a running campaign's dialplan and contact rows were built from: changing
 # them after activation would corrupt it, so they (and the options) change only in DRAFT
 LOCKED_AFTER_DRAFT = (
     "contact_list", "timezone", "message_file", "message_sound", "digit_timeout_s",
-    "message_repeats",
+    "message_repeats", "amd",
 )
 # once it is finishing or closed, nothing changes any more
 EDITABLE_STATES = (DRAFT, ACTIVE, PAUSED)
@@ -170,6 +171,8 @@ def field_problems(values: dict) -> list[str]:
             found += limit.problems(name, values[name])
     if "retry_on" in values:
         found += retry_problems(values["retry_on"])
+    if "amd" in values:
+        found += amd_problems(values["amd"])
     dates = [p for name in DATE_FIELDS if name in values
              for p in date_problems(name, values[name])]
     starts, ends = values.get("starts_at"), values.get("ends_at")
@@ -190,6 +193,8 @@ def normalised(values: dict) -> dict:
         chosen = set(_outcomes(values["retry_on"]))
         known = [o for o in RETRY_CHOICES if o in chosen]
         values["retry_on"] = ",".join(known + sorted(chosen - set(known)))
+    if "amd" in values:
+        values["amd"] = normalised_amd(values["amd"])
     if hasattr(values.get("contact_list"), "id"):
         values["contact_list"] = values["contact_list"].id
     try:

@@ -9,6 +9,9 @@ import click
 from flask.cli import AppGroup
 
 from app import campaigns
+from app.amd import settings_from_text
+from app.amd import settings_of as amd_settings_of
+from app.amd_figures import live_counts as amd_counts
 from app.campaigns import LIMITS
 from app.clock import utcnow
 from app.contacts import create_contact_list, import_contact_list
@@ -101,9 +104,13 @@ def _bounds(field: str, what: str = "") -> str:
               help=_bounds("max_call_s", "seconds"))
 @click.option("--weight", type=int, default=1, show_default=True, help=_bounds("weight"))
 @click.option("--caller-id", default="", help='"Name" <number> or a number')
+@click.option("--amd", "amd_pairs", multiple=True, metavar="NAME=VALUE",
+              help="answering-machine detection, repeatable (turns it on): machine=hangup|"
+                   "message, notsure=human|machine, hangup=human|machine, message_sound=..., "
+                   "machine_retries=N, machine_retry_s=S, greeting_ms=MS ... (docs/asterisk.md)")
 def create(name, csv_path, list_id, phone_column, country, message_file, message_sound, options,
            windows, tz_name, starts, ends, max_channels, attempts, retry_busy, retry_noanswer,
-           retry_failed, ring_timeout, max_call, weight, caller_id):
+           retry_failed, ring_timeout, max_call, weight, caller_id, amd_pairs):
     """Create a DRAFT campaign (and import its contacts from --csv)."""
     if bool(csv_path) == bool(list_id):
         raise click.UsageError("give exactly one of --csv or --list-id")
@@ -119,6 +126,10 @@ def create(name, csv_path, list_id, phone_column, country, message_file, message
         except ValidationError as exc:
             raise ValidationError(f"windows: {exc}") from None  # the option it came from
         option_rows = [parse_option(o) for o in options]
+        try:
+            values["amd"] = settings_from_text(amd_pairs)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
         values.update(starts_at=parse_when(starts, "starts_at"),
                       ends_at=parse_when(ends, "ends_at"))
         # refused before a file is imported for nothing
@@ -232,6 +243,7 @@ def show_cmd(campaign_id, as_json, no_pbx):
             info = status(campaign.id, ami)
             info["timezone"] = campaign.timezone
             info["windows"] = describe_windows(campaign_id)
+            info["amd"] = amd_counts(campaign.id) if amd_settings_of(campaign).enabled else {}
     except CallcastError as exc:
         _fail(exc)
     if as_json:
@@ -247,6 +259,8 @@ def show_cmd(campaign_id, as_json, no_pbx):
     click.echo("  contacts: " + _pairs(info["contacts"]))
     click.echo("  attempts: " + _pairs(info["attempts"]))
     click.echo(f"  lost:     {info['lost_attempts']} (attempts with no outcome from the PBX)")
+    if info["amd"]:
+        click.echo("  amd:      " + _pairs(info["amd"]))
 
 
 def _pairs(counts: dict) -> str:

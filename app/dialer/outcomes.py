@@ -9,6 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from app.amd import OUTCOMES as MACHINE_OUTCOMES
+from app.amd import machine_next, machine_outcome
+from app.amd import settings_of as amd_settings_of
 from app.events import (
     ANSWERED,
     ANSWERED_OUTCOME,
@@ -56,6 +59,10 @@ def next_state(campaign: Campaign, number: int, outcome: str, ended_at: datetime
     ``number`` counts the attempts charged to the contact (not those the route
     breaker gave back).
     """
+    if outcome in MACHINE_OUTCOMES:  # AMD: the campaign's own retries for machines
+        retry, due = machine_next(amd_settings_of(campaign), number, campaign.max_attempts,
+                                  outcome, ended_at)
+        return (PENDING, due) if retry else (FINAL, ended_at)
     if outcome != ANSWERED_OUTCOME and is_retryable(campaign, outcome) and (
         number < campaign.max_attempts
     ):
@@ -72,6 +79,7 @@ class AttemptFacts:
     outcome: str = ""  # "" while no terminal event
     ended_at: datetime | None = None
     hangup_cause: str = ""
+    machine: str | None = None  # AMD: machine or machine-message, else None (app.amd)
 
 
 def facts_of(events) -> AttemptFacts:
@@ -79,8 +87,10 @@ def facts_of(events) -> AttemptFacts:
     facts = AttemptFacts()
     failure = None
     hangup = None
+    names = set()
     for ev in sorted(events, key=lambda e: (e.received_at, e.id)):
         name = ev.name
+        names.add(name)
         if name in (ANSWERED, TIMEOUT, INVALID) or digit_of(name) is not None:
             if facts.answered_at is None:
                 facts.answered_at = ev.received_at
@@ -93,8 +103,9 @@ def facts_of(events) -> AttemptFacts:
             reason = failure_reason(name)
             if reason is not None:
                 failure = (reason, ev)
+    facts.machine = machine_outcome(names)
     if facts.answered_at is not None and hangup is not None:
-        facts.outcome, facts.ended_at = ANSWERED_OUTCOME, hangup.received_at
+        facts.outcome, facts.ended_at = facts.machine or ANSWERED_OUTCOME, hangup.received_at
     elif failure is not None:
         facts.outcome, facts.ended_at = failure[0], failure[1].received_at
     elif hangup is not None:

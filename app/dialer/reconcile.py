@@ -62,7 +62,7 @@ def reconcile(campaign_id: int, now: datetime, live_channel_ids) -> int:
             # answered (a digit, perhaps), but its hangup report never came and
             # the PBX no longer has the call: the person was reached, so the
             # contact is answered and not called again (the results say so too)
-            facts.outcome, facts.ended_at = ANSWERED_OUTCOME, now
+            facts.outcome, facts.ended_at = facts.machine or ANSWERED_OUTCOME, now
             if close_attempt(campaign, attempt, facts, now):
                 log.warning(
                     "attempt answered without a hangup report campaign=%s contact=%s "

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 
+from app.amd import MACHINE_EVENTS, MESSAGE_LEFT
+from app.amd import settings_of as amd_settings_of
 from app.campaigns import get_campaign
 from app.db import database
-from app.finalization import dialect
+from app.finalization import amd_results, dialect
 from app.finalization.steps import RESULTS, claim
 from app.models import CampaignOption
 from app.reports import NOT_CALLED, sql
@@ -16,6 +18,13 @@ log = logging.getLogger(__name__)
 # Small integer codes so that one MAX() per contact picks "the latest" of a kind.
 FAILURE_CODES = {"busy": 1, "noanswer": 2, "congestion": 3, "unavailable": 4, "failed": 5}
 DIGIT_CODES = {d: i for i, d in enumerate("0123456789*#")}
+# AMD (app.amd): answers, verdicts handled as a machine, voicemails left; constants for a
+# campaign without AMD, so its fold evaluates nothing more per event
+_MACHINE_NAMES = ", ".join(f"'{name}'" for name in MACHINE_EVENTS)
+AMD_COUNTS = (f"COUNT(*) FILTER (WHERE name = 'answered') AS answers, "
+              f"COUNT(*) FILTER (WHERE name IN ({_MACHINE_NAMES})) AS machines, "
+              f"COUNT(*) FILTER (WHERE name = '{MESSAGE_LEFT}') AS messages")
+NO_AMD_COUNTS = "0 AS answers, 0 AS machines, 0 AS messages"
 
 
 def _case(expr: str, mapping: dict, prefix: str, invert: bool) -> str:
@@ -27,7 +36,7 @@ def _case(expr: str, mapping: dict, prefix: str, invert: bool) -> str:
     return f"CASE {expr} {whens} END"
 
 
-def _aggregate_sql() -> str:
+def _aggregate_sql(amd: bool = False) -> str:
     """One row per contact with events: the figures the outcome rule needs, in contact order.
 
     Read through the (campaign, contact, attempt, name) index, so the groups come
@@ -46,7 +55,8 @@ def _aggregate_sql() -> str:
       MAX(attempt) FILTER (WHERE name = 'hangup') AS hangup_attempt,
       MAX(attempt * 16 + {fail_code}) FILTER (WHERE {is_failed}) AS fail_key,
       MAX({event_id} * 16 + {digit_code}) FILTER (WHERE {is_dtmf}) AS digit_key,
-      MAX(received_at) AS last_event_at
+      MAX(received_at) AS last_event_at,
+      {AMD_COUNTS if amd else NO_AMD_COUNTS}
     FROM call_event WHERE campaign_id = ?
     GROUP BY contact_id"""
 
@@ -64,16 +74,17 @@ RESULT_COLUMNS = (
 )
 
 
-def results_sql(with_list: bool, option_count: int = 0) -> str:
+def results_sql(with_list: bool, option_count: int = 0, amd: bool = False) -> str:
     """INSERT ... SELECT that folds the events of each contact that has some into its result row.
 
     The rule is the dialer's per-attempt rule (``app.dialer.facts_of``) applied
     to the contact's last attempt, in one set-based pass: answered if any
     attempt shows a sign of an answer (answered, a digit, timeout, invalid) —
-    even when its hangup event never came, since the person was reached; else
-    the failure reason of its last attempt; else 'failed' for a last attempt
-    that hung up unanswered; else 'dnc' when the dialer skipped it as
-    do-not-call; else 'lost' (its last attempt has no outcome and the PBX no
+    even when its hangup event never came, since the person was reached — unless
+    AMD handled every answered attempt as a machine: then 'machine-message' when a
+    voicemail was left, else 'machine'; else the failure reason of its last
+    attempt; else 'failed' for a last attempt that hung up unanswered; else
+    'dnc' when the dialer skipped it as do-not-call; else 'lost' (its last attempt has no outcome and the PBX no
     longer has it: the reconciliation rule). Attempts are the dialer's counter
     or the events' highest attempt, whichever is larger; the digit is the last
     one pressed; talk time runs from the first answer sign to 'hangup'.
@@ -99,6 +110,9 @@ SELECT ?, r.contact_id, r.phone, r.outcome, r.attempts, r.digit,
 FROM (
   SELECT c.id AS contact_id, c.phone AS phone,
     CASE
+      WHEN a.answered_at IS NOT NULL AND a.answers > a.machines THEN 'answered'
+      WHEN a.messages > 0 THEN 'machine-message'
+      WHEN a.machines > 0 THEN 'machine'
       WHEN a.answered_at IS NOT NULL THEN 'answered'
       WHEN a.fail_key / 16 >= a.max_attempt AND a.fail_key / 16 >= {dialed} THEN {fail_name}
       WHEN a.hangup_attempt >= a.max_attempt AND a.hangup_attempt >= {dialed} THEN 'failed'
@@ -110,7 +124,7 @@ FROM (
     a.answered_at AS answered_at,
     CASE WHEN a.hangup_at >= a.answered_at THEN {talk} END AS talk_seconds,
     a.last_event_at AS last_event_at
-  FROM ({_aggregate_sql()}
+  FROM ({_aggregate_sql(amd)}
   ) a
   {join} contact c ON c.id = a.contact_id
   LEFT JOIN campaign_contact cc ON cc.campaign_id = ? AND cc.contact_id = c.id
@@ -144,8 +158,9 @@ WHERE {_base_sql(with_list)}
     )
 
 
-def fold_results(campaign_id: int, contact_list_id: int | None) -> int:
-    """Insert one ContactResult per contact of the campaign; return how many."""
+def fold_results(campaign_id: int, contact_list_id: int | None, amd: bool = False) -> int:
+    """Insert one ContactResult per contact of the campaign; return how many (``amd``: the
+    campaign has AMD on, so machine outcomes are told apart)."""
     with_list = contact_list_id is not None
     base = contact_list_id if with_list else campaign_id
     labels = [
@@ -156,7 +171,8 @@ def fold_results(campaign_id: int, contact_list_id: int | None) -> int:
         for value in (option.digit, option.label)
     ]
     params = (campaign_id, *labels, campaign_id, campaign_id, base)
-    folded = database.execute_sql(results_sql(with_list, len(labels) // 2), params).rowcount
+    folded = database.execute_sql(results_sql(with_list, len(labels) // 2, amd),
+                                  params).rowcount
     count_sql = (
         "SELECT COUNT(*) FROM contact WHERE contact_list_id = ?"
         if with_list
@@ -184,7 +200,10 @@ def step_results(campaign_id: int, now) -> None:
         database.execute_sql(
             sql("DELETE FROM contact_result WHERE campaign_id = ?"), (campaign_id,)
         )
-        count = fold_results(campaign_id, campaign.contact_list_id)
+        amd = amd_settings_of(campaign).enabled
+        count = fold_results(campaign_id, campaign.contact_list_id, amd)
+        if amd:
+            amd_results.fill_verdicts(campaign_id)
     # the CSV pages through these rows: with the statistics of an empty
     # table the planner sorted all 330,000 of them for every page (0.4 s each)
     dialect.refresh_statistics("contact_result")

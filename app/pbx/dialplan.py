@@ -46,9 +46,10 @@ import logging
 import os
 import re
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from app.amd import settings_of as amd_settings_of
 from app.calltokens import TOKEN_VARIABLE
 from app.clock import utcnow
 from app.config import get_settings
@@ -56,6 +57,7 @@ from app.errors import ValidationError
 from app.events import CONFIRM_VALUE, CONFIRM_VARIABLE, REASON_CODES, USER_EVENT
 from app.menu import Option, key_problems, option_of, transfer_of
 from app.models import DIALPLAN_STATES, OPTION_DIGITS, Campaign, CampaignOption
+from app.pbx import dialplan_amd
 from app.pbx.errors import DialplanError
 from app.pbx.originate import context_name, dial_string, field_of
 
@@ -84,6 +86,8 @@ class CampaignSpec:
     ring_timeout_s: int = 30
     caller_id: str = ""
     options: list = field(default_factory=list)  # OptionSpec
+    amd: dict = field(default_factory=dict)  # app.amd settings (empty: AMD off)
+    max_attempts: int = 3
 
 
 # what the renderer needs of an option is the option itself
@@ -110,6 +114,8 @@ def campaign_spec(campaign, options=None) -> CampaignSpec:
         ring_timeout_s=int(field_of(campaign, "ring_timeout_s", 30) or 30),
         caller_id=str(field_of(campaign, "caller_id", "") or ""),
         options=specs,
+        amd=dict(field_of(campaign, "amd", None) or {}),
+        max_attempts=int(field_of(campaign, "max_attempts", 3) or 3),
     )
 
 
@@ -205,12 +211,13 @@ def render_report_context(settings) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _hangup_extension():
+def _hangup_extension(before=()):
     # main/pbx.c runs h after the failed extension too: that dummy channel's
     # end is no call's hangup, so h stays quiet once failed reported
     return [
         'exten => h,1,GotoIf($["${CC_FAILED}" != ""]?end)',
-        f" same => n,{_report('hangup', '${HANGUPCAUSE}')}",
+        *before,  # the AMD verdict of a callee who hung up during AMD()
+        f" same => n{'(report)' if before else ''},{_report('hangup', '${HANGUPCAUSE}')}",
         " same => n(end),NoOp()",
     ]
 
@@ -235,11 +242,17 @@ def render_campaign(campaign, options=None, settings=None) -> str:
     if found:
         raise DialplanError(f"campaign {spec.id}: " + "; ".join(found))
     options_sorted = sorted(spec.options, key=lambda o: OPTION_DIGITS.index(o.digit))
+    amd = amd_settings_of(spec.amd)
+    amd = amd if amd.enabled else None
     out = _campaign_header(spec, prompt, repeats, timeout, options_sorted)
-    out += _start_extension(spec, prompt, repeats, timeout)
+    out += _start_extension(spec, prompt, repeats, timeout, amd)
     for opt in options_sorted:
         out += _option_extension(spec, opt, settings)
-    out += _closing_extensions(repeats)
+    if amd is not None:
+        voicemail = replace(spec, message_file=amd.message_file, message_sound=amd.message_sound)
+        voicemail = prompt_of(voicemail, settings) if amd.leaves_message() else ""
+        out += dialplan_amd.machine_lines(amd, spec.max_attempts, voicemail, _report)
+    out += _closing_extensions(repeats, amd)
     return "\n".join(out) + "\n"
 
 
@@ -257,13 +270,15 @@ def _campaign_header(spec, prompt, repeats, timeout, options) -> list[str]:
     return out
 
 
-def _start_extension(spec, prompt, repeats, timeout) -> list[str]:
-    """``s``: report the answer, play the menu with Read(), jump to the digit's extension."""
+def _start_extension(spec, prompt, repeats, timeout, amd=None) -> list[str]:
+    """``s``: report the answer, (AMD on) tell a machine, play the menu with Read(), jump to
+    the digit's extension."""
     return [
         f"exten => s,1,NoOp(callcast campaign {spec.id} contact ${{CC_CONTACT}} "
         "attempt ${CC_ATTEMPT})",
         " same => n,Set(CC_PLAYS=0)",
         f" same => n,{_report('answered')}",
+        *(dialplan_amd.start_lines(amd, _report) if amd else ()),
         " same => n(menu),Set(CC_PLAYS=$[${CC_PLAYS} + 1])",
         # 't' with no argument: no terminator, so '#' is read as a digit
         f" same => n,Read(CC_DIGIT,{prompt},1,t,{repeats},{timeout})",
@@ -286,14 +301,14 @@ def _option_extension(spec, opt, settings) -> list[str]:
     return out + [" same => n,Hangup()", ""]
 
 
-def _closing_extensions(repeats) -> list[str]:
+def _closing_extensions(repeats, amd=None) -> list[str]:
     """``i`` (no such option), ``h`` (hangup) and ``failed`` (the originate never connected)."""
     out = [
         f"exten => i,1,{_report('invalid', '${INVALID_EXTEN}')}",
         f" same => n,GotoIf($[${{CC_PLAYS}} < {repeats}]?s,menu)",
         " same => n,Hangup()",
         "",
-        *_hangup_extension(),
+        *_hangup_extension(dialplan_amd.hangup_lines(amd, _report) if amd else ()),
         "",
         "exten => failed,1,Set(CC_FAILED=failed)",
     ]

@@ -15,6 +15,7 @@ import pika
 from app import heartbeats, process_states
 from app.db import database
 from app.models import Heartbeat
+from app.pbx.amd_check import amd_problem
 from app.pbx.ami import AmiClient
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,8 @@ def check_broker(settings, now):
 
 
 def check_pbx(settings, now):
-    """Log in to the Asterisk manager interface and send a Ping."""
+    """Log in to the Asterisk manager interface, send a Ping, and (a campaign with AMD
+    running) check that the PBX has app_amd (``app.pbx.amd_check``)."""
     timeout = min(settings.ami_timeout, PBX_TIMEOUT)
     client = AmiClient(
         settings.ami_host, settings.ami_port, settings.ami_user, settings.ami_secret,
@@ -55,7 +57,8 @@ def check_pbx(settings, now):
     try:
         client.connect(timeout)
         client.ping(timeout)
-        return True, "ok"
+        problem = amd_problem(client, timeout)
+        return (False, problem) if problem else (True, "ok")
     except Exception as exc:
         return False, (
             f"AMI {settings.ami_host}:{settings.ami_port} as {settings.ami_user}: "

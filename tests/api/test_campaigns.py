@@ -140,3 +140,19 @@ def test_it_reads_a_ready_list_id_back(db, api):
     ready = ContactList.create(name="l", status="ready")
     made = api.post("/api/v1/campaigns/", json={**BODY, "contact_list": ready.id})
     assert made.status_code == 201 and made.get_json()["contact_list"] == ready.id
+
+
+def test_it_takes_amd_settings_through_the_domain_rule(db, api):
+    body = {**BODY, "amd": {"enabled": True, "machine": "message", "message_sound": "vm",
+                            "machine_retries": 2}}
+    made = api.post("/api/v1/campaigns/", json=body)
+    assert made.status_code == 201, made.get_json()
+    amd = made.get_json()["amd"]
+    assert amd["enabled"] is True and amd["machine"] == "message" and amd["greeting_ms"] == 1500
+    for bad, field in [({"greeting_ms": 0}, "greeting_ms"), ({"machine": "x"}, "machine"),
+                       ({"enabled": True, "machine": "message"}, "amd.message_sound"),
+                       ({"bogus": 1}, "bogus")]:
+        response = api.post("/api/v1/campaigns/", json={**BODY, "amd": bad})
+        assert response.status_code == 422, (bad, response.get_json())
+        error = response.get_json()["error"]
+        assert field in str(error), error

@@ -63,7 +63,9 @@ def test_it_applies_the_playbook_into_an_isolated_prefix(deployment):
     assert f'#include "{v["asterisk_config_dir"]}/manager-callcast.conf"' in manager.read_text()
     ami_user = (Path(v["asterisk_config_dir"]) / "manager-callcast.conf").read_text()
     assert "[callcast]" in ami_user and "secret = ops-secret" in ami_user
-    assert "write = originate,reporting,command" in ami_user
+    assert "write = originate,reporting,command,system" in ami_user
+    amd_conf = (Path(v["asterisk_config_dir"]) / "amd.conf").read_text()
+    assert "[general]" in amd_conf and "maximum_number_of_words = 2" in amd_conf
     extensions = (Path(v["asterisk_config_dir"]) / "extensions.conf").read_text()
     assert f'#include "{v["callcast_dialplan_path"]}"' in extensions
     assert "app : Upgrade the database schema" in changed_tasks(deployment.first_apply.output)

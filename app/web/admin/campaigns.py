@@ -30,6 +30,7 @@ from app.models import (
     CampaignReport,
     ContactList,
 )
+from app.web.admin import amd_form
 from app.web.admin.base import SecureModelView, can_act
 from app.web.admin.campaign_columns import COLUMN_FORMATTERS, remember_page, stats_cache
 from app.web.admin.campaign_forms import (
@@ -70,7 +71,8 @@ class CampaignView(SecureModelView):
         "message_upload": fields.FileField(
             "Message file (WAV 8/16 kHz mono 16-bit, or GSM)",
             description="Replaces the stock sound when given.",
-        )
+        ),
+        **amd_form.AMD_FIELDS,
     }
     form_overrides = {
         # Flask-Admin's subclass: the same picker; wtforms' DateTimeField itself is deprecated
@@ -120,17 +122,24 @@ class CampaignView(SecureModelView):
             form.retry_on.data = sorted(obj.retry_outcomes)
             form.starts_at.data = local_naive(obj.starts_at, obj.timezone)
             form.ends_at.data = local_naive(obj.ends_at, obj.timezone)
+            amd_form.fill(form, obj)
         if obj is not None and obj.state != DRAFT:
             # not rendered, not accepted: the server refuses the change, not the browser
             for name in LOCKED_FIELDS:
                 if name in form:
                     del form[name]
+            amd_form.lock(form)
         self._ready_lists(form)
         return form
 
     def _save(self, form, model, is_created):
         """Create or change the campaign, its options, windows and message in one transaction."""
         values = form_values(form)
+        if amd_form.amd_values(form) is not None:
+            values["amd"] = amd_form.amd_values(form)
+        voicemail = amd_form.uploaded_voicemail(form)
+        if voicemail:  # checked as present now, stored once the campaign has an id
+            values["amd"].update(message_file=amd_form.PENDING_UPLOAD, message_sound="")
         upload = uploaded_message(form)
         if upload:
             values["message_sound"] = ""
@@ -148,6 +157,9 @@ class CampaignView(SecureModelView):
                 media_dir = current_app.config["SETTINGS"].media_dir
                 stored = store_message(media_dir, model.id, upload.filename, upload.read())
                 model = campaigns.update(model.id, {"message_file": stored}, now, user_id)
+            if voicemail:
+                media_dir = current_app.config["SETTINGS"].media_dir
+                model = amd_form.store_voicemail(model, voicemail, media_dir, now, user_id)
         return model
 
     def create_model(self, form):

@@ -12,6 +12,8 @@ import time
 
 from peewee import fn
 
+from app.amd import settings_of as amd_settings_of
+from app.amd_figures import live_counts as amd_live_counts
 from app.dialer.live import in_flight_count
 from app.models import (
     CLOSED,
@@ -213,6 +215,9 @@ def live_view(campaign_id: int, cache: TTLCache | None = None) -> dict:
             for d in sorted(set(labels) | set(digits))
         ],
         "report": bool(report and report.csv_path),
+        # AMD: people, machines, not sure, messages left (attempts live, contacts once closed)
+        "amd": (figures.get("amd") or ({} if closed else amd_live_counts(campaign_id)))
+        if amd_settings_of(campaign).enabled else {},
     }
 
 

@@ -38,7 +38,7 @@ def results(args, campaign_id):
     rows, paging = page_of(query, args, ContactResult.contact_id)
     items = [{name: getattr(r, name) for name in (
         "contact_id", "phone", "outcome", "attempts", "digit", "digit_label", "answered_at",
-        "talk_seconds", "last_attempt_at")} for r in rows]
+        "talk_seconds", "last_attempt_at", "amd_verdict", "amd_cause")} for r in rows]
     return {"items": items, **paging}
 
 

@@ -16,6 +16,7 @@ from marshmallow import validate as v
 from app.campaigns import LIMITS, MAX_LENGTHS, RETRY_CHOICES
 from app.db import MAX_INTEGER
 from app.models import OPTION_ACTIONS, OPTION_DIGITS, STATES
+from app.web.api.amd_schema import AmdInput, AmdOut
 
 MAX_PER_PAGE = 500
 MAX_PAGE = 10**6
@@ -111,6 +112,7 @@ class CampaignInput(Strict):
     max_call_s = _limit("max_call_s")
     digit_timeout_s = _limit("digit_timeout_s")
     message_repeats = _limit("message_repeats")
+    amd = f.Nested(AmdInput, metadata={"description": "answering-machine detection (AMD())"})
 
 
 class CampaignUpdate(CampaignInput):
@@ -163,6 +165,7 @@ class CampaignSchema(ma.Schema):
     max_call_s = f.Integer()
     digit_timeout_s = f.Integer()
     message_repeats = f.Integer()
+    amd = f.Nested(AmdOut)
 
 
 class CampaignPage(Paged):
@@ -261,6 +264,8 @@ class ResultSchema(ma.Schema):
     answered_at = f.DateTime(allow_none=True)
     talk_seconds = f.Integer(allow_none=True)
     last_attempt_at = f.DateTime(allow_none=True)
+    amd_verdict = f.String(metadata={"description": "AMDSTATUS of the last AMD verdict"})
+    amd_cause = f.String(metadata={"description": "its AMDCAUSE"})
 
 
 class ResultPage(Paged):
@@ -296,3 +301,6 @@ class LiveSchema(ma.Schema):
     outcomes = f.Dict(keys=f.String(), values=f.Integer())
     digits = f.List(f.Nested(DigitCount))
     report = f.Boolean()
+    amd = f.Dict(keys=f.String(), values=f.Integer(),
+                 metadata={"description": "AMD: humans, machines, not_sure, hung_up, "
+                                          "messages_left (empty: AMD off)"})
