@@ -16,7 +16,8 @@ from app.db import row_id
 from app.errors import ValidationError
 from app.events import FAILURE_REASONS, LOST
 from app.menu import menu_problems
-from app.models import ACTIVE, DRAFT, PAUSED
+from app.messages.template import template_problems
+from app.models import ACTIVE, DRAFT, PAUSED, ContactList
 from app.windows import EARLIEST, LATEST, window_problems, zone
 
 UTC = timezone.utc
@@ -76,13 +77,13 @@ RETRY_CHOICES = (*FAILURE_REASONS, LOST)
 # the fields create and update take (contact_list is the list's id)
 FIELDS = (
     "name", "contact_list", "timezone", "starts_at", "ends_at", *LIMITS, "retry_on",
-    "caller_id", "message_file", "message_sound",
+    "caller_id", "message_file", "message_sound", "message_template",
 )
 # what a running campaign's dialplan and contact rows were built from: changing
 # them after activation would corrupt it, so they (and the options) change only in DRAFT
 LOCKED_AFTER_DRAFT = (
     "contact_list", "timezone", "message_file", "message_sound", "digit_timeout_s",
-    "message_repeats",
+    "message_repeats", "message_template",
 )
 # once it is finishing or closed, nothing changes any more
 EDITABLE_STATES = (DRAFT, ACTIVE, PAUSED)
@@ -153,6 +154,13 @@ def _text_problems(values: dict) -> list[str]:
     return found
 
 
+def list_columns(contact_list) -> list | None:
+    """The columns of a contact list (an id), the fields a template may name; None: unknown."""
+    found = row_id(contact_list) if contact_list is not None else None
+    row = ContactList.get_or_none(ContactList.id == found) if found is not None else None
+    return None if row is None else list(row.columns)
+
+
 def field_problems(values: dict) -> list[str]:
     """What is wrong with the campaign fields in ``values`` (only those given; empty: fine)."""
     found = []
@@ -170,6 +178,9 @@ def field_problems(values: dict) -> list[str]:
             found += limit.problems(name, values[name])
     if "retry_on" in values:
         found += retry_problems(values["retry_on"])
+    if "message_template" in values:  # and again at activation, on the list's columns
+        found += template_problems(values["message_template"],
+                                   list_columns(values.get("contact_list")))
     dates = [p for name in DATE_FIELDS if name in values
              for p in date_problems(name, values[name])]
     starts, ends = values.get("starts_at"), values.get("ends_at")
