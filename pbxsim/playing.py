@@ -64,11 +64,10 @@ class Player:
                    prompt: bool = False):
         """Play ``files`` then wait ``wait_s``; the digit that ended it, else None."""
         b = chan.callee or Behaviour("answer")
-        parts = [(self._length(chan, f, prompt), True) for f in files]
-        parts.append((wait_s, False))
-        for seconds, _file in parts:
+        for name in [*files, None]:  # None: the wait after the files
             if chan.hungup:
                 return None
+            seconds = wait_s if name is None else self._length(chan, name, prompt)
             start, end = chan.heard, chan.heard + seconds
             if b.listen_s is not None and start <= b.listen_s < end:
                 await self.interp.clock.sleep(b.listen_s - start)
