@@ -18,7 +18,7 @@ def stock_names() -> list[str]:
     digits += [f"digits/day-{n}" for n in range(7)] + [f"digits/mon-{n}" for n in range(12)]
     letters = [f"letters/{c}" for c in string.ascii_lowercase] + ["letters/space",
                                                                   "letters/dash"]
-    return digits + letters + ["cents", "hello", "euros"]
+    return digits + letters + ["cents", "hello", "hello-world", "euros"]
 
 
 def write_wav(path: Path, seconds: float) -> Path:
