@@ -9,8 +9,10 @@ dialing: a contact waits, ``audio_ready`` false, until its texts are made).
 
 from __future__ import annotations
 
+import io
 import logging
 
+from app.csvcells import writer
 from app.db import database
 from app.events import BAD_MESSAGE
 from app.messages.audio import audio_file, prompt_of, remove_audio
@@ -106,6 +108,17 @@ def skipped_rows(campaign_id: int):
             .join(Contact, on=(Contact.id == ContactMessage.contact_id))
             .where((ContactMessage.campaign_id == campaign_id) & (ContactMessage.problem != ""))
             .order_by(Contact.position).tuples())
+
+
+def skipped_csv(campaign_id: int) -> str:
+    """The contacts skipped for their message as CSV (formula cells neutralised): the list
+    the console, the CLI and the API hand out."""
+    out = io.StringIO()
+    rows = writer(out)
+    rows.writerow(["contact_id", "line", "phone", "reason"])
+    for row in skipped_rows(campaign_id):
+        rows.writerow(row)
+    return out.getvalue()
 
 
 def message_of(campaign_id: int, contact_id: int):
