@@ -89,7 +89,7 @@ def engine_of(settings) -> Engine:
     return CommandEngine(command) if command else EspeakEngine()
 
 
-def _samples(data: bytes) -> tuple[np.ndarray, int]:
+def samples(data: bytes) -> tuple[np.ndarray, int]:
     """A WAV's samples as mono float64 in -1..1, and its rate."""
     try:
         with wave.open(io.BytesIO(data)) as w:
@@ -126,7 +126,7 @@ def resample(pcm: np.ndarray, rate: int, target: int = RATE) -> np.ndarray:
 
 def telephony_wav(data: bytes) -> tuple[bytes, int]:
     """Any PCM WAV as 8 kHz mono 16-bit WAV bytes, and its duration in milliseconds."""
-    pcm, rate = _samples(data)
+    pcm, rate = samples(data)
     out = np.clip(np.round(resample(pcm, rate) * 32767.0), -32768, 32767).astype("<i2")
     buf = io.BytesIO()
     with wave.open(buf, "wb") as w:

@@ -38,6 +38,7 @@ from app.web.admin.campaign_forms import (
     LOCKED_FIELDS,
     WEEKDAYS,
     OptionInline,
+    TemplateField,
     WindowInline,
     check_message,
     form_options,
@@ -78,6 +79,7 @@ class CampaignView(SecureModelView):
         "ends_at": DateTimeField,
         "timezone": fields.SelectField,
         "message_sound": fields.SelectField,
+        "message_template": TemplateField,
         "retry_on": fields.SelectMultipleField,
     }
     form_args = FORM_ARGS
