@@ -36,10 +36,14 @@ def prepare_messages(campaign_id: int, now, settings) -> int:
     engine = engine_of(settings).name
     texts = {}  # digest -> (rank, text)
     skipped = 0
-    query = (Contact.select(Contact.id, Contact.position, Contact.fields)
-             .where(Contact.contact_list == campaign.contact_list_id).order_by(Contact.position))
-    for start in range(0, query.count(), CHUNK):
-        rows = list(query.offset(start).limit(CHUNK).tuples())
+    last = -1
+    while True:  # keyset pages on the list's (contact_list, position) index
+        rows = list(Contact.select(Contact.id, Contact.position, Contact.fields).where(
+            (Contact.contact_list == campaign.contact_list_id) & (Contact.position > last)
+        ).order_by(Contact.position).limit(CHUNK).tuples())
+        if not rows:
+            break
+        last = rows[-1][1]
         skipped += _prepare_chunk(campaign, template, engine, rows, texts, now, settings)
     _store_texts(campaign_id, texts, settings, now)
     log.info("campaign=%s messages prepared texts=%d skipped=%d", campaign_id, len(texts), skipped)
