@@ -20,7 +20,8 @@ from app.dialer.readout import set_status
 from app.errors import IllegalTransitionError, ValidationError
 from app.menu import menu_problems
 from app.messages.prepare import prepare_messages
-from app.messages.template import template_problems
+from app.messages.audio import audio_dir
+from app.messages.template import SOUND_RE, parse, template_problems
 from app.models import (
     ACTIVE,
     DRAFT,
@@ -83,7 +84,13 @@ def _list_problems(campaign) -> list[str]:
 def _message_problems(campaign, settings) -> list[str]:
     if campaign.message_template:  # a personalised message (app.messages)
         columns = campaign.contact_list.columns if campaign.contact_list_id else None
-        return template_problems(campaign.message_template, columns)
+        found = template_problems(campaign.message_template, columns)
+        folder = str(audio_dir(settings, campaign.id))
+        if not found and parse(campaign.message_template).has_tts \
+                and not SOUND_RE.match(folder):
+            found.append(f"MEDIA_DIR: the speech files' folder {folder!r} has characters a "
+                         "dialplan argument cannot carry (allowed: letters, digits, _ . / + -)")
+        return found
     if campaign.message_file:
         path = message_path(campaign.message_file, settings)
         if not path.exists():

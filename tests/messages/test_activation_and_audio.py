@@ -130,3 +130,12 @@ def test_tts_command_runs_another_engine_without_code_changes(tmp_path):
     raw, raw_ms = telephony_wav(EspeakEngine().synthesize("one two three", "en", ""))
     assert abs(ms - raw_ms) < 50 and ms > 500
     assert wav[:4] == b"RIFF" and len(wav) == len(raw)
+
+
+def test_a_media_dir_the_dialplan_cannot_carry_is_named_at_activation(db, tmp_path, monkeypatch):
+    monkeypatch.setenv("MEDIA_DIR", str(tmp_path / "my media, 2"))
+    get_settings.cache_clear()
+    campaign = templated()
+    with pytest.raises(ValidationError, match="MEDIA_DIR: the speech files' folder .* has "
+                                              "characters a dialplan argument cannot carry"):
+        activate(campaign.id, NOW)
