@@ -121,7 +121,12 @@ def resample(pcm: np.ndarray, rate: int, target: int = RATE) -> np.ndarray:
         taps = 2 * cutoff * np.sinc(2 * cutoff * n) * np.hamming(FILTER_TAPS)
         pcm = np.convolve(pcm, taps / taps.sum(), mode="same")
     count = int(round(len(pcm) * target / rate))
-    return np.interp(np.arange(count) * rate / target, np.arange(len(pcm)), pcm)
+    if len(pcm) < 2:
+        return np.resize(pcm, count)
+    # linear interpolation at regular positions: indexes, not np.interp's search
+    x = np.arange(count) * (rate / target)
+    i = np.minimum(x.astype(np.int64), len(pcm) - 2)
+    return pcm[i] + (pcm[i + 1] - pcm[i]) * (x - i)
 
 
 def telephony_wav(data: bytes) -> tuple[bytes, int]:

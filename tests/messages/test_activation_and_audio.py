@@ -139,3 +139,16 @@ def test_a_media_dir_the_dialplan_cannot_carry_is_named_at_activation(db, tmp_pa
     with pytest.raises(ValidationError, match="MEDIA_DIR: the speech files' folder .* has "
                                               "characters a dialplan argument cannot carry"):
         activate(campaign.id, NOW)
+
+
+def test_resampling_to_8_khz_keeps_speech_and_filters_what_would_alias():
+    import numpy as np
+
+    from app.messages.tts import resample
+
+    t = np.arange(22050) / 22050
+    kept = resample(np.sin(2 * np.pi * 440 * t), 22050)
+    assert len(kept) == 8000 and 0.95 < np.abs(kept).max() < 1.05
+    # 6 kHz is above the new 4 kHz Nyquist: without the low-pass it would come back at 2 kHz
+    gone = resample(np.sin(2 * np.pi * 6000 * t), 22050)
+    assert np.abs(gone[100:-100]).max() < 0.01
