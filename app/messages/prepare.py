@@ -114,6 +114,19 @@ def skipped_rows(campaign_id: int):
             .order_by(Contact.position).tuples())
 
 
+def skipped_count(campaign_id: int) -> int:
+    """How many contacts activation (or a failed synthesis) skipped for their message."""
+    return ContactMessage.select().where((ContactMessage.campaign_id == campaign_id)
+                                         & (ContactMessage.problem != "")).count()
+
+
+def skipped_note(campaign_id: int) -> str:
+    """What the console and the CLI say after activation ("" when none was skipped)."""
+    count = skipped_count(campaign_id)
+    return (f"{count} contacts skipped: their values do not fit the personalised message "
+            "(the skipped list names the field of each)") if count else ""
+
+
 def skipped_csv(campaign_id: int) -> str:
     """The contacts skipped for their message as CSV (formula cells neutralised): the list
     the console, the CLI and the API hand out."""

@@ -26,6 +26,8 @@ def test_the_cli_sets_a_template_activates_and_lists_the_skipped(app, db, tmp_pa
     assert saved.exit_code == 0, saved.output
     activated = runner.invoke(args=["campaign", "activate", str(campaign.id), "--no-reload"])
     assert activated.exit_code == 0, activated.output
+    assert "1 contacts skipped: their values do not fit the personalised message" in \
+        activated.output
     skipped = runner.invoke(args=["campaign", "skipped", str(campaign.id)])
     assert skipped.output.splitlines()[1].endswith(",3,+12025550001,field 'amount': 'x' is not "
                                                    "a whole number")

@@ -32,6 +32,7 @@ from app.models import (
 )
 from app.web.admin.base import SecureModelView, can_act
 from app.web.admin.campaign_columns import COLUMN_FORMATTERS, remember_page, stats_cache
+from app.messages.prepare import skipped_note
 from app.web.admin.campaign_forms import (
     FORM_ARGS,
     FORM_COLUMNS,
@@ -213,6 +214,8 @@ class CampaignView(SecureModelView):
         try:
             run_op(op_name, campaign_id, utcnow(), user_id=current_user.user_id)
             flash(f"{OPS[op_name].label}: done.", "success")
+            if op_name == "activate" and skipped_note(campaign_id):  # app.messages
+                flash(skipped_note(campaign_id) + ": see the Messages tab.", "warning")
         except NotFoundError:
             abort(404)
         except CallcastError as exc:
