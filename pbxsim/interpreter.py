@@ -187,6 +187,9 @@ class Interpreter:
 
     def _set(self, chan, data):
         name, _, value = data.partition("=")
+        if name.strip() == "CHANNEL(language)":  # funcs/func_channel.c: the channel's language
+            chan.language = value.strip()
+            return
         chan.vars[name.strip()] = value
 
     def _hangup(self, chan, data):

@@ -19,6 +19,7 @@ from app.errors import ValidationError
 from app.messages.template import parse
 from app.messages.tts import RATE, samples, engine_of, resample
 from app.messages.values import render_contact, variable
+from app.pbx.dialplan_message import asterisk_language
 from pbxsim import say
 
 # formats read from the stock sounds: WAV, and the raw 8 kHz signed linear
@@ -81,7 +82,7 @@ def preview_wav(campaign, fields: dict, settings) -> tuple[bytes, list[str]]:
     out = render_contact(template, fields, campaign.timezone)
     if out.problems:
         raise ValidationError("; ".join(out.problems))
-    stock = StockSounds(settings.asterisk_sounds_dir, template.language.split("-")[0])
+    stock = StockSounds(settings.asterisk_sounds_dir, asterisk_language(template.language))
     engine = engine_of(settings)
     pieces, missing = [], []
     for seg in template.segments:

@@ -86,13 +86,25 @@ def message_steps(template: Template, timezone: str, *, digit_label: str | None 
     return out
 
 
+def asterisk_language(language: str) -> str:
+    """The template's language as Asterisk names its sounds folders: ``pt-br`` -> ``pt_BR``."""
+    base, _, region = language.replace("_", "-").partition("-")
+    return f"{base}_{region.upper()}" if region else base
+
+
 def menu_steps(template: Template, timezone: str, repeats: int, timeout: int,
                report) -> list[str]:
     """The ``menu`` loop of a templated campaign: the message, a wait for a digit, again.
 
-    ``report(event)``: the Gosub of one report (app.pbx.dialplan).
+    ``report(event)``: the Gosub of one report (app.pbx.dialplan). The channel's language
+    is the template's, so the Say applications pick their prompts (and ``main/say.c`` its
+    rules) in it (funcs/func_channel.c: ``CHANNEL(language)`` is writable).
     """
+    language = asterisk_language(template.language)
+    if not SOUND_RE.match(language):
+        raise DialplanError(f"language {language!r} cannot be a dialplan argument")
     return [
+        f" same => n,Set(CHANNEL(language)={language})",
         " same => n,Set(SAY_DTMF_INTERRUPT=true)",
         " same => n(menu),Set(CC_PLAYS=$[${CC_PLAYS} + 1])",
         " same => n,Set(CC_DIGIT=)",

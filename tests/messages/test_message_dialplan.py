@@ -3,6 +3,7 @@ and pbxsim acting it out: the Say applications' files, durations, digits during 
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from app.messages.values import render_contact
 from app.pbx.ami import AmiClient
 from app.pbx.ami.wire import originate_fields
 from app.pbx.dialplan import CampaignSpec, OptionSpec, render_campaign, write_dialplan
+from app.pbx.dialplan_message import asterisk_language
 from app.pbx.errors import AmiActionError
 from app.pbx.originate import originate_args
 from pbxsim import dialplan as simdp
@@ -130,3 +132,28 @@ def test_a_digit_during_a_say_application_jumps_to_its_option(played):
     assert record["digit"] == "1"
     assert [e["event"] for e in record["agi"]][:2] == ["answered", "dtmf-1"]
     assert record["played"][2:] == SAID[:14], record["played"]
+
+
+def test_the_channel_speaks_the_templates_language(tmp_path):
+    assert asterisk_language("pt-br") == "pt_BR" and asterisk_language("fr") == "fr"
+    settings = settings_for(tmp_path)
+    french = dict(TEMPLATE, language="fr")
+    write_dialplan([dataclasses.replace(spec(settings), template=parse(french))],
+                   settings=settings)
+    sounds = make_sounds(tmp_path / "sounds", language="fr")  # only French prompts exist
+    sim = PbxsimThread(port=0, dialplan_path=str(settings.dialplan_path), speed=20.0,
+                       sounds_dir=str(sounds))
+    sim.start()
+    ami = AmiClient("127.0.0.1", sim.port, "callcast", "callcast", timeout=5.0)
+    try:
+        out = render_contact(parse(french), FIELDS, "Europe/Paris")
+        tts = write_wav(tmp_path / "tts" / "abc.wav", 0.2)
+        ami.originate(**originate_args({"id": 20}, 1, 1, "+15550004", settings,
+                                       {**out.variables, "CC_V2": str(tts)[:-4]}))
+        record = wait_until(lambda: next((c for c in sim.stats()["calls"] if c["done"]), None),
+                            30, "the call to end")
+        assert record["missing"] == ["callcast-missing"] * 2  # every prompt found under fr/
+        assert "digits/thousand" in record["played"]
+    finally:
+        ami.close()
+        sim.stop()
