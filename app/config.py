@@ -47,6 +47,10 @@ class Settings:
     database_url: str
     sqlite_synchronous: str
     media_dir: Path
+    # the text-to-speech engine (app.messages.tts): "" is espeak-ng; else a command line
+    tts_command: str
+    # Asterisk's stock sounds, for the console's message preview (app.messages.preview)
+    asterisk_sounds_dir: Path
     export_dir: Path
     export_retention_days: int
     # broker
@@ -144,6 +148,9 @@ def _storage(env) -> dict:
             env, "SQLITE_SYNCHRONOUS", "full", ("off", "normal", "full", "extra")
         ),
         media_dir=env_path(env, "MEDIA_DIR", VAR / "media"),
+        tts_command=env_str(env, "TTS_COMMAND", ""),
+        asterisk_sounds_dir=env_path(env, "ASTERISK_SOUNDS_DIR",
+                                     Path("/usr/share/asterisk/sounds")),
         export_dir=env_path(env, "EXPORT_DIR", VAR / "exports"),
         export_retention_days=env_int(env, "EXPORT_RETENTION_DAYS", 90, minimum=1),
         broker_url=env_url(

@@ -54,7 +54,8 @@ USER_EVENT = "CallcastEvent"
 ANSWERED_OUTCOME = "answered"
 LOST = "lost"  # no terminal event and the PBX no longer has the channel
 DNC = "dnc"  # on the do-not-call list at dial time
-OUTCOMES = (ANSWERED_OUTCOME, *FAILURE_REASONS, LOST, DNC, *AMD_OUTCOMES)
+BAD_MESSAGE = "bad_message"  # its personalised message could not be made (app.messages)
+OUTCOMES = (ANSWERED_OUTCOME, *FAILURE_REASONS, LOST, DNC, *AMD_OUTCOMES, BAD_MESSAGE)
 
 
 def failure_reason(name: str) -> str | None:

@@ -22,6 +22,7 @@ from peewee import (
 from app.clock import utcnow
 # the base and column types live beside the tables of other topics (app.outbound.tables)
 from app.modelbase import UTC, BaseModel, JSONField, UTCDateTimeField  # noqa: F401
+from app.messages.tables import MESSAGE_MODELS
 from app.outbound.tables import OUTBOUND_MODELS
 
 # --- people -----------------------------------------------------------------
@@ -147,6 +148,7 @@ class Campaign(BaseModel):
     message_sound = CharField(max_length=200, default="")  # or a stock sound name
     digit_timeout_s = IntegerField(default=5)
     message_repeats = IntegerField(default=2)
+    message_template = JSONField(default=dict)  # segments (app.messages.template); {}: none
     contact_list = ForeignKeyField(ContactList, null=True, on_delete="RESTRICT")
     created_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
     updated_by = ForeignKeyField(User, null=True, on_delete="SET NULL", backref="+")
@@ -224,6 +226,8 @@ class CampaignContact(BaseModel):
     # attempts the route breaker gave back: they count toward no max_attempts
     # (the attempt numbers go on; see app.dialer.breaker)
     given_back = IntegerField(default=0, constraints=[SQL("DEFAULT 0")])
+    # its message's synthesized audio is all there (app.messages): only then is it claimed
+    audio_ready = BooleanField(default=True)
 
     class Meta:
         indexes = (
@@ -381,4 +385,5 @@ MODELS = [
     Heartbeat,
     *OUTBOUND_MODELS,
     ProcessTransition,
+    *MESSAGE_MODELS,
 ]

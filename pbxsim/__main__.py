@@ -101,6 +101,7 @@ def env_defaults(environ):
         "speed": _env_number(environ, "PBXSIM_SPEED", 1.0, float, 0.001),
         "max_channels": _env_number(environ, "PBXSIM_MAX_CHANNELS", 200, int, 1),
         "outbound": _env_outbound(environ, "PBXSIM_OUTBOUND", DEFAULT_OUTBOUND),
+        "sounds_dir": _env_text(environ, "PBXSIM_SOUNDS_DIR", ""),
     }
 
 
@@ -137,7 +138,11 @@ def build_parser(defaults):
                    help="outbound contexts a Local/<number>@<context> dial string may reach, "
                         "with Asterisk's extension patterns; a number no pattern matches fails "
                         "with Reason 0 (PBXSIM_OUTBOUND; default %(default)s)")
-    p.add_argument("--message-s", type=float, default=6.0, help="length of the played message")
+    p.add_argument("--message-s", type=float, default=6.0,
+                   help="length of a played message pbxsim has no file of (no --sounds-dir)")
+    p.add_argument("--sounds-dir", default=defaults.get("sounds_dir") or None,
+                   help="Asterisk's sounds folder (PBXSIM_SOUNDS_DIR): file lengths count, "
+                        "a missing file is warned about and lasts nothing")
     p.add_argument("--pin-limit", type=float, default=30.0,
                    help="seconds pbxsim waits for an AGI server that does not close "
                         "(Asterisk waits forever)")
@@ -217,7 +222,7 @@ async def serve(args):
               model_options=_model_options(args), speed=args.speed,
               max_channels=args.max_channels, dialplan_path=args.dialplan,
               message_s=args.message_s, pin_limit=args.pin_limit, outbound=args.outbound,
-              without_modules=args.without_module)
+              without_modules=args.without_module, sounds_dir=args.sounds_dir)
     port = await pbx.start(args.host, args.port)
     if args.port_file:
         with open(args.port_file + ".tmp", "w") as fh:

@@ -35,6 +35,7 @@ class Channel:
     call: object = None  # CallRecord
     callee: object = None  # Behaviour
     pressed: bool = False
+    heard: float = 0.0  # seconds of prompts and digit waits the callee has heard
 
     def ami_fields(self, prefix=""):
         """The channel state block AMI events and CoreShowChannel carry."""
@@ -80,6 +81,8 @@ class CallRecord:
     agi: list = field(default_factory=list)
     user_events: list = field(default_factory=list)
     amd: tuple = ()  # (AMDSTATUS, AMDCAUSE, ms) of the AMD() it ran (pbxsim/amd.py)
+    played: list = field(default_factory=list)  # every sound file played, in order
+    missing: list = field(default_factory=list)  # those Asterisk could not open
     done: bool = False
     ended_at: float | None = None
 

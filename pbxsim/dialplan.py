@@ -22,7 +22,7 @@ from pathlib import Path
 APPS = frozenset({
     "AGI", "AMD", "Answer", "Dial", "ExecIf", "Gosub", "GotoIf", "Goto", "Hangup", "NoOp",
     "Playback", "Read", "Return", "Set", "UserEvent", "Wait",
-    "WaitForSilence",
+    "WaitForSilence", "SayNumber", "SayDigits", "SayAlpha", "SayUnixTime",
 })
 MAX_STEPS = 2000  # priorities one channel may run before we call it a loop
 

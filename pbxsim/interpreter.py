@@ -21,6 +21,8 @@ from pbxsim import dialplan as dpmod
 from pbxsim import events
 from pbxsim.callee import Behaviour
 from pbxsim.channels import CAUSE_NORMAL_CLEARING
+from pbxsim.playing import Player
+from pbxsim.say import Sounds
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +49,8 @@ def lookup(chan, name):
 class Interpreter:
     """The loaded dialplan and the applications channels run through it."""
 
-    def __init__(self, *, clock, publish, dialplan_path=None, message_s=6.0, pin_limit=30.0):
+    def __init__(self, *, clock, publish, dialplan_path=None, message_s=6.0, pin_limit=30.0,
+                 sounds_dir=None):
         self.clock = clock
         self.publish = publish
         self.dialplan_path = dialplan_path
@@ -62,9 +65,10 @@ class Interpreter:
             "Hangup": self._hangup, "Goto": self._goto_app, "GotoIf": self._gotoif,
             "Gosub": self._gosub, "Return": self._return, "UserEvent": self._user_event,
         }
+        self.player = Player(self, Sounds(sounds_dir))  # Read, Playback, the Say applications
         self._apps_later = {
-            "ExecIf": self._execif, "AGI": self._agi, "Read": self._read, "Dial": self._dial,
-            "Wait": self._wait, "Playback": self._playback,
+            "ExecIf": self._execif, "AGI": self._agi, "Dial": self._dial, "Wait": self._wait,
+            **self.player.apps(),  # Read, Playback, the Say applications
             **amdmod.applications(self),  # AMD, WaitForSilence
         }
 
@@ -185,6 +189,9 @@ class Interpreter:
 
     def _set(self, chan, data):
         name, _, value = data.partition("=")
+        if name.strip() == "CHANNEL(language)":  # funcs/func_channel.c: the channel's language
+            chan.language = value.strip()
+            return
         chan.vars[name.strip()] = value
 
     def _hangup(self, chan, data):
@@ -255,10 +262,6 @@ class Interpreter:
         if not chan.hungup:
             await self.clock.sleep(float(data or 0))
 
-    async def _playback(self, chan, data):
-        if not chan.hungup:
-            await self.clock.sleep(self.message_s)
-
     async def _agi(self, chan, data):
         args = dpmod.split_args(data)
         url, args = args[0], args[1:]
@@ -287,41 +290,6 @@ class Interpreter:
                 "port": port, "channel": chan.name, "uniqueid": chan.uniqueid,
                 "at": time.time(),
             })
-
-    async def _read(self, chan, data):
-        args = (dpmod.split_args(data) + [""] * 6)[:6]
-        var, _prompt, _maxdigits, _opts, attempts, timeout = args
-        tries = int(attempts) if attempts.strip().lstrip("-").isdigit() else 1
-        tries = tries if tries > 0 else 1
-        to = float(timeout) if timeout.strip() else 10.0
-        chan.vars[var] = ""
-        chan.vars["READSTATUS"] = "ERROR"
-        b = chan.callee or Behaviour("answer")
-        status = "TIMEOUT"
-        for _ in range(tries):
-            if chan.hungup:
-                status = "HANGUP"
-                break
-            if b.hangup_at_once:
-                chan.hungup, chan.hangupcause = True, CAUSE_NORMAL_CLEARING
-                status = "HANGUP"
-                break
-            if b.listen_s is not None and b.listen_s < self.message_s + to:
-                await self.clock.sleep(b.listen_s)
-                chan.hungup, chan.hangupcause = True, CAUSE_NORMAL_CLEARING
-                status = "HANGUP"
-                break
-            if b.digit and not chan.pressed and b.digit_at_s < self.message_s + to:
-                chan.pressed = True
-                await self.clock.sleep(b.digit_at_s)
-                chan.vars[var] = b.digit
-                if chan.call is not None:
-                    chan.call.digit = b.digit
-                status = "OK"
-                break
-            chan.pressed = True  # the callee only ever presses during the first play
-            await self.clock.sleep(self.message_s + to)
-        chan.vars["READSTATUS"] = "HANGUP" if chan.hungup else status
 
     async def _dial(self, chan, data):
         args = dpmod.split_args(data)

@@ -31,12 +31,12 @@ class Pbx:
     def __init__(self, *, username="callcast", secret="callcast", model="lastdigit",
                  model_options=None, speed=1.0, max_channels=200, dialplan_path=None,
                  message_s=6.0, pin_limit=30.0, auth_delay=1.0, outbound=DEFAULT_OUTBOUND,
-                 without_modules=()):
+                 without_modules=(), sounds_dir=None):
         self.clock = Clock(speed)
         self.sessions = Sessions()
         self.interpreter = Interpreter(clock=self.clock, publish=self.sessions.publish,
                                        dialplan_path=dialplan_path, message_s=message_s,
-                                       pin_limit=pin_limit)
+                                       pin_limit=pin_limit, sounds_dir=sounds_dir)
         self.interpreter.missing_modules = frozenset(without_modules)  # pbxsim/amd.py
         self.calls = CallModel(model=make_model(model, **(model_options or {})),
                                clock=self.clock, interpreter=self.interpreter,

@@ -194,3 +194,13 @@ ensure_postgres() {
         || die "PostgreSQL on 127.0.0.1:$PG_PORT still refuses user postgres without a password: $error"
     say "PostgreSQL lets the tests in on 127.0.0.1:$PG_PORT as postgres"
 }
+
+# ensure_espeak: Debian's espeak-ng, the default text-to-speech engine of personalised
+# messages (app/messages/tts.py; TTS_COMMAND names another).
+ensure_espeak() {
+    if command -v espeak-ng >/dev/null; then
+        say "espeak-ng present"
+    else
+        apt_install espeak-ng
+    fi
+}

@@ -22,6 +22,7 @@ postgres_mode() {
 
 ensure_venv
 ensure_rabbitmq
+ensure_espeak
 mode="$(postgres_mode "$@")"
 case "$mode" in
     "") set -- --postgres=require "$@"; ensure_postgres ;;

@@ -14,7 +14,8 @@ FINALIZE = "finalize"
 DEFAULT = "default"
 WEBHOOKS = "webhooks"  # outbox dispatch and webhook deliveries: a slow receiver waits here only
 MAIL = "mail"  # the campaign-closed mail: a slow SMTP server waits here only
-QUEUES = (DIALING, DRAIN, FINALIZE, DEFAULT, WEBHOOKS, MAIL)
+TTS = "tts"  # speech synthesis of personalised messages (tasks.tts), ahead of dialing
+QUEUES = (DIALING, DRAIN, FINALIZE, DEFAULT, WEBHOOKS, MAIL, TTS)
 
 # Imported after the queue names: the middleware maps them to heartbeat kinds.
 from tasks.middleware import setup_middleware  # noqa: E402

@@ -154,6 +154,10 @@ def restart_stalled_chains():
 
 
 def start_dialing(campaign_id: int) -> None:
-    """Start a tick chain (a no-op in effect when one is alive: the new one drops)."""
+    """Start a tick chain (a no-op in effect when one is alive: the new one drops), and the
+    synthesis of its personalised messages' audio (``tasks.tts``; a no-op without one)."""
+    from tasks.tts import start_synthesis
+
+    start_synthesis(campaign_id)
     dial_tick.send(campaign_id, new_token(), 0)
 

@@ -56,7 +56,7 @@ def fail_once(token):
 def test_it_names_the_design_queues():
     assert (DIALING, DRAIN, FINALIZE, DEFAULT) == ("dialing", "drain", "finalize", "default")
     assert (WEBHOOKS, MAIL) == ("webhooks", "mail")
-    assert set(QUEUES) == {"dialing", "drain", "finalize", "default", "webhooks", "mail"}
+    assert set(QUEUES) == {"dialing", "drain", "finalize", "default", "webhooks", "mail", "tts"}
 
 
 def test_it_builds_one_rabbitmq_broker_with_periodiq_on_the_test_vhost():

@@ -116,7 +116,8 @@ def test_it_documents_every_variable_in_env_example():
     documented = parse_env_file(ROOT / ".env.example")
 
     assert {n for n in PBXSIM_NAMES if n.startswith("PBXSIM_")} == {
-        "PBXSIM_MODEL", "PBXSIM_SPEED", "PBXSIM_MAX_CHANNELS", "PBXSIM_OUTBOUND"}
+        "PBXSIM_MODEL", "PBXSIM_SPEED", "PBXSIM_MAX_CHANNELS", "PBXSIM_OUTBOUND",
+        "PBXSIM_SOUNDS_DIR"}
     assert sorted(documented) == sorted(set(READ_NAMES) | set(PBXSIM_NAMES)
                                         | set(PROCFILE_DEFAULTS))
     assert len(READ_NAMES) == len(dataclasses.fields(Settings))

@@ -19,6 +19,9 @@ from app.db import write_transaction
 from app.dialer.readout import set_status
 from app.errors import IllegalTransitionError, ValidationError
 from app.menu import menu_problems
+from app.messages.prepare import prepare_messages
+from app.messages.audio import audio_dir
+from app.messages.template import SOUND_RE, parse, template_problems
 from app.models import (
     ACTIVE,
     DRAFT,
@@ -79,6 +82,15 @@ def _list_problems(campaign) -> list[str]:
 
 
 def _message_problems(campaign, settings) -> list[str]:
+    if campaign.message_template:  # a personalised message (app.messages)
+        columns = campaign.contact_list.columns if campaign.contact_list_id else None
+        found = template_problems(campaign.message_template, columns)
+        folder = str(audio_dir(settings, campaign.id))
+        if not found and parse(campaign.message_template).has_tts \
+                and not SOUND_RE.match(folder):
+            found.append(f"MEDIA_DIR: the speech files' folder {folder!r} has characters a "
+                         "dialplan argument cannot carry (allowed: letters, digits, _ . / + -)")
+        return found
     if campaign.message_file:
         path = message_path(campaign.message_file, settings)
         if not path.exists():
@@ -148,10 +160,14 @@ def activate(campaign_id: int, now, user_id: int | None = None, ami=None) -> Cam
     # populate counts, then inserts: it must hold the write lock from its first read
     with write_transaction():
         added = populate(campaign_id, now)
+    # contacts whose values do not fit the template are skipped, never dialled
+    skipped = prepare_messages(campaign_id, now, get_settings())
     # no lock while the PBX reloads: that can take seconds
     write_campaign_dialplans(ami, activating=campaign_id)
-    campaign = _move(campaign_id, ACTIVE, "activated", now, user_id)
-    log.info("campaign=%s activated contacts=%d", campaign_id, added)
+    status = "activated" + (f"; {skipped} contacts skipped: their values do not fit the "
+                            "message (see the skipped list)" if skipped else "")
+    campaign = _move(campaign_id, ACTIVE, status, now, user_id)
+    log.info("campaign=%s activated contacts=%d skipped=%d", campaign_id, added, skipped)
     return campaign
 
 

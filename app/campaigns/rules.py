@@ -17,7 +17,8 @@ from app.db import row_id
 from app.errors import ValidationError
 from app.events import FAILURE_REASONS, LOST
 from app.menu import menu_problems
-from app.models import ACTIVE, DRAFT, PAUSED
+from app.messages.template import template_problems
+from app.models import ACTIVE, DRAFT, PAUSED, ContactList
 from app.windows import EARLIEST, LATEST, window_problems, zone
 
 UTC = timezone.utc
@@ -77,13 +78,13 @@ RETRY_CHOICES = (*FAILURE_REASONS, LOST)
 # the fields create and update take (contact_list is the list's id)
 FIELDS = (
     "name", "contact_list", "timezone", "starts_at", "ends_at", *LIMITS, "retry_on",
-    "caller_id", "message_file", "message_sound", "amd",
+    "caller_id", "message_file", "message_sound", "message_template", "amd",
 )
 # what a running campaign's dialplan and contact rows were built from: changing
 # them after activation would corrupt it, so they (and the options) change only in DRAFT
 LOCKED_AFTER_DRAFT = (
     "contact_list", "timezone", "message_file", "message_sound", "digit_timeout_s",
-    "message_repeats", "amd",
+    "message_repeats", "message_template", "amd",
 )
 # once it is finishing or closed, nothing changes any more
 EDITABLE_STATES = (DRAFT, ACTIVE, PAUSED)
@@ -154,6 +155,13 @@ def _text_problems(values: dict) -> list[str]:
     return found
 
 
+def list_columns(contact_list) -> list | None:
+    """The columns of a contact list (an id), the fields a template may name; None: unknown."""
+    found = row_id(contact_list) if contact_list is not None else None
+    row = ContactList.get_or_none(ContactList.id == found) if found is not None else None
+    return None if row is None else list(row.columns)
+
+
 def field_problems(values: dict) -> list[str]:
     """What is wrong with the campaign fields in ``values`` (only those given; empty: fine)."""
     found = []
@@ -173,6 +181,9 @@ def field_problems(values: dict) -> list[str]:
         found += retry_problems(values["retry_on"])
     if "amd" in values:
         found += amd_problems(values["amd"])
+    if "message_template" in values:  # and again at activation, on the list's columns
+        found += template_problems(values["message_template"],
+                                   list_columns(values.get("contact_list")))
     dates = [p for name in DATE_FIELDS if name in values
              for p in date_problems(name, values[name])]
     starts, ends = values.get("starts_at"), values.get("ends_at")

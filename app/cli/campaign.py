@@ -18,6 +18,7 @@ from app.contacts import create_contact_list, import_contact_list
 from app.db import connection, row_id
 from app.dialer import status
 from app.errors import CallcastError, ValidationError
+from app.messages.prepare import skipped_note
 from app.models import ContactList
 from app.pbx.ami import get_ami
 from app.windows import WEEKDAYS, describe_windows, parse_windows
@@ -178,6 +179,10 @@ def activate_cmd(campaign_id, no_reload):
     except CallcastError as exc:
         _fail(exc)
     click.echo(f"campaign {campaign_id} is ACTIVE; dialing starts")
+    with connection():
+        note = skipped_note(campaign_id)  # personalised messages (app.messages)
+    if note:
+        click.echo(f"{note}: flask campaign skipped {campaign_id}")
 
 
 def activate_and_dial(campaign_id: int, reload: bool = True) -> None:

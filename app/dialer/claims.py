@@ -69,6 +69,8 @@ def due_contacts(campaign_id: int, now: datetime, limit: int) -> list[Due]:
             (CampaignContact.campaign == campaign_id)
             & (CampaignContact.state == PENDING)
             & (CampaignContact.next_attempt_at <= now)
+            # a personalised message is claimed once its audio is made (app.messages)
+            & (CampaignContact.audio_ready == True)  # noqa: E712
         )
         .order_by(CampaignContact.next_attempt_at)
         .limit(limit)

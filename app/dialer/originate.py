@@ -8,6 +8,7 @@ from datetime import datetime
 
 from app.db import database
 from app.dialer.claims import Claim, unclaim
+from app.messages.prepare import message_variables
 from app.models import CALLING, DONE, FINAL, CallAttempt, Campaign, CampaignContact
 from app.pbx.errors import AmiActionError, DialplanError, PbxError
 from app.pbx.originate import originate_args
@@ -25,9 +26,11 @@ def originate_claims(campaign: Campaign, claims, ami, now: datetime, settings) -
     pending = []
     error = ""
     unsent = []
+    messages = message_variables(campaign, [c.contact_id for c in claims])
     for index, c in enumerate(claims):
         try:
-            args = originate_args(campaign, c.contact_id, c.number, c.phone, settings)
+            args = originate_args(campaign, c.contact_id, c.number, c.phone, settings,
+                                  messages.get(c.contact_id))
         except DialplanError as exc:
             log.warning("undialable campaign=%s contact=%s: %s", campaign.id, c.contact_id, exc)
             close_undialable(campaign, c, now)

@@ -25,6 +25,7 @@ from app.dialer.pacing import budget, global_lock
 from app.dialer.readout import set_status
 from app.dialer.reconcile import reconcile
 from app.errors import IllegalTransitionError, StaleStateError
+from app.messages.audio import waiting_for_audio
 from app.models import ACTIVE, FINISHED, PAUSED, Campaign
 from app.pbx.errors import PbxError
 from app.windows import campaign_opening
@@ -154,7 +155,11 @@ def _dial(campaign: Campaign, snapshot: PbxSnapshot | None, now: datetime, ami, 
     laps.lap("claim")
     if not claims:
         nxt = next_due_at(campaign.id)
-        if nxt is None:
+        waiting = waiting_for_audio(campaign.id) if campaign.message_template else 0
+        if waiting:  # the due ones wait for the tts actor (app.messages)
+            result.status = (f"waiting for speech synthesis: {waiting} contacts' audio not "
+                             f"made yet ({plan.live} calls up)")
+        elif nxt is None:
             result.status = f"no due contacts ({plan.live} calls up)"
         else:
             result.status = f"no due contacts until {_fmt(nxt)}"
@@ -175,6 +180,10 @@ def _dial(campaign: Campaign, snapshot: PbxSnapshot | None, now: datetime, ami, 
         result.status = f"dialing {originated} {live}"
         if plan.reason != "channel cap" and originated >= plan.slots:
             result.status += f"; {plan.reason}"
+        elif len(claims) < plan.slots and campaign.message_template:
+            waiting = waiting_for_audio(campaign.id)
+            if waiting:
+                result.status += f"; speech synthesis is the limit ({waiting} contacts waiting)"
     # a tick whose every originate failed wants the PBX back, not a share of the trunk
     result.wants_capacity = originated > 0 or not error
     log.info(

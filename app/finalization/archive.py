@@ -20,6 +20,7 @@ from pathlib import Path
 from app.config import get_settings
 from app.db import database, is_postgres
 from app.finalization.steps import ARCHIVE, PURGE, claim
+from app.messages.prepare import purge_messages
 from app.private_files import create_private, make_dirs
 from app.reports import PAGE, export_folder, sql, write_atomically
 
@@ -43,6 +44,9 @@ ARCHIVED = (
          "answered_at", "finished_at", "outcome", "digit", "hangup_cause"),
         ("contact_id", "number"),
     ),
+    # the hashes of the personalised messages' generated audio (app.messages), which the
+    # purge deletes: which files there were, not what they said
+    ("message_audio", ("campaign_id", "digest", "state", "duration_ms"), ("digest",)),
 )
 
 
@@ -224,4 +228,5 @@ def step_purge(campaign_id: int, now) -> None:
             ).rowcount
             for table in ("call_event", "call_attempt", "campaign_contact")
         }
+    deleted["message_audio"] = len(purge_messages(campaign_id, get_settings()))
     log.info("campaign=%s purged working rows %s", campaign_id, deleted)

@@ -56,8 +56,10 @@ from app.config import get_settings
 from app.errors import ValidationError
 from app.events import CONFIRM_VALUE, CONFIRM_VARIABLE, REASON_CODES, USER_EVENT
 from app.menu import Option, key_problems, option_of, transfer_of
+from app.messages.template import EMPTY, Template, parse, template_problems
 from app.models import DIALPLAN_STATES, OPTION_DIGITS, Campaign, CampaignOption
 from app.pbx import dialplan_amd
+from app.pbx.dialplan_message import menu_steps
 from app.pbx.errors import DialplanError
 from app.pbx.originate import context_name, dial_string, field_of
 
@@ -88,6 +90,8 @@ class CampaignSpec:
     options: list = field(default_factory=list)  # OptionSpec
     amd: dict = field(default_factory=dict)  # app.amd settings (empty: AMD off)
     max_attempts: int = 3
+    template: Template = EMPTY  # a personalised message (app.messages); EMPTY: the file
+    timezone: str = "UTC"
 
 
 # what the renderer needs of an option is the option itself
@@ -116,7 +120,18 @@ def campaign_spec(campaign, options=None) -> CampaignSpec:
         options=specs,
         amd=dict(field_of(campaign, "amd", None) or {}),
         max_attempts=int(field_of(campaign, "max_attempts", 3) or 3),
+        template=_template_of(field_of(campaign, "message_template", None)),
+        timezone=str(field_of(campaign, "timezone", "UTC") or "UTC"),
     )
+
+
+def _template_of(raw) -> Template:
+    if isinstance(raw, Template):
+        return raw
+    found = template_problems(raw)
+    if found:
+        raise DialplanError("message_template: " + "; ".join(found))
+    return parse(raw)
 
 
 def _comment(text) -> str:
@@ -235,7 +250,7 @@ def render_campaign(campaign, options=None, settings=None) -> str:
     if settings is None:
         settings = get_settings()
     spec = campaign_spec(campaign, options)
-    prompt = prompt_of(spec, settings)
+    prompt = "" if not spec.template.empty else prompt_of(spec, settings)
     repeats = max(1, int(spec.message_repeats))
     timeout = max(1, int(spec.digit_timeout_s))
     found = key_problems(spec.options)
@@ -260,7 +275,8 @@ def _campaign_header(spec, prompt, repeats, timeout, options) -> list[str]:
     out = [
         f"[{context_name(spec.id)}]",
         f"; campaign {spec.id}: {_comment(spec.name)}",
-        f"; message {prompt}, {repeats} play(s) while no digit, {timeout} s wait after each",
+        f"; message {prompt or f'a template of {len(spec.template.segments)} segment(s)'}, "
+        f"{repeats} play(s) while no digit, {timeout} s wait after each",
     ]
     for opt in options:
         what = opt.action + (f" to {_comment(opt.target)}" if opt.action == "transfer" else "")
@@ -271,14 +287,18 @@ def _campaign_header(spec, prompt, repeats, timeout, options) -> list[str]:
 
 
 def _start_extension(spec, prompt, repeats, timeout, amd=None) -> list[str]:
-    """``s``: report the answer, (AMD on) tell a machine, play the menu with Read(), jump to
-    the digit's extension."""
-    return [
+    """``s``: report the answer, (AMD on) tell a machine, play the menu (the file with Read(),
+    or a personalised message), jump to the digit's extension."""
+    start = [
         f"exten => s,1,NoOp(callcast campaign {spec.id} contact ${{CC_CONTACT}} "
         "attempt ${CC_ATTEMPT})",
         " same => n,Set(CC_PLAYS=0)",
         f" same => n,{_report('answered')}",
         *(dialplan_amd.start_lines(amd, _report) if amd else ()),
+    ]
+    if not spec.template.empty:  # a personalised message (app.pbx.dialplan_message)
+        return start + menu_steps(spec.template, spec.timezone, repeats, timeout, _report)
+    return start + [
         " same => n(menu),Set(CC_PLAYS=$[${CC_PLAYS} + 1])",
         # 't' with no argument: no terminator, so '#' is read as a digit
         f" same => n,Read(CC_DIGIT,{prompt},1,t,{repeats},{timeout})",

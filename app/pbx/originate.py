@@ -71,12 +71,14 @@ def field_of(obj, name, default=None):
     return getattr(obj, name, default)
 
 
-def originate_args(campaign, contact_id, attempt, number, settings=None) -> dict:
+def originate_args(campaign, contact_id, attempt, number, settings=None, message=None) -> dict:
     """Keyword arguments for ``AmiClient.originate`` of one attempt.
 
     Channel from ``DIAL_TEMPLATE``, the campaign's context, ``Account`` =
     ``campaign-<id>``, ``ChannelId`` = ``cc-<campaign>-<contact>-<attempt>``
-    and the ``CC_*`` variables the dialplan's reports need (``CC_TOKEN``: app.calltokens).
+    and the ``CC_*`` variables the dialplan's reports need (``CC_TOKEN``: app.calltokens);
+    ``message``: the contact's message variables (``CC_V<n>``, app.messages.values), which
+    the wire refuses when one holds a ',' (manager.c would split it).
 
     Raises:
         DialplanError: the number has characters a dial string cannot carry.
@@ -95,7 +97,8 @@ def originate_args(campaign, contact_id, attempt, number, settings=None) -> dict
         account=account_code(cid),
         channel_id=channel_id(cid, contact_id, attempt),
         variables={"CC_CAMPAIGN": cid, "CC_CONTACT": int(contact_id), "CC_ATTEMPT": int(attempt),
-                   TOKEN_VARIABLE: call_token(settings.call_token_secret, cid, contact_id, attempt)},
+                   TOKEN_VARIABLE: call_token(settings.call_token_secret, cid, contact_id, attempt),
+                   **(message or {})},
         caller_id=str(field_of(campaign, "caller_id", "") or "") or None,
         ring_timeout_s=int(field_of(campaign, "ring_timeout_s", 30) or 30),
     )

@@ -20,12 +20,12 @@ from app import heartbeats
 from app.clock import utcnow
 from app.config import get_settings
 from app.db import database, init_database
-from tasks.broker import DIALING, DRAIN, FINALIZE, MAIL, WEBHOOKS
+from tasks.broker import DIALING, DRAIN, FINALIZE, MAIL, TTS, WEBHOOKS
 
 log = logging.getLogger(__name__)
 
 KIND_BY_QUEUE = {DIALING: "dialer", DRAIN: "lifecycle", FINALIZE: "lifecycle",
-                 WEBHOOKS: "lifecycle", MAIL: "lifecycle"}
+                 WEBHOOKS: "lifecycle", MAIL: "lifecycle", TTS: "lifecycle"}
 WORKER_KINDS = ("dialer", "lifecycle")
 SCHEDULER_KIND = "scheduler"
 MIN_INTERVAL = 0.5

@@ -121,7 +121,7 @@ def test_it_offers_only_ready_lists(no_csrf, operator_client):
         ({"options-1-target": ""}, "a transfer needs a target"),
         ({"options-1-target": "Local/s@from-internal-admin"}, "is neither a phone number"),
         ({"options-1-target": "IAX2/user:secret@198.51.100.7/100"}, "is neither a phone number"),
-        ({"message_sound": ""}, "choose a stock sound or upload a message file"),
+        ({"message_sound": ""}, "choose a stock sound, upload a message file or write a template"),
         ({"ends_at": "2026-11-01 00:00:00"}, "the end must come after the start"),
         ({"retry_busy_s": "1000000000000"}, "Number must be between 0 and 2592000"),
         ({"max_channels": "99999999999999999999"}, "Number must be between 1 and 1000"),

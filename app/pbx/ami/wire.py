@@ -156,6 +156,7 @@ def originate_fields(channel, context, exten, priority, account, channel_id, var
     for key, value in (variables or {}).items():
         # manager.c splits each Variable header on ',' and the first '='
         if "," in str(value) or "=" in str(key):
-            raise AmiActionError("Originate", f"variable {key!r} value {value!r} contains ','")
+            # the value is not quoted: it may be personal data (a contact's field)
+            raise AmiActionError("Originate", f"variable {key!r} has a value with a ','")
         fields.append(("Variable", f"{key}={value}"))
     return fields

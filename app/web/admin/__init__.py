@@ -9,6 +9,7 @@ from app.web.admin.base import HomeView, BoundedIntegerConverter
 from app.web.admin.campaigns import CampaignView
 from app.web.admin.contacts import ContactListView, ContactView
 from app.web.admin.dnc import DoNotCallView
+from app.web.admin.messages import MessageView
 from app.web.admin.operations import OperationsView
 from app.web.admin.outbound import (
     MailView, WebhookAttemptView, WebhookDeliveryView, WebhookEndpointView)
@@ -37,6 +38,9 @@ def init_admin(app) -> Admin:
     admin.add_view(AttemptView(CallAttempt, name="Attempts", endpoint="attempt", category="Calls"))
     admin.add_view(EventView(CallEvent, name="Events", endpoint="event", category="Calls"))
     admin.add_view(OperationsView(name="Operations", endpoint="operations"))
+    # reached from a campaign's page ("Personalised message"), not from the menu
+    admin.add_view(MessageView(name="Messages", endpoint="messages", url="/admin/messages",
+                               menu_class_name="d-none"))
     _add_outbound_views(admin)
     admin.add_view(UserView(User, name="Users", endpoint="user"))
     admin.add_view(ApiTokenView(name="API tokens", endpoint="apitokens", url="/admin/api-tokens"))

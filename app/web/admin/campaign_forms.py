@@ -7,6 +7,7 @@ options and windows that ``campaigns.create`` / ``update`` check and store.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, time
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -46,6 +47,7 @@ FORM_COLUMNS = (
     "max_call_s",
     "caller_id",
     "message_sound",
+    "message_template",
     "digit_timeout_s",
     "message_repeats",
 )
@@ -78,6 +80,15 @@ FORM_ARGS = {
         "choices": [fields.SelectChoice("", "(none: use the uploaded file)")]
         + [fields.SelectChoice(s) for s in STOCK_SOUNDS],
     },
+    "message_template": {
+        "label": "Personalised message (template)",
+        "render_kw": {"rows": 8, "class": "form-control text-monospace"},
+        "description": 'JSON, segments in order: {"segments": [{"kind": "sound", "sound": '
+                       '"hello"}, {"kind": "tts", "text": "Hello {name}"}, {"kind": "say", '
+                       '"field": "amount", "as": "number|digits|alpha|date|time|money"}]}; '
+                       "the fields are the contact list's columns (listed on the campaign's "
+                       "Messages page). Empty: the stock sound or file for everyone.",
+    },
     "retry_on": {
         "label": "Retry on",
         "choices": [fields.SelectChoice(o) for o in RETRYABLE_OUTCOMES],
@@ -87,6 +98,25 @@ FORM_ARGS = {
         for name, limit in LIMITS.items()
     },
 }
+
+
+class TemplateField(fields.TextAreaField):
+    """The message template as JSON (app.messages.template); empty: no template."""
+
+    def _value(self):
+        if isinstance(self.data, dict):
+            return json.dumps(self.data, indent=1, ensure_ascii=False) if self.data else ""
+        return self.data or ""
+
+    def process_formdata(self, valuelist):
+        self.data = {}
+        if not valuelist or not valuelist[0].strip():
+            return
+        try:
+            self.data = json.loads(valuelist[0])
+        except ValueError as exc:
+            self.data = None
+            raise validators.ValidationError(f"not JSON: {exc}") from None
 
 
 class HourMinuteField(fields.StringField):
@@ -209,5 +239,5 @@ def check_message(form, values: dict, stored_file: str) -> None:
         ValidationError: none of the three.
     """
     if "message_sound" in form and not uploaded_message(form) and not values.get("message_sound") \
-            and not stored_file:
-        raise ValidationError("choose a stock sound or upload a message file")
+            and not stored_file and not values.get("message_template"):
+        raise ValidationError("choose a stock sound, upload a message file or write a template")

@@ -33,12 +33,14 @@ from app.models import (
 from app.web.admin import amd_form
 from app.web.admin.base import SecureModelView, can_act
 from app.web.admin.campaign_columns import COLUMN_FORMATTERS, remember_page, stats_cache
+from app.messages.prepare import skipped_note
 from app.web.admin.campaign_forms import (
     FORM_ARGS,
     FORM_COLUMNS,
     LOCKED_FIELDS,
     WEEKDAYS,
     OptionInline,
+    TemplateField,
     WindowInline,
     check_message,
     form_options,
@@ -80,6 +82,7 @@ class CampaignView(SecureModelView):
         "ends_at": DateTimeField,
         "timezone": fields.SelectField,
         "message_sound": fields.SelectField,
+        "message_template": TemplateField,
         "retry_on": fields.SelectMultipleField,
     }
     form_args = FORM_ARGS
@@ -223,6 +226,8 @@ class CampaignView(SecureModelView):
         try:
             run_op(op_name, campaign_id, utcnow(), user_id=current_user.user_id)
             flash(f"{OPS[op_name].label}: done.", "success")
+            if op_name == "activate" and skipped_note(campaign_id):  # app.messages
+                flash(skipped_note(campaign_id) + ": see the Messages tab.", "warning")
         except NotFoundError:
             abort(404)
         except CallcastError as exc:

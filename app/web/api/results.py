@@ -1,14 +1,16 @@
-"""/api/v1/campaigns/<id>/status, results, report, report.csv: what the console shows."""
+"""/api/v1/campaigns/<id>/status, results, report, report.csv, skipped.csv: what the console
+shows."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from flask import current_app, send_file
+from flask import Response, current_app, send_file
 from flask_smorest import Blueprint
 
 from app import campaigns
 from app.errors import NotFoundError
+from app.messages.prepare import skipped_csv
 from app.models import CLOSED, ContactResult
 from app.reports import stored_report
 from app.web.admin.campaign_columns import stats_cache
@@ -75,3 +77,13 @@ def report_csv(campaign_id):
         raise NotFoundError(f"campaign {campaign_id} has no CSV")
     return send_file(path, mimetype="text/csv", as_attachment=True,
                      download_name=f"campaign-{campaign_id}-report.csv")
+
+
+@blp.route("/<int:campaign_id>/skipped.csv")
+@blp.response(200, {"type": "string"}, content_type="text/csv")
+def skipped(campaign_id):
+    """The contacts skipped at activation because their values do not fit the personalised
+    message: contact id, line in the file, phone, the reason naming the field."""
+    campaigns.get_campaign(campaign_id)
+    return Response(skipped_csv(campaign_id), mimetype="text/csv", headers={
+        "Content-Disposition": f"attachment; filename=campaign-{campaign_id}-skipped.csv"})

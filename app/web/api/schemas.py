@@ -15,6 +15,7 @@ from marshmallow import validate as v
 
 from app.campaigns import LIMITS, MAX_LENGTHS, RETRY_CHOICES
 from app.db import MAX_INTEGER
+from app.messages.template import KINDS, MAX_SEGMENTS, MAX_TEXT, SAY_AS
 from app.models import OPTION_ACTIONS, OPTION_DIGITS, STATES
 from app.web.api.amd_schema import AmdInput, AmdOut
 
@@ -80,6 +81,31 @@ class WindowSchema(Strict):
         return SimpleNamespace(**data)
 
 
+class SegmentSchema(Strict):
+    """One part of a personalised message (app.messages.template: the rule itself)."""
+
+    kind = Text(required=True, validate=v.OneOf(KINDS))
+    sound = Text(validate=v.Length(max=200))
+    field = Text(validate=v.Length(max=200))
+    say_as = Text(data_key="as", validate=v.OneOf(SAY_AS))
+    format = Text(validate=v.Length(max=20))
+    unit = Text(validate=v.Length(max=200))
+    subunit = Text(validate=v.Length(max=200))
+    text = Text(validate=v.Length(max=MAX_TEXT))
+
+    @ma.post_load
+    def as_stored(self, data, **kwargs):
+        if "say_as" in data:
+            data["as"] = data.pop("say_as")
+        return data
+
+
+class TemplateSchema(Strict):
+    language = Text(validate=v.Length(max=20), metadata={"example": "en"})
+    voice = Text(validate=v.Length(max=40))
+    segments = f.List(f.Nested(SegmentSchema), validate=v.Length(max=MAX_SEGMENTS))
+
+
 def _limit(name, **kw):
     limit = LIMITS[name]
     return _int(limit.low, limit.high, **kw)
@@ -100,6 +126,8 @@ class CampaignInput(Strict):
     retry_on = f.List(Text(validate=v.OneOf(RETRY_CHOICES)), validate=v.Length(max=20))
     caller_id = _text("caller_id")
     message_sound = _text("message_sound")
+    message_template = f.Nested(TemplateSchema, metadata={
+        "description": "a personalised message: sounds, fields said by Asterisk, TTS text"})
     options = f.List(f.Nested(OptionSchema), validate=v.Length(max=len(OPTION_DIGITS)))
     windows = f.List(f.Nested(WindowSchema), validate=v.Length(max=7 * 24))
     max_channels = _limit("max_channels")
@@ -146,6 +174,7 @@ class CampaignSchema(ma.Schema):
     caller_id = f.String()
     message_sound = f.String()
     message_file = f.String()
+    message_template = f.Dict()
     options = f.List(f.Nested(OptionOut))
     windows = f.List(f.Nested(WindowOut))
     dialer_status = f.String()
