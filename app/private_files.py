@@ -17,6 +17,10 @@ log = logging.getLogger(__name__)
 
 FILE_MODE, DIR_MODE = 0o600, 0o700
 SHARED_DIR_MODE = 0o755
+# personal data Asterisk plays (a contact's synthesized message): the owner writes, the
+# group reads (the deployment's MEDIA_DIR is setgid callcast and Asterisk is in that
+# group: deploy/ansible/roles/asterisk), nobody else
+GROUP_FILE_MODE, GROUP_DIR_MODE = 0o640, 0o750
 # the files SQLite keeps next to a database; it creates them with the database's mode
 SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
 
@@ -46,13 +50,17 @@ def make_dirs(folder, shared=None, mode: int = DIR_MODE) -> Path:
     return folder
 
 
-def open_private(path, mode: str = "wb", shared=None, **kwargs):
-    """Open ``path`` for writing, created (or truncated) 0600, its folders by ``make_dirs``."""
+def open_private(path, mode: str = "wb", shared=None, group: bool = False, **kwargs):
+    """Open ``path`` for writing, created (or truncated) 0600, its folders by ``make_dirs``.
+
+    ``group``: 0640 in folders 0750 instead, for files Asterisk's group must read.
+    """
     path = Path(path)
-    make_dirs(path.parent, shared)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    file_mode = GROUP_FILE_MODE if group else FILE_MODE
+    make_dirs(path.parent, shared, GROUP_DIR_MODE if group else DIR_MODE)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, file_mode)
     try:
-        os.fchmod(fd, FILE_MODE)  # a file written before this rule was 0644
+        os.fchmod(fd, file_mode)  # a file written before this rule was 0644
         return os.fdopen(fd, mode, **kwargs)
     except BaseException:
         os.close(fd)

@@ -1,7 +1,7 @@
 """The synthesis cache: one 8 kHz WAV per distinct text of a campaign, named by its hash.
 
-Files live in ``MEDIA_DIR/tts/campaign-<id>/<sha256>.wav``, 0600 in a 0700 folder
-(``app.private_files``: owner only). ``synthesize_some`` is the step of the ``tts``
+Files live in ``MEDIA_DIR/tts/campaign-<id>/<sha256>.wav``, 0640 in a 0750 folder
+(``app.private_files``: the owner, and Asterisk's group that plays them; nobody else). ``synthesize_some`` is the step of the ``tts``
 actor: the pending texts the list needs first, each written once (an existing file is
 kept), then the contacts whose every text is ready become claimable
 (``campaign_contact.audio_ready``); a text the engine cannot say skips its contacts.
@@ -42,10 +42,11 @@ def prompt_of(settings, campaign_id: int, digest: str) -> str:
 
 
 def write_audio(settings, campaign_id: int, digest: str, wav: bytes) -> Path:
-    """Write one file atomically, owner-only (temp file + rename); return its path."""
+    """Write one file atomically (temp file + rename), 0640: the owner and Asterisk's group
+    (personal data, played by another user); return its path."""
     path = audio_file(settings, campaign_id, digest)
     tmp = path.with_name(f".{digest}.{os.getpid()}.tmp")
-    with open_private(tmp, "wb", shared=settings.media_dir) as fh:
+    with open_private(tmp, "wb", shared=settings.media_dir, group=True) as fh:
         fh.write(wav)
     os.replace(tmp, path)
     return path

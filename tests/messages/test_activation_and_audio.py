@@ -1,5 +1,5 @@
 """Activation of a templated campaign, speech synthesis and the claims that wait for it,
-on both databases: skipped contacts with their reasons, owner-only files written once,
+on both databases: skipped contacts with their reasons, files only the owner and Asterisk's group read, written once,
 the status when synthesis is the limit, the hashes archived and the audio purged."""
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def test_activation_skips_contacts_whose_values_do_not_fit_with_their_reason(db)
     assert message_of(campaign.id, ids[1]).text == "Ana <number 7>"
 
 
-def test_synthesis_makes_each_text_once_owner_only_and_frees_the_claims(db):
+def test_synthesis_makes_each_text_once_for_owner_and_group_only_and_frees_the_claims(db):
     campaign = templated()
     activate(campaign.id, NOW)
     settings = get_settings()
@@ -101,8 +101,8 @@ def test_synthesis_makes_each_text_once_owner_only_and_frees_the_claims(db):
     folder = audio_dir(settings, campaign.id)
     files = sorted(folder.iterdir())
     assert len(files) == 2
-    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
-    assert all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files)
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o750
+    assert all(stat.S_IMODE(f.stat().st_mode) == 0o640 for f in files)
     with wave.open(str(files[0])) as w:
         assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (8000, 1, 2)
         assert w.getnframes() > 2400  # a name lasts more than 0.3 s
