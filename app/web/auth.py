@@ -53,6 +53,7 @@ class SignedIn(UserMixin):
         self.user_id = user.id
         self.username = user.username
         self.role = user.role
+        self.locale = user.locale
         self._session_id = f"{user.id}:{user.session_version}:{user.password_hash[-16:]}"
 
     def get_id(self):

@@ -5,8 +5,9 @@ from __future__ import annotations
 from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
 
-from app.web.admin.base import HomeView, BoundedIntegerConverter
+from app.web.admin.base import BoundedIntegerConverter
 from app.web.admin.campaigns import CampaignView
+from app.web.admin.dashboard import DashboardView
 from app.web.admin.contacts import ContactListView, ContactView
 from app.web.admin.dnc import DoNotCallView
 from app.web.admin.operations import OperationsView
@@ -27,7 +28,7 @@ def init_admin(app) -> Admin:
     admin = Admin(
         app,
         name="Callcast",
-        index_view=HomeView(name="Home", url="/admin"),
+        index_view=DashboardView(name="Home", url="/admin"),
         theme=Bootstrap4Theme(base_template="callcast/master.html", fluid=True),
     )
     admin.add_view(CampaignView(Campaign, name="Campaigns", endpoint="campaign"))

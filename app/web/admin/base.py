@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from flask import abort, flash, redirect, request, url_for
-from flask_admin import AdminIndexView, BaseView, expose
+from flask_admin import BaseView
 from flask_admin.contrib.peewee import ModelView
 from flask_admin.contrib.peewee import filters as peewee_filters
 from flask_admin.model import filters as admin_filters
+from flask_admin.model import typefmt
+from flask_babel import gettext
 from flask_login import current_user
 from werkzeug.routing import IntegerConverter
 
 from datetime import datetime, timezone
 
+from app import presenting
 from app.db import MAX_INTEGER, row_id
 from app.users import ADMIN, OPERATOR
 from app.errors import CallcastError
@@ -140,8 +143,28 @@ class AccessMixin:
         abort(403)
 
 
+def _utc_time(view, value, name=None):
+    """A stored instant in a list or details page: to the second, the zone named."""
+    from app.web.i18n import locale
+
+    return presenting.local_time(value, "UTC", locale())
+
+
+DATETIME_FORMATTERS = {**typefmt.BASE_FORMATTERS, datetime: _utc_time}
+DETAIL_DATETIME_FORMATTERS = {**typefmt.DETAIL_FORMATTERS, datetime: _utc_time}
+
+
 class SecureModelView(AccessMixin, ModelView):
     """A model view where viewers read and operators/admins write."""
+
+    column_type_formatters = DATETIME_FORMATTERS
+    column_type_formatters_detail = DETAIL_DATETIME_FORMATTERS
+
+    def search_placeholder(self):
+        """Which columns the search box looks in, never Flask-Admin's "None"."""
+        columns = [c if isinstance(c, str) else c.name for c in (self.column_searchable_list or ())]
+        names = [str(self.get_column_name(c)) for c in columns]
+        return gettext("Search: %(columns)s", columns=", ".join(names)) if names else gettext("Search")
 
     page_size = 25
     can_set_page_size = True
@@ -233,8 +256,3 @@ class SecureModelView(AccessMixin, ModelView):
 class SecureBaseView(AccessMixin, BaseView):
     pass
 
-
-class HomeView(AccessMixin, AdminIndexView):
-    @expose("/")
-    def index(self):
-        return redirect(url_for("campaign.index_view"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import current_app, g, url_for
 from markupsafe import Markup
 
+from app import presenting
 from app.models import ContactList
 from app.web.admin.stats import TTLCache, cached_progress, page_progress
 
@@ -50,7 +51,15 @@ def format_contact_list(view, context, model, name):
     return getattr(g, "list_names", {}).get(model.contact_list_id, model.contact_list_id)
 
 
+def format_created(view, context, model, name):
+    """When it was created, on the campaign's own clock."""
+    from app.web.i18n import locale
+
+    return presenting.local_time(model.created_at, model.timezone, locale())
+
+
 COLUMN_FORMATTERS = {
+    "created_at": format_created,
     "progress": format_progress,
     "name": format_name,
     "contact_list": format_contact_list,
