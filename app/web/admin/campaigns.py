@@ -9,10 +9,11 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from flask import abort, current_app, flash, jsonify, redirect, request, send_file, url_for
+from flask import Response, abort, current_app, flash, jsonify, redirect, request, send_file, url_for
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.form import DateTimeField
+from flask_babel import gettext
 from flask_login import current_user
 from wtforms import fields
 
@@ -47,6 +48,8 @@ from app.web.admin.campaign_forms import (
     uploaded_message,
 )
 from app.web.admin.campaign_ops import OPS, run_op
+from app.web.admin.campaign_words import campaign_words
+from app.console_figures import calls_per_minute
 from app.web.admin.media import store_message
 from app.web.admin.stats import live_view, shared_live_view
 
@@ -237,6 +240,7 @@ class CampaignView(SecureModelView):
             windows=list(campaign.windows.order_by(CallWindow.weekday, CallWindow.starts)),
             weekdays=WEEKDAYS,
             return_url=url_for(".index_view"),
+            words=campaign_words(campaign, report),
         )
 
     @expose("/live/<int:campaign_id>.json")
@@ -245,7 +249,11 @@ class CampaignView(SecureModelView):
             campaigns.get_campaign(campaign_id)
         except NotFoundError:
             abort(404)
-        return jsonify(shared_live_view(campaign_id, stats_cache()))
+        live = dict(shared_live_view(campaign_id, stats_cache()))
+        # the calls ended in each of the last 30 minutes, for the page's chart
+        live["per_minute"] = calls_per_minute([live["id"]], utcnow())[live["id"]]
+        live["state_label"] = gettext(live["state"])
+        return jsonify(live)
 
     def _report(self, campaign_id):
         report = CampaignReport.get_or_none(CampaignReport.campaign == campaign_id)
@@ -275,6 +283,20 @@ class CampaignView(SecureModelView):
         return self._send_stored(
             report.csv_path, download_name=f"campaign-{campaign_id}-report.csv", mimetype="text/csv"
         )
+
+    @expose("/report/<int:campaign_id>.pdf")
+    def report_pdf(self, campaign_id):
+        """The report as a PDF, in the console's language."""
+        from app.reports_pdf import report_pdf
+        from app.web.i18n import locale
+
+        try:
+            pdf = report_pdf(campaign_id, locale())
+        except NotFoundError:
+            abort(404)
+        log.info("report PDF downloaded campaign=%s user=%s", campaign_id, current_user.username)
+        return Response(pdf, mimetype="application/pdf", headers={
+            "Content-Disposition": f'attachment; filename="campaign-{campaign_id}-report.pdf"'})
 
     @expose("/report/<int:campaign_id>/chart/<chart>")
     def report_chart(self, campaign_id, chart):
