@@ -34,7 +34,7 @@ def translations(locale: str) -> NullTranslations:
     return found if isinstance(found, Translations) else NullTranslations()
 
 
-def _(locale: str, text: str, **values) -> str:
+def _t(locale: str, text: str, **values) -> str:
     translated = translations(locale).gettext(text)
     return translated % values if values else translated
 
@@ -108,21 +108,21 @@ def window_lines(windows, locale: str = DEFAULT_LOCALE) -> list[tuple[str, str]]
     for w in windows:
         starts, ends = _hhmm(w.starts), _hhmm(w.ends)
         if starts == ends:
-            by_day[w.weekday].append(_(locale, "all day"))
+            by_day[w.weekday].append(_t(locale, "all day"))
         else:
             by_day[w.weekday].append(f"{starts}–{ends}")
     days = weekday_names(locale)
-    return [(days[d], ", ".join(spans) if spans else _(locale, "closed")) for d, spans in by_day.items()]
+    return [(days[d], ", ".join(spans) if spans else _t(locale, "closed")) for d, spans in by_day.items()]
 
 
 def outcome_label(outcome: str, locale: str = DEFAULT_LOCALE) -> str:
     """An outcome key in words (``noanswer`` -> ``No answer``)."""
     words = {
-        "answered": _(locale, "Answered"), "busy": _(locale, "Busy"),
-        "noanswer": _(locale, "No answer"), "congestion": _(locale, "Network congestion"),
-        "unavailable": _(locale, "Unavailable"), "failed": _(locale, "Failed"),
-        "lost": _(locale, "Lost"), "dnc": _(locale, "Do not call"),
-        "unknown": _(locale, "Unknown"),
+        "answered": _t(locale, "Answered"), "busy": _t(locale, "Busy"),
+        "noanswer": _t(locale, "No answer"), "congestion": _t(locale, "Network congestion"),
+        "unavailable": _t(locale, "Unavailable"), "failed": _t(locale, "Failed"),
+        "lost": _t(locale, "Lost"), "dnc": _t(locale, "Do not call"),
+        "unknown": _t(locale, "Unknown"),
     }
     return words.get(outcome, outcome)
 
@@ -133,13 +133,13 @@ def retry_sentence(campaign, locale: str = DEFAULT_LOCALE) -> str:
     delays = {"busy": campaign.retry_busy_s, "noanswer": campaign.retry_noanswer_s,
               "congestion": campaign.retry_failed_s, "failed": campaign.retry_failed_s}
     parts = [
-        _(locale, "%(outcome)s: retry after %(delay)s, up to %(attempts)s attempts",
+        _t(locale, "%(outcome)s: retry after %(delay)s, up to %(attempts)s attempts",
           outcome=outcome_label(name, locale).lower(), delay=duration(delays[name], locale),
           attempts=campaign.max_attempts)
         for name in ("busy", "noanswer", "congestion", "failed") if name in retried
     ]
     if not parts or campaign.max_attempts <= 1:
-        return _(locale, "no retries: one attempt per contact")
+        return _t(locale, "no retries: one attempt per contact")
     return "; ".join(parts)
 
 
@@ -148,12 +148,12 @@ def menu_preview(options, locale: str = DEFAULT_LOCALE) -> list[str]:
     lines = []
     for o in options:
         if o.action == "transfer":
-            what = _(locale, "%(label)s (transferred to %(target)s)", label=o.label, target=o.target)
+            what = _t(locale, "%(label)s (transferred to %(target)s)", label=o.label, target=o.target)
         elif o.action == "repeat":
-            what = _(locale, "%(label)s (hears the message again)", label=o.label)
+            what = _t(locale, "%(label)s (hears the message again)", label=o.label)
         else:
             what = o.label
-        lines.append(_(locale, "Press %(digit)s: %(what)s", digit=o.digit, what=what))
+        lines.append(_t(locale, "Press %(digit)s: %(what)s", digit=o.digit, what=what))
     return lines
 
 
@@ -161,22 +161,22 @@ def report_summary(data: dict, locale: str = DEFAULT_LOCALE) -> list[tuple[str, 
     """A closed campaign's headline figures as (label, value) rows."""
     n = functools.partial(number, locale=locale)
     return [
-        (_(locale, "Contacts"), n(data.get("contacts", 0))),
-        (_(locale, "Contacts called"), n(data.get("attempted", 0))),
-        (_(locale, "Calls placed"), n(data.get("attempts_total", 0))),
-        (_(locale, "Answered"), n(data.get("answered", 0))),
-        (_(locale, "Answer rate"), percent(data.get("answer_rate"), locale)),
-        (_(locale, "Average talk"), duration(data.get("talk_seconds_average"), locale)),
-        (_(locale, "Total talk"), duration(data.get("talk_seconds_total"), locale)),
-        (_(locale, "Answered without a choice"), n(data.get("answered_without_digit", 0))),
+        (_t(locale, "Contacts"), n(data.get("contacts", 0))),
+        (_t(locale, "Contacts called"), n(data.get("attempted", 0))),
+        (_t(locale, "Calls placed"), n(data.get("attempts_total", 0))),
+        (_t(locale, "Answered"), n(data.get("answered", 0))),
+        (_t(locale, "Answer rate"), percent(data.get("answer_rate"), locale)),
+        (_t(locale, "Average talk"), duration(data.get("talk_seconds_average"), locale)),
+        (_t(locale, "Total talk"), duration(data.get("talk_seconds_total"), locale)),
+        (_t(locale, "Answered without a choice"), n(data.get("answered_without_digit", 0))),
     ]
 
 
 def digit_rows(data: dict, locale: str = DEFAULT_LOCALE) -> list[tuple[str, str, str]]:
     """(digit, label, count) of each digit pressed, then the answered calls without one."""
-    found = [(d["digit"], d["label"] or _(locale, "(not an option)"), number(d["count"], locale))
+    found = [(d["digit"], d["label"] or _t(locale, "(not an option)"), number(d["count"], locale))
              for d in data.get("digits", [])]
-    found.append(("-", _(locale, "Answered without a choice"),
+    found.append(("-", _t(locale, "Answered without a choice"),
                   number(data.get("answered_without_digit", 0), locale)))
     return found
 
@@ -185,9 +185,23 @@ def chart_captions(data: dict, locale: str = DEFAULT_LOCALE) -> dict[str, str]:
     """The caption under each report chart, by chart name."""
     zone = (data.get("campaign") or {}).get("timezone") or "UTC"
     return {
-        "outcomes": _(locale, "Final outcome of each contact"),
-        "digits": _(locale, "Option chosen by the contacts who answered"),
-        "answered_per_attempt": _(locale, "Answered contacts by the attempt that reached them"),
-        "attempts_histogram": _(locale, "Contacts by the number of calls they received"),
-        "calls_per_hour": _(locale, "Calls and answers per hour, time zone %(zone)s", zone=zone),
+        "outcomes": _t(locale, "Final outcome of each contact"),
+        "digits": _t(locale, "Option chosen by the contacts who answered"),
+        "answered_per_attempt": _t(locale, "Answered contacts by the attempt that reached them"),
+        "attempts_histogram": _t(locale, "Contacts by the number of calls they received"),
+        "calls_per_hour": _t(locale, "Calls and answers per hour, time zone %(zone)s", zone=zone),
     }
+
+
+def N_(text: str) -> str:
+    """Marks a word the code chooses at run time (a state, a button) for the catalogues."""
+    return text
+
+
+# words shown from a value (``gettext(campaign.state)``): listed so pybabel extracts them
+RUNTIME_WORDS = (
+    N_("DRAFT"), N_("ACTIVE"), N_("PAUSED"), N_("FINISHED"), N_("DRAINING"), N_("FINALIZING"),
+    N_("CLOSED"), N_("Activate"), N_("Pause"), N_("Resume"), N_("Finish now"),
+    N_("Created"), N_("Starts"), N_("Ends"), N_("Activated"), N_("Finished"), N_("Closed"),
+    N_("admin"), N_("operator"), N_("viewer"),
+)

@@ -25,15 +25,16 @@ def _font_dir() -> Path:
 
 
 class _Pdf(FPDF):
-    def __init__(self, footer_text: str):
+    def __init__(self, footer_text: str, created):
         super().__init__(format="A4")
         self._footer_text = footer_text
         fonts = _font_dir()
         self.add_font("DejaVu", "", str(fonts / "DejaVuSans.ttf"))
         self.add_font("DejaVu", "B", str(fonts / "DejaVuSans-Bold.ttf"))
         self.set_auto_page_break(True, margin=15)
-        # no creation date: the same report gives the same text
-        self.set_creation_date(False)
+        # the campaign's close, not now: the same report gives the same document
+        if created is not None:
+            self.set_creation_date(created)
 
     def footer(self):
         self.set_y(-12)
@@ -69,7 +70,7 @@ def report_pdf(campaign_id: int, locale: str = presenting.DEFAULT_LOCALE) -> byt
     if campaign is None or campaign.state != CLOSED or "contacts" not in data:
         raise NotFoundError(f"campaign {campaign_id} has no report yet")
     _ = presenting.translations(locale).gettext
-    pdf = _Pdf(f"Callcast — {campaign.name}")
+    pdf = _Pdf(f"Callcast — {campaign.name}", campaign.closed_at)
     pdf.add_page()
     pdf.heading(_("Campaign report: %(name)s") % {"name": campaign.name}, 16)
     zone = campaign.timezone
