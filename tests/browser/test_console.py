@@ -12,6 +12,7 @@ import io
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from pypdf import PdfReader
 
 from app import presenting
@@ -25,7 +26,8 @@ from tests.waiting import wait_until
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.timeout(420)]
 
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
-PHONES = [f"+1 202-555-02{i:02d}" for i in range(30)]  # lastdigit: every outcome, a digit cycle
+# long enough that the live page sees several polls before the campaign closes
+PHONES = [f"+1 202-555-0{i:03d}" for i in range(60)]  # lastdigit: every outcome, a digit cycle
 
 
 def axe_problems(page) -> list[str]:
@@ -45,8 +47,12 @@ def sign_in(page, base):
     page.wait_for_url(f"{base}/admin/")
 
 
-def chart_points(page, expression) -> list:
-    return page.evaluate(f"(() => {{ const c = {expression}; return c ? c.data.datasets.map(d => d.data.slice()) : null; }})()")
+def chart_points(page, expression) -> list | None:
+    """Each dataset's points of a chart (None while the page is between two loads)."""
+    try:
+        return page.evaluate(f"(() => {{ const c = {expression}; return c ? c.data.datasets.map(d => d.data.slice()) : null; }})()")
+    except PlaywrightError:  # the live page reloads itself once the campaign closes
+        return None
 
 
 def test_the_console_reads_at_a_glance_in_two_languages(console, chromium, stack, artifacts):  # noqa: F811
@@ -58,6 +64,10 @@ def test_the_console_reads_at_a_glance_in_two_languages(console, chromium, stack
     page.set_default_timeout(20_000)
     spanish = chromium.new_page(viewport={"width": 1400, "height": 1000}, locale="es-ES")
     spanish.set_default_timeout(20_000)
+    messages = []
+    for p in (page, spanish):
+        p.on("console", lambda msg: messages.append(f"{msg.type}: {msg.text}"))
+        p.on("pageerror", lambda exc: messages.append(f"pageerror: {exc}"))
     try:
         page.goto(f"{base}/login")
         problems["login"] = axe_problems(page)
@@ -121,6 +131,10 @@ def test_the_console_reads_at_a_glance_in_two_languages(console, chromium, stack
                            ("operations", "/admin/operations/")):
             page.goto(base + path)
             problems[name] = axe_problems(page)
+    except Exception:
+        page.screenshot(path=str(artifacts / "console-failure.png"), full_page=True)
+        print("browser console:", *messages, sep="\n  ")
+        raise
     finally:
         page.close()
         spanish.close()

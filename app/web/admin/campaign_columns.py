@@ -29,7 +29,7 @@ def render_progress(done: int, total: int) -> Markup:
     percent = round(100.0 * done / total, 1) if total else 0.0
     return Markup(
         '<div class="progress" style="min-width:8em" title="{d} / {t}">'
-        '<div class="progress-bar" role="progressbar" style="width:{p}%">{p}%</div></div>'
+        '<div class="progress-bar" role="progressbar" aria-label="{d} / {t}" style="width:{p}%">{p}%</div></div>'
         '<small>{d} / {t}</small>'
     ).format(d=done, t=total, p=percent)
 
