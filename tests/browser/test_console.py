@@ -27,7 +27,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.timeout(420)]
 
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
 # long enough that the live page sees several polls before the campaign closes
-PHONES = [f"+1 202-555-0{i:03d}" for i in range(60)]  # lastdigit: every outcome, a digit cycle
+PHONES = [f"+1202555{i:04d}" for i in range(60)]  # E.164; lastdigit: every outcome
 
 
 def axe_problems(page) -> list[str]:
