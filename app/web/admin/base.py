@@ -18,6 +18,7 @@ from app import presenting
 from app.db import MAX_INTEGER, row_id
 from app.users import ADMIN, OPERATOR
 from app.errors import CallcastError
+from app.web.error_words import translate_error
 
 # the furthest page a list shows: past it every list is empty anyway, and an
 # OFFSET beyond 64 bits would raise in the driver
@@ -193,7 +194,7 @@ class SecureModelView(AccessMixin, ModelView):
     def handle_view_exception(self, exc):
         # our own errors carry a message written for the operator
         if isinstance(exc, CallcastError):
-            flash(str(exc), "error")
+            flash(translate_error(str(exc)), "error")
             return True
         return super().handle_view_exception(exc)
 

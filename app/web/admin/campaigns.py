@@ -49,6 +49,7 @@ from app.web.admin.campaign_forms import (
 )
 from app.web.admin.campaign_ops import OPS, run_op
 from app.web.admin.campaign_words import campaign_words
+from app.web.error_words import translate_error
 from app.console_figures import calls_per_minute
 from app.web.admin.media import store_message
 from app.web.admin.stats import live_view, shared_live_view
@@ -184,7 +185,7 @@ class CampaignView(SecureModelView):
                 run_op(op_name, raw, utcnow(), user_id=current_user.user_id)
                 done += 1
             except CallcastError as exc:
-                flash(str(exc), "error")
+                flash(translate_error(str(exc)), "error")
         if done:
             flash(f"{OPS[op_name].label}: {done} campaign(s).", "success")
 
@@ -217,7 +218,7 @@ class CampaignView(SecureModelView):
         except NotFoundError:
             abort(404)
         except CallcastError as exc:
-            flash(str(exc), "error")
+            flash(translate_error(str(exc)), "error")
         return redirect(url_for(".details_view", id=campaign_id))
 
     # --- live page and report -------------------------------------------------

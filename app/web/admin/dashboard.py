@@ -21,6 +21,7 @@ from app.web.admin.campaign_columns import stats_cache
 from app.web.admin.campaign_ops import OPS, run_op
 from app.web.admin.stats import cached_progress, digit_counts, outcome_counts
 from app.web.health import run_checks
+from app.web.error_words import translate_error
 from app.web.i18n import locale
 from app.dialer.live import in_flight_count
 
@@ -110,5 +111,5 @@ class DashboardView(AccessMixin, AdminIndexView):
         except NotFoundError:
             abort(404)
         except CallcastError as exc:
-            flash(str(exc), "error")
+            flash(translate_error(str(exc)), "error")
         return redirect(url_for(".index"))
