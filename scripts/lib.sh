@@ -212,5 +212,5 @@ ensure_console_assets() {
     mkdir -p "$ROOT/app/web/static/vendor"
     cp -u "$ROOT/node_modules/chart.js/dist/chart.umd.min.js" "$ROOT/app/web/static/vendor/"
     say "pybabel compile (console translations)"
-    "$VENV/bin/pybabel" compile -q -d "$ROOT/app/translations" </dev/null
+    "$VENV/bin/pybabel" compile -d "$ROOT/app/translations" </dev/null
 }

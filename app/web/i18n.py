@@ -10,6 +10,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, redirect, request, url_for
 from flask_babel import Babel, get_locale
 from flask_login import current_user
+from peewee import PeeweeException
 
 from app import presenting
 from app.db import write_transaction
@@ -23,7 +24,7 @@ def select_locale() -> str:
     """The signed-in user's language, else the best of Accept-Language, else English."""
     try:
         chosen = current_user.locale if current_user.is_authenticated else ""
-    except Exception:  # the database is away: the browser's language will do
+    except PeeweeException:  # the database is away: the browser's language will do
         chosen = ""
     if chosen in presenting.LOCALES:
         return chosen
