@@ -57,3 +57,19 @@ def test_a_row_pauses_and_resumes_through_the_campaign_rules(db, app, operator_c
     assert any("cannot go from PAUSED to PAUSED" in f for f in flashes(again))
     assert viewer_client.post(f"/admin/act/{campaign.id}/finish", data={"csrf_token": token}).status_code in (400, 403)
     assert Campaign.get_by_id(campaign.id).state == PAUSED
+
+
+def test_the_live_json_carries_the_minutes_and_words_the_page_draws(db, no_csrf, viewer_client):
+    now = utcnow()
+    campaign = make_campaign(2, state=ACTIVE, tz="America/New_York")
+    ids = contact_ids(campaign)
+    call(campaign, ids[0], 1, [("failed-busy", 2)], outcome="busy", at=now - timedelta(minutes=1))
+    CallAttempt.update(finished_at=now).where(CallAttempt.campaign == campaign.id).execute()
+    Campaign.update(dialer_status="dialing", dialer_status_at=now.replace(microsecond=123456)).where(
+        Campaign.id == campaign.id).execute()
+    data = viewer_client.get(f"/admin/campaign/live/{campaign.id}.json",
+                             headers={"Accept-Language": "es"}).get_json()
+    assert len(data["per_minute"]) == 30 and data["per_minute"][-1] == 1
+    assert data["state_label"] == "ACTIVA"
+    assert data["dialer_status_at_text"].endswith("America/New_York")
+    assert ".123456" not in data["dialer_status_at_text"]

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from flask_babel import gettext
+
 from app import presenting
+from app.clock import utcnow
+from app.console_figures import calls_per_minute
 from app.events import OUTCOMES
 from app.models import CLOSED, CallWindow, CampaignOption
 from app.web.i18n import locale
@@ -37,3 +41,16 @@ def campaign_words(campaign, report) -> dict:
             captions=presenting.chart_captions(data, lang),
         )
     return words
+
+
+def live_words(live: dict, zone: str) -> dict:
+    """The live JSON plus what the page's charts and labels need: calls per minute, words."""
+    lang = locale()
+    return {
+        **live,
+        # the calls ended in each of the last 30 minutes, for the page's chart
+        "per_minute": calls_per_minute([live["id"]], utcnow())[live["id"]],
+        "state_label": gettext(live["state"]),
+        "dialer_status_at_text": presenting.local_time(live["dialer_status_at"], zone, lang)
+        if live.get("dialer_status_at") else "",
+    }

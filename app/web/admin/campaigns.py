@@ -13,7 +13,6 @@ from flask import Response, abort, current_app, flash, jsonify, redirect, reques
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.form import DateTimeField
-from flask_babel import gettext
 from flask_login import current_user
 from wtforms import fields
 
@@ -48,9 +47,8 @@ from app.web.admin.campaign_forms import (
     uploaded_message,
 )
 from app.web.admin.campaign_ops import OPS, run_op
-from app.web.admin.campaign_words import campaign_words
+from app.web.admin.campaign_words import campaign_words, live_words
 from app.web.error_words import translate_error
-from app.console_figures import calls_per_minute
 from app.web.admin.media import store_message
 from app.web.admin.stats import live_view, shared_live_view
 
@@ -247,14 +245,11 @@ class CampaignView(SecureModelView):
     @expose("/live/<int:campaign_id>.json")
     def live_json(self, campaign_id):
         try:
-            campaigns.get_campaign(campaign_id)
+            campaign = campaigns.get_campaign(campaign_id)
         except NotFoundError:
             abort(404)
-        live = dict(shared_live_view(campaign_id, stats_cache()))
-        # the calls ended in each of the last 30 minutes, for the page's chart
-        live["per_minute"] = calls_per_minute([live["id"]], utcnow())[live["id"]]
-        live["state_label"] = gettext(live["state"])
-        return jsonify(live)
+        live = shared_live_view(campaign_id, stats_cache())
+        return jsonify(live_words(live, campaign.timezone))
 
     def _report(self, campaign_id):
         report = CampaignReport.get_or_none(CampaignReport.campaign == campaign_id)
