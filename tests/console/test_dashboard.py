@@ -73,3 +73,7 @@ def test_the_live_json_carries_the_minutes_and_words_the_page_draws(db, no_csrf,
     assert data["state_label"] == "ACTIVA"
     assert data["dialer_status_at_text"].endswith("America/New_York")
     assert ".123456" not in data["dialer_status_at_text"]
+    attempts = viewer_client.get(f"/admin/attempt/?flt0_0={campaign.id}").get_data(as_text=True)
+    events = viewer_client.get(f"/admin/event/?flt0_0={campaign.id}").get_data(as_text=True)
+    for page in (attempts, events):  # on the campaign's clock, to the second
+        assert "America/New_York" in page and f".{now.microsecond:06d}" not in page
