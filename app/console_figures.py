@@ -7,10 +7,11 @@ so the dashboard costs one small range scan per campaign however big the campaig
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from peewee import fn
 
+from app.db import is_postgres
 from app.models import CLOSED, CallAttempt, Campaign, QuarantinedReport
 
 WINDOW_MINUTES = 30
@@ -24,16 +25,27 @@ def calls_per_minute(campaign_ids, now: datetime, minutes: int = WINDOW_MINUTES)
     found = {cid: [0] * minutes for cid in campaign_ids}
     if not found:
         return found
+    # counted per minute in SQL: at most ``minutes`` rows per campaign reach Python
+    minute = _minute_sql()
     rows = (
-        CallAttempt.select(CallAttempt.campaign, CallAttempt.finished_at)
+        CallAttempt.select(CallAttempt.campaign, minute, fn.COUNT(CallAttempt.id))
         .where(CallAttempt.campaign.in_(list(found)) & (CallAttempt.finished_at >= start))
+        .group_by(CallAttempt.campaign, minute)
         .tuples()
     )
-    for campaign_id, finished in rows:
-        slot = int((finished - start).total_seconds() // 60)
+    for campaign_id, bucket, count in rows:
+        at = datetime.strptime(bucket, "%Y-%m-%d %H:%M").replace(tzinfo=timezone.utc)
+        slot = int((at - start).total_seconds() // 60)
         if 0 <= slot < minutes:
-            found[campaign_id][slot] += 1
+            found[campaign_id][slot] += count
     return found
+
+
+def _minute_sql():
+    """The minute of ``finished_at`` as 'YYYY-MM-DD HH:MM' (UTC, as stored) on either engine."""
+    if is_postgres():
+        return fn.to_char(CallAttempt.finished_at, "YYYY-MM-DD HH24:MI").coerce(False)
+    return fn.substr(CallAttempt.finished_at, 1, 16).coerce(False)
 
 
 def campaign_warnings(campaigns, now: datetime) -> dict[int, list[dict]]:
