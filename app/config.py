@@ -121,6 +121,7 @@ class Settings:
     mail_from: str
     mail_to: tuple
     mail_attach_max_bytes: int
+    mail_attach_pdf: bool
     mail_max_attempts: int
 
     @property
@@ -246,6 +247,7 @@ def _outbound(env) -> dict:
         mail_from=env_addresses(env, "MAIL_FROM", "callcast@localhost")[0],
         mail_to=env_addresses(env, "MAIL_TO"),
         mail_attach_max_bytes=env_int(env, "MAIL_ATTACH_MAX_BYTES", 5_000_000, minimum=0),
+        mail_attach_pdf=env_bool(env, "MAIL_ATTACH_PDF", False),
         mail_max_attempts=env_int(env, "MAIL_MAX_ATTEMPTS", 8, minimum=1, maximum=30),
     )
 

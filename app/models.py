@@ -41,6 +41,8 @@ class User(BaseModel):
     session_version = IntegerField(default=0)
     # where the campaign-closed mail of the campaigns they create goes (empty: none)
     email = CharField(max_length=254, default="")
+    # the console's language ("en", "es"); empty: the browser's Accept-Language
+    locale = CharField(max_length=8, default="", constraints=[SQL("DEFAULT ''")])
 
 
 class LoginFailure(BaseModel):

@@ -23,6 +23,7 @@ from app.amd_figures import amd_charts, amd_figures, format_lines as amd_format_
 from app.db import database, is_postgres
 from app.events import ANSWERED, FAILED_PREFIX, OUTCOMES
 from app.models import Campaign, CampaignOption, CampaignReport, ContactList
+from app.report_charts import extra_charts
 from app.private_files import open_private
 from app.windows import zone
 
@@ -381,7 +382,7 @@ def _bar_png(title, labels, values, xlabel, ylabel) -> bytes:
 
 
 def chart_images(data: dict) -> dict[str, bytes]:
-    """PNG bytes of each chart (outcomes, digits, answered per attempt) of a report."""
+    """PNG bytes of each chart (outcomes, digits, answered per attempt, attempts, per hour) of a report."""
     outcomes = [(k, v) for k, v in data["outcomes"].items() if v] or [("none", 0)]
     digits = [(f"{d['digit']} {d['label']}".strip(), d["count"]) for d in data["digits"]]
     digits.append(("no digit", data.get("answered_without_digit", 0)))
@@ -393,6 +394,7 @@ def chart_images(data: dict) -> dict[str, bytes]:
         "answered_per_attempt": _bar_png(
             f"Answered per attempt — {name}", *zip(*per_attempt), "attempt", "answered contacts"
         ),
+        **extra_charts(data, _bar_png),
     }
     return {**charts, **amd_charts(data, _bar_png)}  # people, machines, not sure (AMD on)
 

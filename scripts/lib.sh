@@ -204,3 +204,23 @@ ensure_espeak() {
         apt_install espeak-ng
     fi
 }
+
+# --- the console's browser files and translations ---------------------------------
+
+# ensure_console_assets: Chart.js (served from app/web/static/vendor, never a CDN)
+# and axe-core (injected by the browser tests) from npm at the package-lock.json
+# versions, and the compiled translation catalogues (.mo, not committed).
+ensure_console_assets() {
+    command -v npm >/dev/null || apt_install nodejs npm
+    local stamp="$ROOT/node_modules/.package-lock.sha256" want
+    want="$(sha256sum "$ROOT/package-lock.json" | cut -d' ' -f1)"
+    if [[ ! -f $stamp || "$(cat "$stamp")" != "$want" ]]; then
+        say "npm ci (chart.js, axe-core)"
+        (cd "$ROOT" && npm ci --no-audit --no-fund </dev/null)
+        echo "$want" >"$stamp"
+    fi
+    mkdir -p "$ROOT/app/web/static/vendor"
+    cp -u "$ROOT/node_modules/chart.js/dist/chart.umd.min.js" "$ROOT/app/web/static/vendor/"
+    say "pybabel compile (console translations)"
+    "$VENV/bin/pybabel" compile -d "$ROOT/app/translations" </dev/null
+}

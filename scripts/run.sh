@@ -6,6 +6,7 @@ cd "$ROOT"
 ensure_venv
 ensure_rabbitmq
 ensure_espeak
+ensure_console_assets
 # The demo runs the second FastAGI daemon of the Procfile as the dialplan's
 # fallback endpoint; a .env (read by honcho and flask) may say otherwise.
 export AGI_FALLBACK_HOST="${AGI_FALLBACK_HOST-127.0.0.1}"

@@ -32,6 +32,7 @@ case "$mode" in
     *) ensure_postgres ;;
 esac
 ensure_chromium
+ensure_console_assets
 # pytest's header and closing lines say which database engines the tests used.
 say "pytest $*"
 rc=0

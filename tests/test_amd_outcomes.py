@@ -94,7 +94,8 @@ def test_results_report_and_csv_tell_people_machines_and_messages_apart(db):
     assert data["outcomes"]["machine"] == 1 and data["outcomes"]["machine-message"] == 1
     assert data["amd"] == {"humans": 2, "machines": 1, "not_sure": 1, "hung_up": 0,
                            "messages_left": 1}
-    assert sorted(report.charts) == ["amd", "answered_per_attempt", "digits", "outcomes"]
+    assert sorted(report.charts) == ["amd", "answered_per_attempt", "attempts_histogram",
+                                     "calls_per_hour", "digits", "outcomes"]
     assert Path(report.charts["amd"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     rows = list(csv.reader(Path(report.csv_path).read_text(encoding="utf-8").splitlines()))
     assert rows[0][-2:] == ["amd_verdict", "amd_cause"]

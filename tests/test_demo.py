@@ -119,4 +119,5 @@ def test_it_runs_the_demo_campaign_to_closed_with_every_procfile_process(tmp_pat
     assert report.data["contacts"] == CONTACTS
     with open(report.csv_path, newline="", encoding="utf-8") as handle:
         assert len(list(csv.DictReader(handle))) == CONTACTS
-    assert set(report.charts) == {"outcomes", "digits", "answered_per_attempt"}
+    assert set(report.charts) == {"outcomes", "digits", "answered_per_attempt", "attempts_histogram",
+                                  "calls_per_hour"}

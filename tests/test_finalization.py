@@ -135,7 +135,8 @@ def test_it_closes_with_csv_charts_archive_and_empty_working_tables(db):
     assert [r[3] for r in rows[1:]] == ["answered", "noanswer", "lost", "not_called", "dnc",
                                         "answered", "answered", "failed"]
 
-    assert sorted(report.charts) == ["answered_per_attempt", "digits", "outcomes"]
+    assert sorted(report.charts) == ["answered_per_attempt", "attempts_histogram", "calls_per_hour",
+                                    "digits", "outcomes"]
     for path in report.charts.values():
         assert Path(path).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

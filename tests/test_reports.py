@@ -42,9 +42,10 @@ def sample():
     }
 
 
-def test_it_draws_three_png_charts_the_same_way_twice():
+def test_it_draws_five_png_charts_the_same_way_twice():
     first, second = chart_images(sample()), chart_images(sample())
-    assert sorted(first) == ["answered_per_attempt", "digits", "outcomes"]
+    assert sorted(first) == ["answered_per_attempt", "attempts_histogram", "calls_per_hour",
+                             "digits", "outcomes"]
     for name, png in first.items():
         assert png[:8] == b"\x89PNG\r\n\x1a\n"
         assert png == second[name]

@@ -11,7 +11,9 @@ import click
 from app.campaigns import get_campaign
 from app.db import database
 from app.errors import CallcastError, NotFoundError
+from app.presenting import DEFAULT_LOCALE, LOCALES
 from app.reports import format_report, stored_report, write_atomically, write_csv
+from app.reports_pdf import report_pdf
 
 
 @click.command("report")
@@ -19,10 +21,17 @@ from app.reports import format_report, stored_report, write_atomically, write_cs
 @click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False, allow_dash=True),
               help="write the per-contact CSV to PATH ('-' for standard output)")
-def report_cmd(campaign_id, as_json, csv_path):
-    """The report of a finalized campaign: figures, or JSON, or the per-contact CSV."""
-    if as_json and csv_path:
-        raise click.UsageError("--json and --csv are exclusive")
+@click.option("--pdf", "pdf_path", type=click.Path(dir_okay=False),
+              help="write the report as a PDF (summary, charts, settings) to PATH")
+@click.option("--lang", type=click.Choice(LOCALES), default=DEFAULT_LOCALE, show_default=True,
+              help="language of the PDF")
+def report_cmd(campaign_id, as_json, csv_path, pdf_path, lang):
+    """The report of a finalized campaign: figures, or JSON, or the per-contact CSV, or a PDF."""
+    if sum(bool(x) for x in (as_json, csv_path, pdf_path)) > 1:
+        raise click.UsageError("--json, --csv and --pdf are exclusive")
+    if pdf_path:
+        _write_pdf(campaign_id, Path(pdf_path), lang)
+        return
     try:
         with database.connection_context():
             campaign = get_campaign(campaign_id)
@@ -57,6 +66,17 @@ def report_cmd(campaign_id, as_json, csv_path):
     for name, path in files.items():
         if path:
             click.echo(f"  {name}: {path}")
+
+
+def _write_pdf(campaign_id: int, path: Path, lang: str) -> None:
+    try:
+        with database.connection_context():
+            get_campaign(campaign_id)
+            pdf = report_pdf(campaign_id, lang)
+    except CallcastError as exc:
+        raise click.ClickException(str(exc)) from None
+    write_atomically(path, lambda handle: handle.write(pdf))
+    click.echo(f"wrote the report PDF ({len(pdf)} bytes) to {path}", err=True)
 
 
 def attach(group) -> None:

@@ -21,6 +21,7 @@ from app.models import Campaign, CampaignReport, User
 from app.outbound import attempts
 from app.outbound.tables import PENDING, MailMessage
 from app.reports import format_report
+from app.reports_pdf import attach_pdf
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,8 @@ def compose(mail: MailMessage, settings) -> EmailMessage:
         message.set_content(f"{summary}\n\nThe per-contact results (CSV): {link}\n")
     else:
         message.set_content(f"{summary}\n\nThe per-contact results are in the console.\n")
+    if settings.mail_attach_pdf:
+        attach_pdf(message, mail.campaign_id, settings.mail_attach_max_bytes)
     return message
 
 

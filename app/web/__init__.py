@@ -136,6 +136,9 @@ def build_app(test_config=None) -> Flask:
 
     from app.web.admin import init_admin
 
+    from app.web.i18n import init_i18n
+
+    init_i18n(app)
     init_admin(app)
 
     # after the admin: its bounded <int:...> converter then holds for the API's ids too

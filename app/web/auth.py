@@ -19,6 +19,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext, lazy_gettext
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError, CSRFProtect
@@ -53,6 +54,7 @@ class SignedIn(UserMixin):
         self.user_id = user.id
         self.username = user.username
         self.role = user.role
+        self.locale = user.locale
         self._session_id = f"{user.id}:{user.session_version}:{user.password_hash[-16:]}"
 
     def get_id(self):
@@ -69,8 +71,8 @@ class SignedIn(UserMixin):
 
 
 class LoginForm(FlaskForm):
-    username = StringField("User name", validators=[DataRequired(), Length(max=64)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
+    username = StringField(lazy_gettext("User name"), validators=[DataRequired(), Length(max=64)])
+    password = PasswordField(lazy_gettext("Password"), validators=[DataRequired(), Length(max=1024)])
 
 
 @login_manager.user_loader
@@ -107,7 +109,7 @@ def login():
         if user is not None:
             login_user(SignedIn(user))
             return redirect(safe_next(next_url))
-        flash("Wrong user name or password, or too many failed attempts: try again later.", "error")
+        flash(gettext("Wrong user name or password, or too many failed attempts: try again later."), "error")
         status = 401
     elif request.method == "POST":
         status = 400

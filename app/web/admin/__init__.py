@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from flask_admin import Admin
+from flask_babel import lazy_gettext as _l
 from flask_admin.theme import Bootstrap4Theme
 
-from app.web.admin.base import HomeView, BoundedIntegerConverter
+from app.web.admin.base import BoundedIntegerConverter
 from app.web.admin.campaigns import CampaignView
+from app.web.admin.dashboard import DashboardView
 from app.web.admin.contacts import ContactListView, ContactView
 from app.web.admin.dnc import DoNotCallView
 from app.web.admin.messages import MessageView
@@ -28,32 +30,32 @@ def init_admin(app) -> Admin:
     admin = Admin(
         app,
         name="Callcast",
-        index_view=HomeView(name="Home", url="/admin"),
+        index_view=DashboardView(name=_l("Home"), url="/admin"),
         theme=Bootstrap4Theme(base_template="callcast/master.html", fluid=True),
     )
-    admin.add_view(CampaignView(Campaign, name="Campaigns", endpoint="campaign"))
-    admin.add_view(ContactListView(ContactList, name="Contact lists", endpoint="contactlist"))
-    admin.add_view(ContactView(Contact, name="Contacts", endpoint="contact"))
-    admin.add_view(DoNotCallView(DoNotCall, name="Do not call", endpoint="dnc"))
-    admin.add_view(AttemptView(CallAttempt, name="Attempts", endpoint="attempt", category="Calls"))
-    admin.add_view(EventView(CallEvent, name="Events", endpoint="event", category="Calls"))
-    admin.add_view(OperationsView(name="Operations", endpoint="operations"))
+    admin.add_view(CampaignView(Campaign, name=_l("Campaigns"), endpoint="campaign"))
+    admin.add_view(ContactListView(ContactList, name=_l("Contact lists"), endpoint="contactlist"))
+    admin.add_view(ContactView(Contact, name=_l("Contacts"), endpoint="contact"))
+    admin.add_view(DoNotCallView(DoNotCall, name=_l("Do not call"), endpoint="dnc"))
+    admin.add_view(AttemptView(CallAttempt, name=_l("Attempts"), endpoint="attempt", category=_l("Calls")))
+    admin.add_view(EventView(CallEvent, name=_l("Events"), endpoint="event", category=_l("Calls")))
+    admin.add_view(OperationsView(name=_l("Operations"), endpoint="operations"))
     # reached from a campaign's page ("Personalised message"), not from the menu
-    admin.add_view(MessageView(name="Messages", endpoint="messages", url="/admin/messages",
+    admin.add_view(MessageView(name=_l("Messages"), endpoint="messages", url="/admin/messages",
                                menu_class_name="d-none"))
     _add_outbound_views(admin)
-    admin.add_view(UserView(User, name="Users", endpoint="user"))
-    admin.add_view(ApiTokenView(name="API tokens", endpoint="apitokens", url="/admin/api-tokens"))
+    admin.add_view(UserView(User, name=_l("Users"), endpoint="user"))
+    admin.add_view(ApiTokenView(name=_l("API tokens"), endpoint="apitokens", url="/admin/api-tokens"))
     return admin
 
 
 def _add_outbound_views(admin) -> None:
     """Webhook endpoints, deliveries, attempts and the campaign mails, under one menu."""
-    category = "Outbound"
-    admin.add_view(WebhookEndpointView(WebhookEndpoint, name="Webhook endpoints",
+    category = _l("Outbound")
+    admin.add_view(WebhookEndpointView(WebhookEndpoint, name=_l("Webhook endpoints"),
                                        endpoint="webhookendpoint", category=category))
-    admin.add_view(WebhookDeliveryView(WebhookDelivery, name="Deliveries",
+    admin.add_view(WebhookDeliveryView(WebhookDelivery, name=_l("Deliveries"),
                                        endpoint="webhookdelivery", category=category))
-    admin.add_view(WebhookAttemptView(WebhookAttempt, name="Delivery attempts",
+    admin.add_view(WebhookAttemptView(WebhookAttempt, name=_l("Delivery attempts"),
                                       endpoint="webhookattempt", category=category))
-    admin.add_view(MailView(MailMessage, name="Mails", endpoint="mail", category=category))
+    admin.add_view(MailView(MailMessage, name=_l("Mails"), endpoint="mail", category=category))

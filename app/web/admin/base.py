@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 from flask import abort, flash, redirect, request, url_for
-from flask_admin import AdminIndexView, BaseView, expose
+from flask_admin import BaseView
 from flask_admin.contrib.peewee import ModelView
 from flask_admin.contrib.peewee import filters as peewee_filters
 from flask_admin.model import filters as admin_filters
+from flask_admin.model import typefmt
+from flask_babel import gettext
 from flask_login import current_user
 from werkzeug.routing import IntegerConverter
 
 from datetime import datetime, timezone
 
+from app import presenting
 from app.db import MAX_INTEGER, row_id
 from app.users import ADMIN, OPERATOR
 from app.errors import CallcastError
+from app.web.error_words import translate_error
 
 # the furthest page a list shows: past it every list is empty anyway, and an
 # OFFSET beyond 64 bits would raise in the driver
@@ -140,8 +144,28 @@ class AccessMixin:
         abort(403)
 
 
+def _utc_time(view, value, name=None):
+    """A stored instant in a list or details page: to the second, the zone named."""
+    from app.web.i18n import locale
+
+    return presenting.local_time(value, "UTC", locale())
+
+
+DATETIME_FORMATTERS = {**typefmt.BASE_FORMATTERS, datetime: _utc_time}
+DETAIL_DATETIME_FORMATTERS = {**typefmt.DETAIL_FORMATTERS, datetime: _utc_time}
+
+
 class SecureModelView(AccessMixin, ModelView):
     """A model view where viewers read and operators/admins write."""
+
+    column_type_formatters = DATETIME_FORMATTERS
+    column_type_formatters_detail = DETAIL_DATETIME_FORMATTERS
+
+    def search_placeholder(self):
+        """Which columns the search box looks in, never Flask-Admin's "None"."""
+        columns = [c if isinstance(c, str) else c.name for c in (self.column_searchable_list or ())]
+        names = [str(self.get_column_name(c)) for c in columns]
+        return gettext("Search: %(columns)s", columns=", ".join(names)) if names else gettext("Search")
 
     page_size = 25
     can_set_page_size = True
@@ -170,7 +194,7 @@ class SecureModelView(AccessMixin, ModelView):
     def handle_view_exception(self, exc):
         # our own errors carry a message written for the operator
         if isinstance(exc, CallcastError):
-            flash(str(exc), "error")
+            flash(translate_error(str(exc)), "error")
             return True
         return super().handle_view_exception(exc)
 
@@ -233,8 +257,3 @@ class SecureModelView(AccessMixin, ModelView):
 class SecureBaseView(AccessMixin, BaseView):
     pass
 
-
-class HomeView(AccessMixin, AdminIndexView):
-    @expose("/")
-    def index(self):
-        return redirect(url_for("campaign.index_view"))

@@ -5,7 +5,8 @@ from __future__ import annotations
 from flask import current_app, g, url_for
 from markupsafe import Markup
 
-from app.models import ContactList
+from app import presenting
+from app.models import Campaign, ContactList
 from app.web.admin.stats import TTLCache, cached_progress, page_progress
 
 
@@ -28,7 +29,7 @@ def render_progress(done: int, total: int) -> Markup:
     percent = round(100.0 * done / total, 1) if total else 0.0
     return Markup(
         '<div class="progress" style="min-width:8em" title="{d} / {t}">'
-        '<div class="progress-bar" role="progressbar" style="width:{p}%">{p}%</div></div>'
+        '<div class="progress-bar" role="progressbar" aria-label="{d} / {t}" style="width:{p}%">{p}%</div></div>'
         '<small>{d} / {t}</small>'
     ).format(d=done, t=total, p=percent)
 
@@ -50,8 +51,38 @@ def format_contact_list(view, context, model, name):
     return getattr(g, "list_names", {}).get(model.contact_list_id, model.contact_list_id)
 
 
+def format_created(view, context, model, name):
+    """When it was created, on the campaign's own clock."""
+    from app.web.i18n import locale
+
+    return presenting.local_time(model.created_at, model.timezone, locale())
+
+
 COLUMN_FORMATTERS = {
+    "created_at": format_created,
     "progress": format_progress,
     "name": format_name,
     "contact_list": format_contact_list,
 }
+
+
+def _campaign_zone(campaign_id) -> str:
+    """The campaign's time zone, looked up once per campaign and request."""
+    zones = g.setdefault("campaign_zones", {})
+    if campaign_id not in zones:
+        zones[campaign_id] = Campaign.select(Campaign.timezone).where(
+            Campaign.id == campaign_id).scalar() or "UTC"
+    return zones[campaign_id]
+
+
+def in_campaign_zone(name: str):
+    """A list formatter: the row's ``name`` instant on its campaign's clock, to the second."""
+    def format_time(view, context, model, _name):
+        from app.web.i18n import locale
+
+        value = getattr(model, name)
+        if value is None:
+            return ""
+        return presenting.local_time(value, _campaign_zone(model.campaign_id), locale())
+
+    return format_time

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from flask import abort, current_app, flash, jsonify, redirect, request, send_file, url_for
+from flask import Response, abort, current_app, flash, jsonify, redirect, request, send_file, url_for
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.form import DateTimeField
@@ -50,6 +50,8 @@ from app.web.admin.campaign_forms import (
     uploaded_message,
 )
 from app.web.admin.campaign_ops import OPS, run_op
+from app.web.admin.campaign_words import campaign_words, live_words
+from app.web.error_words import translate_error
 from app.web.admin.media import store_message
 from app.web.admin.stats import live_view, shared_live_view
 
@@ -196,7 +198,7 @@ class CampaignView(SecureModelView):
                 run_op(op_name, raw, utcnow(), user_id=current_user.user_id)
                 done += 1
             except CallcastError as exc:
-                flash(str(exc), "error")
+                flash(translate_error(str(exc)), "error")
         if done:
             flash(f"{OPS[op_name].label}: {done} campaign(s).", "success")
 
@@ -231,7 +233,7 @@ class CampaignView(SecureModelView):
         except NotFoundError:
             abort(404)
         except CallcastError as exc:
-            flash(str(exc), "error")
+            flash(translate_error(str(exc)), "error")
         return redirect(url_for(".details_view", id=campaign_id))
 
     # --- live page and report -------------------------------------------------
@@ -254,15 +256,17 @@ class CampaignView(SecureModelView):
             windows=list(campaign.windows.order_by(CallWindow.weekday, CallWindow.starts)),
             weekdays=WEEKDAYS,
             return_url=url_for(".index_view"),
+            words=campaign_words(campaign, report),
         )
 
     @expose("/live/<int:campaign_id>.json")
     def live_json(self, campaign_id):
         try:
-            campaigns.get_campaign(campaign_id)
+            campaign = campaigns.get_campaign(campaign_id)
         except NotFoundError:
             abort(404)
-        return jsonify(shared_live_view(campaign_id, stats_cache()))
+        live = shared_live_view(campaign_id, stats_cache())
+        return jsonify(live_words(live, campaign.timezone))
 
     def _report(self, campaign_id):
         report = CampaignReport.get_or_none(CampaignReport.campaign == campaign_id)
@@ -292,6 +296,20 @@ class CampaignView(SecureModelView):
         return self._send_stored(
             report.csv_path, download_name=f"campaign-{campaign_id}-report.csv", mimetype="text/csv"
         )
+
+    @expose("/report/<int:campaign_id>.pdf")
+    def report_pdf(self, campaign_id):
+        """The report as a PDF, in the console's language."""
+        from app.reports_pdf import report_pdf
+        from app.web.i18n import locale
+
+        try:
+            pdf = report_pdf(campaign_id, locale())
+        except NotFoundError:
+            abort(404)
+        log.info("report PDF downloaded campaign=%s user=%s", campaign_id, current_user.username)
+        return Response(pdf, mimetype="application/pdf", headers={
+            "Content-Disposition": f'attachment; filename="campaign-{campaign_id}-report.pdf"'})
 
     @expose("/report/<int:campaign_id>/chart/<chart>")
     def report_chart(self, campaign_id, chart):

@@ -15,7 +15,8 @@ from app.web.admin.base import IdFilter, SecureModelView, can_act
 from app.db import database, row_id
 from app.errors import CallcastError
 from app.models import Contact, ContactList
-from app.quoting import quote_input, shorten
+from app.quoting import quote_input
+from app.web.error_words import shorten  # shortened, in the console's language
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from app import dnc, uploads
 from app.web.admin.base import SecureModelView, can_act
 from app.web.admin.contacts import about_file
 from app.errors import CallcastError
-from app.quoting import shorten
+from app.web.error_words import shorten  # shortened, in the console's language
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ class DoNotCallView(SecureModelView):
                 form.phone.data, form.country.data, source="manual", note=form.note.data or ""
             )
         except CallcastError as exc:
-            flash(str(exc), "error")
+            flash(shorten(exc), "error")
             return False
         if not created:
             flash(f"{entry.phone} was already on the do-not-call list.", "info")

@@ -9,6 +9,7 @@ from flask_login import current_user
 from wtforms import fields, validators
 
 from app.web.admin.base import IdFilter, SecureModelView, utc_filters
+from app.web.admin.campaign_columns import in_campaign_zone
 from app.envreaders import EMAIL_RE
 from app.users import ADMIN, hash_password, validate_new_user
 from app.errors import ValidationError
@@ -40,6 +41,7 @@ class AttemptView(ReadOnlyView):
     column_formatters = {
         "campaign": lambda v, c, m, n: m.campaign_id,
         "contact": lambda v, c, m, n: m.contact_id,
+        **{name: in_campaign_zone(name) for name in ("originated_at", "answered_at", "finished_at")},
     }
 
 
@@ -56,6 +58,7 @@ class EventView(ReadOnlyView):
         FilterEqual(CallEvent.source, "Source", options=[(s, s) for s in ("agi", "fallback", "ami")]),
         *utc_filters(CallEvent.received_at, "Received"),
     )
+    column_formatters = {"received_at": in_campaign_zone("received_at")}
 
 
 class UserView(SecureModelView):
