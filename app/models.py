@@ -23,6 +23,7 @@ from app.clock import utcnow
 # the base and column types live beside the tables of other topics (app.outbound.tables)
 from app.modelbase import UTC, BaseModel, JSONField, UTCDateTimeField  # noqa: F401
 from app.outbound.tables import OUTBOUND_MODELS
+from app.pbx.tables import PBX_MODELS
 
 # --- people -----------------------------------------------------------------
 
@@ -246,6 +247,7 @@ class CallAttempt(BaseModel):
     outcome = CharField(max_length=32, default="")
     digit = CharField(max_length=1, default="")
     hangup_cause = CharField(max_length=8, default="")
+    pbx_id = IntegerField(null=True)  # the pool's PBX that has the call (app.pbx.pool)
 
     class Meta:
         indexes = (
@@ -377,4 +379,5 @@ MODELS = [
     Heartbeat,
     *OUTBOUND_MODELS,
     ProcessTransition,
+    *PBX_MODELS,
 ]

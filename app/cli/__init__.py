@@ -36,10 +36,11 @@ def register_cli(app) -> None:
     # imported here: each group pulls in its topic (auth, dialing, reports)
     from app.cli.campaign import campaign_cli
     from app.cli.demo import demo_cli
+    from app.cli.pbx import pbx_cli
     from app.cli.report import attach as attach_report
     from app.cli.token import token_cli
     from app.cli.user import user_cli
 
     attach_report(campaign_cli)  # `campaign report` lives with the reports
-    for group in (user_cli, token_cli, campaign_cli, demo_cli):
+    for group in (user_cli, token_cli, campaign_cli, demo_cli, pbx_cli):
         app.cli.add_command(group)

@@ -10,6 +10,7 @@ from app.web.admin.campaigns import CampaignView
 from app.web.admin.contacts import ContactListView, ContactView
 from app.web.admin.dnc import DoNotCallView
 from app.web.admin.operations import OperationsView
+from app.web.admin.pbxs import PbxView
 from app.web.admin.outbound import (
     MailView, WebhookAttemptView, WebhookDeliveryView, WebhookEndpointView)
 from app.web.admin.records import AttemptView, EventView, UserView
@@ -17,6 +18,7 @@ from app.web.admin.tokens import ApiTokenView
 from app.web.auth import init_auth
 from app.models import CallAttempt, CallEvent, Campaign, Contact, ContactList, DoNotCall, User
 from app.outbound.tables import MailMessage, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from app.pbx.tables import Pbx
 
 
 def init_admin(app) -> Admin:
@@ -37,6 +39,7 @@ def init_admin(app) -> Admin:
     admin.add_view(AttemptView(CallAttempt, name="Attempts", endpoint="attempt", category="Calls"))
     admin.add_view(EventView(CallEvent, name="Events", endpoint="event", category="Calls"))
     admin.add_view(OperationsView(name="Operations", endpoint="operations"))
+    admin.add_view(PbxView(Pbx, name="PBX pool", endpoint="pbx"))
     _add_outbound_views(admin)
     admin.add_view(UserView(User, name="Users", endpoint="user"))
     admin.add_view(ApiTokenView(name="API tokens", endpoint="apitokens", url="/admin/api-tokens"))
