@@ -16,7 +16,8 @@ from app.db import connection, row_id
 from app.dialer import status
 from app.errors import CallcastError, ValidationError
 from app.models import ContactList
-from app.pbx.ami import get_ami
+from app.config import get_settings
+from app.pbx.poolami import get_pool_ami
 from app.windows import WEEKDAYS, describe_windows, parse_windows
 
 campaign_cli = AppGroup("campaign", help="Campaigns: create, activate, pause, resume, finish, show.")
@@ -172,7 +173,8 @@ def activate_cmd(campaign_id, no_reload):
 def activate_and_dial(campaign_id: int, reload: bool = True) -> None:
     """``campaigns.activate``, then the first tick. Raises what activate raises."""
     with connection():
-        campaigns.activate(campaign_id, utcnow(), ami=get_ami() if reload else None)
+        ami = get_pool_ami(get_settings()) if reload else None
+        campaigns.activate(campaign_id, utcnow(), ami=ami)
     _start_dialing(campaign_id)
 
 
@@ -225,7 +227,7 @@ def _simple(fn, campaign_id, state):
 @click.option("--no-pbx", is_flag=True, help="do not ask the PBX for live calls")
 def show_cmd(campaign_id, as_json, no_pbx):
     """State, dialer status, counts by outcome and live calls."""
-    ami = None if no_pbx else get_ami()
+    ami = None if no_pbx else get_pool_ami(get_settings())
     try:
         with connection():
             campaign = campaigns.get_campaign(campaign_id)  # first: it refuses any id
