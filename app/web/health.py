@@ -16,6 +16,7 @@ from app import heartbeats, process_states
 from app.db import database
 from app.models import Heartbeat
 from app.pbx.ami import AmiClient
+from app.pbx.poolhealth import check_pool
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +124,7 @@ def check_supervisor(settings, now):
 CHECKS = {
     "database": check_database,
     "broker": check_broker,
-    "pbx": check_pbx,
+    "pbx": check_pool,  # every enabled PBX of the pool (check_pbx: the one of the settings)
     "dialer": heartbeat_check("dialer"),
     "lifecycle": heartbeat_check("lifecycle"),
     "scheduler": heartbeat_check("scheduler"),
