@@ -28,6 +28,7 @@ from agi.errors import AgiError, AgiProtocolError
 from agi.journal import Journal
 from agi.metrics import Metrics
 from agi.protocol import AgiRequest, event_from_request, token_of
+from agi.refill import Nudger
 from agi.writer import EventWriter
 from app import heartbeats
 from app.calltokens import CallTokens
@@ -150,7 +151,9 @@ def run(settings, journal_path, database_url, stop: threading.Event) -> int:
         log.critical("cannot start: %s", exc)
         return 2
     db = init_database(database_url)
-    writer = EventWriter(db, journal, metrics, lambda waiters, stored: None)
+    nudger = Nudger(settings.broker_url)  # a stored end refills its slot at once
+    writer = EventWriter(db, journal, metrics, lambda waiters, stored: None,
+                         on_stored=nudger.stored)
     writer.start()
     ami = AmiClient(settings.ami_host, settings.ami_port, settings.ami_user, settings.ami_secret,
                     timeout=settings.ami_timeout, events="user", name="ami-events")
@@ -171,6 +174,7 @@ def run(settings, journal_path, database_url, stop: threading.Event) -> int:
         stop.wait(KEEPALIVE_SECONDS)
     ami.close()
     stopped = writer.stop(timeout=10)
+    nudger.stop()
     if stopped:
         journal.close()
     log.info("stopped writer_stopped=%s journal_depth=%d", stopped, journal.depth)

@@ -18,6 +18,7 @@ from peewee import InterfaceError, OperationalError
 from periodiq import cron
 
 from tasks.broker import DIALING, broker  # noqa: F401  (sets the broker first)
+from tasks import refill  # noqa: F401  (its actor shares the dialing queue and workers)
 
 from app.chains import (
     DROP,
