@@ -4,8 +4,9 @@ The AGI daemons and the UserEvent recorder hand every batch they committed to
 ``Nudger.stored``; for each campaign with a ``hangup`` or ``failed-*`` among
 them, a ``refill_campaign`` message goes to the ``dialing`` queue
 (``tasks.refill``), at most one per campaign every ``min_interval`` seconds
-(the ends in between ride on the same refill). Best effort and never in the
-way: the messages are published by a thread of their own over one pika
+(20 ms by default; the ends in between ride on the same refill, and the dialer
+runs one refill per campaign at a time, a nudge meanwhile making it run once
+more). Best effort and never in the way: the messages are published by a thread of their own over one pika
 connection; when RabbitMQ is away they are dropped (the tick chain refills at
 its next tick anyway) and the connection is tried again later. The message is
 Dramatiq's own encoding, published as Dramatiq's RabbitMQ broker publishes
@@ -38,7 +39,7 @@ def is_end(name: str) -> bool:
 class Nudger:
     """Throttled ``refill_campaign`` messages, one publishing thread."""
 
-    def __init__(self, broker_url: str, min_interval: float = 0.1):
+    def __init__(self, broker_url: str, min_interval: float = 0.02):
         self.broker_url = broker_url
         self.min_interval = min_interval
         self.sent = 0  # messages published (tests, metrics)
@@ -101,19 +102,26 @@ class Nudger:
     def _publish(self, campaign_ids) -> None:
         if time.monotonic() < self._retry_at:
             return  # RabbitMQ was away a moment ago: the ticks refill meanwhile
-        try:
-            channel = self._open()
-            for cid in campaign_ids:
-                body = dramatiq.Message(queue_name=QUEUE, actor_name=ACTOR, args=(cid,),
-                                        kwargs={}, options={}).encode()
-                channel.basic_publish(exchange="", routing_key=QUEUE, body=body,
-                                      properties=pika.BasicProperties(delivery_mode=2))
-                self.sent += 1
-        except Exception as exc:  # best effort: never in the way of the events
-            log.warning("refill nudge not sent (%d campaigns): %s: %s", len(campaign_ids),
-                        type(exc).__name__, exc)
-            self._close()
-            self._retry_at = time.monotonic() + RETRY_CONNECT_S
+        # an idle connection may have been closed by the broker (missed heartbeats):
+        # one more try on a fresh one before giving up for a while
+        for attempt in (1, 2):
+            try:
+                self._send(self._open(), campaign_ids)
+                return
+            except Exception as exc:  # best effort: never in the way of the events
+                self._close()
+                if attempt == 2:
+                    log.warning("refill nudge not sent (%d campaigns): %s: %s",
+                                len(campaign_ids), type(exc).__name__, exc)
+                    self._retry_at = time.monotonic() + RETRY_CONNECT_S
+
+    def _send(self, channel, campaign_ids) -> None:
+        for cid in campaign_ids:
+            body = dramatiq.Message(queue_name=QUEUE, actor_name=ACTOR, args=(cid,), kwargs={},
+                                    options={}).encode()
+            channel.basic_publish(exchange="", routing_key=QUEUE, body=body,
+                                  properties=pika.BasicProperties(delivery_mode=2))
+            self.sent += 1
 
     def _open(self):
         if self._channel is None or not self._channel.is_open:
