@@ -27,14 +27,17 @@ pbx_cli = AppGroup("pbx", help="The pool of Asterisk servers the dialer spreads 
               help="Originates per second to this PBX (0: no limit of its own).")
 @click.option("--weight", default="1", show_default=True)
 @click.option("--disabled", is_flag=True, help="Add it without sending it calls yet.")
+@click.option("--agent", is_flag=True,
+              help="Its dialplan goes to its agent (python -m tasks.pbxagent NAME on its host).")
 def pbx_add(name, ami_host, ami_port, ami_user, ami_secret, agi_host, dial_template, capacity,
-            originate_rate, weight, disabled):
+            originate_rate, weight, disabled, agent):
     """Add PBX NAME to the pool."""
     settings = current_app.config["SETTINGS"]
     values = dict(name=name, ami_host=ami_host, ami_port=ami_port, ami_user=ami_user,
                   ami_secret=ami_secret, agi_host=agi_host,
                   dial_template=dial_template or settings.dial_template, capacity=capacity,
-                  originate_rate=originate_rate, weight=weight, enabled=not disabled)
+                  originate_rate=originate_rate, weight=weight, enabled=not disabled,
+                  agent=agent)
     with database.connection_context():
         try:
             pool.ensure_seeded(settings)  # the seeded PBX stays the first one

@@ -21,7 +21,9 @@ def upgrade(db):
         '"ami_user" VARCHAR(80) NOT NULL, "ami_secret" VARCHAR(128) NOT NULL, '
         '"agi_host" VARCHAR(253) NOT NULL, "dial_template" VARCHAR(200) NOT NULL, '
         '"capacity" INTEGER NOT NULL, "originate_rate" INTEGER NOT NULL, '
-        f'"weight" INTEGER NOT NULL, "enabled" {boolean} NOT NULL, "down_since" {stamp}, '
+        f'"weight" INTEGER NOT NULL, "enabled" {boolean} NOT NULL, "agent" {boolean} NOT NULL, '
+        '"dialplan_version" INTEGER NOT NULL, "dialplan_confirmed" INTEGER NOT NULL, '
+        f'"down_since" {stamp}, '
         f'"last_error" VARCHAR(300) NOT NULL, "created_at" {stamp} NOT NULL)'
     )
     db.execute_sql('CREATE UNIQUE INDEX "pbx_name" ON "pbx" ("name")')

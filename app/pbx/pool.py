@@ -34,7 +34,7 @@ SEED_CAPACITY = 1000
 LIMITS = {"ami_port": (1, 65535), "capacity": (1, 5000), "originate_rate": (0, 1000),
           "weight": (1, 100)}
 FIELDS = ("name", "ami_host", "ami_port", "ami_user", "ami_secret", "agi_host",
-          "dial_template", "capacity", "originate_rate", "weight", "enabled")
+          "dial_template", "capacity", "originate_rate", "weight", "enabled", "agent")
 NAME_RE = re.compile(r"[a-z0-9][a-z0-9_.-]{0,39}\Z")
 HOST_RE = re.compile(r"(?=.{1,253}\Z)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
                      r"(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\Z")
@@ -92,7 +92,7 @@ def validate(values: dict, partial: bool = False) -> dict:
     problems, clean = [], {}
     for name in FIELDS:
         if name not in values or values[name] is None:
-            if not partial and name not in ("originate_rate", "weight", "enabled"):
+            if not partial and name not in ("originate_rate", "weight", "enabled", "agent"):
                 problems.append(f"{name}: required")
             continue
         value = values[name]
@@ -110,7 +110,7 @@ def validate(values: dict, partial: bool = False) -> dict:
                 f"{name}: 1 to 128 printable characters, no space or line break")
         elif name == "dial_template":
             problem = template_problem(value)
-        else:  # enabled
+        else:  # enabled, agent
             problem, value = None, bool(value)
         if problem:
             problems.append(problem)

@@ -33,6 +33,11 @@ class Pbx(BaseModel):
     originate_rate = IntegerField(default=0)  # originates per second, 0: no limit of its own
     weight = IntegerField(default=1)
     enabled = BooleanField(default=True)
+    # a dialplan agent (tasks.pbxagent) on its host writes the dialplan it is sent;
+    # without one, the PBX reads the file the web and dialer hosts write (DIALPLAN_PATH)
+    agent = BooleanField(default=False)
+    dialplan_version = IntegerField(default=0)  # the last dialplan sent to its agent
+    dialplan_confirmed = IntegerField(default=0)  # the last one its agent wrote and reloaded
     down_since = UTCDateTimeField(null=True)
     last_error = CharField(max_length=300, default="")
     created_at = UTCDateTimeField(default=utcnow)

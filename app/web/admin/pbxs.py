@@ -30,13 +30,14 @@ class PbxView(SecureModelView):
     can_delete = False  # attempts name their PBX: disable one instead
     column_list = ("name", "enabled", "down_since", "ami_host", "ami_port", "agi_host",
                    "capacity", "originate_rate", "weight", "dial_template")
-    column_details_list = column_list + ("ami_user", "last_error", "created_at")
+    column_details_list = column_list + ("ami_user", "agent", "dialplan_version",
+                                         "dialplan_confirmed", "last_error", "created_at")
     column_labels = {"down_since": "State", "originate_rate": "Originates/s (0: no limit)"}
     column_formatters = {"down_since": _down}
     column_default_sort = "name"
     column_sortable_list = ("name", "capacity")
     form_columns = ("name", "ami_host", "ami_port", "ami_user", "ami_secret", "agi_host",
-                    "dial_template", "capacity", "originate_rate", "weight", "enabled")
+                    "dial_template", "capacity", "originate_rate", "weight", "enabled", "agent")
     form_overrides = {"ami_secret": fields.PasswordField}
     form_args = {
         "ami_port": {"validators": [validators.NumberRange(*pool.LIMITS["ami_port"])]},
