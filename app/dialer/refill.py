@@ -39,7 +39,7 @@ def refill(campaign_id: int, now: datetime, ami, settings) -> int:
         return 0  # gone (a nudge about a campaign deleted meanwhile)
     if campaign.state != ACTIVE or not campaign_opening(campaign, now).open:
         return 0
-    pool = TickPool.of(ami, settings, reuse=True)  # a list of the last 250 ms will do
+    pool = TickPool.of(ami, settings)
     asked = pool.ask(now)  # before the fold, as the tick does
     fold_events(campaign.id, now, campaign)
     snapshot = pool.collect(asked, now)

@@ -45,12 +45,6 @@ from app.pbx.registry import Link, get_registry, monotonic
 log = logging.getLogger(__name__)
 
 UNLIMITED = 10**9
-# A PBX's channel list is reused by the refills of this process for this long: a
-# refill per call end would otherwise ask every PBX each time. Safe for the caps:
-# the list is still taken before the fold that uses it, calls started since are
-# counted by the database, and no call starts and ends within it.
-# Kept on the PBX's link (``Link.extra``), so a rebuilt connection starts afresh.
-SNAPSHOT_MAX_AGE_S = 0.25
 
 
 @dataclass
@@ -70,15 +64,14 @@ class Member:
 class TickPool:
     """The pool as one tick sees it."""
 
-    def __init__(self, members: list[Member], shared: bool, reuse: bool = False):
+    def __init__(self, members: list[Member], shared: bool):
         self.members = members
         self.shared = shared  # rows of the database: capacities apply, down/up is recorded
-        self.reuse = reuse  # take a PBX's list of the last SNAPSHOT_MAX_AGE_S (refills)
         self.errors: dict[str, str] = {}
 
     @classmethod
-    def of(cls, ami, settings, reuse: bool = False) -> TickPool:
-        """The pool for one tick (``reuse``: for a refill, which reconciles nothing)."""
+    def of(cls, ami, settings) -> TickPool:
+        """The pool for one tick or refill."""
         if not isinstance(ami, PoolAmi):
             return cls([Member(None, "pbx", ami)], shared=False)
         pbx_pool.ensure_seeded(settings)
@@ -86,21 +79,20 @@ class TickPool:
         links = get_registry(settings.ami_timeout).links(rows)
         members = [Member(r.id, r.name, link.client, r.capacity, r.originate_rate, r.weight,
                           r.dial_template, link) for r, link in zip(rows, links)]
-        return cls(members, shared=True, reuse=reuse)
+        return cls(members, shared=True)
 
     # -- asking every PBX ------------------------------------------------------------
 
     def ask(self, now) -> list:
         """Send CoreShowChannels to every PBX that may be asked; (member, pending) pairs.
 
-        For a refill, a PBX whose list this process took less than
-        SNAPSHOT_MAX_AGE_S ago is not asked again: ``collect`` uses that list. A tick
-        always asks (its reconciliation must see the calls up now).
+        Asked fresh every time, before the fold: a list reused from earlier misses the
+        calls started since, and a short one may end and be folded in between while
+        its channel is still up (a refill that reused 250 ms old lists went over the
+        cap with pbxsim's 150 ms calls).
         """
         asked, clock = [], monotonic()
         for m in self.members:
-            if self.reuse and self._recent(m, clock):
-                continue
             if m.link is not None and not m.link.askable(clock):
                 self.errors[m.name] = f"down, asked again in {m.link.retry_at - clock:.0f}s " \
                                       f"(last error: {m.link.error})"
@@ -122,8 +114,6 @@ class TickPool:
             except PbxError as exc:
                 self._failed(m, exc, now)
                 continue
-            if m.link is not None:
-                m.link.extra["snapshot"] = (monotonic(), m.snapshot)
             if m.link is not None and m.link.answered():
                 pbx_pool.mark_up(m.pbx_id)
                 log.warning("pbx %s answers again: back in the pool", m.name)
@@ -137,22 +127,9 @@ class TickPool:
             merged.call_ids |= snap.call_ids
         return merged
 
-    @staticmethod
-    def _recent(m: Member, clock: float) -> bool:
-        """Use the PBX's list taken by this process a moment ago, if its connection is up."""
-        if m.link is None or m.link.down or not m.link.client.connected:
-            return False
-        taken, snapshot = m.link.extra.get("snapshot", (None, None))
-        if taken is None or clock - taken > SNAPSHOT_MAX_AGE_S:
-            return False
-        m.snapshot = snapshot
-        return True
-
     def _failed(self, m: Member, exc: Exception, now) -> None:
         text = f"{type(exc).__name__}: {exc}"
         self.errors[m.name] = text
-        if m.link is not None:
-            m.link.extra.pop("snapshot", None)
         if m.link is not None and m.link.failed(text, monotonic()):
             pbx_pool.mark_down(m.pbx_id, text, now)
             log.warning("pbx %s down (no new calls until it answers): %s", m.name, text)
