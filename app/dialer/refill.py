@@ -4,7 +4,8 @@ When the AGI daemons or the UserEvent recorder store a call's end (``hangup``,
 ``failed-*``), they nudge the dialer (``tasks.refill``), which runs this: the
 same fold, budget, claim and originate as a tick, over the same pool, inside the
 same budget lock (``spread.pool_lock``), so the campaign's cap, the global cap
-and each PBX's capacity stay exact; no reconciliation, route breaker or finish
+and each PBX's capacity stay exact (the PBXs are asked after the fold: a call
+just folded whose channel is still up counts); no reconciliation, route breaker or finish
 (the tick chain does those), and the campaign's status is left to the tick.
 Every write is conditional, as the tick's, so a refill beside a tick of the
 same campaign can only find less to do.
@@ -40,9 +41,10 @@ def refill(campaign_id: int, now: datetime, ami, settings) -> int:
     if campaign.state != ACTIVE or not campaign_opening(campaign, now).open:
         return 0
     pool = TickPool.of(ami, settings)
-    asked = pool.ask(now)  # before the fold, as the tick does
     fold_events(campaign.id, now, campaign)
-    snapshot = pool.collect(asked, now)
+    # asked after the fold (the tick asks before it, for its reconciliation): a call
+    # folded just now whose channel is still up is then on the list and counted
+    snapshot = pool.collect(pool.ask(now), now)
     if snapshot is None:
         return 0
     with pool_lock(pool, settings):

@@ -189,8 +189,9 @@ def test_it_resumes_after_the_pbx_was_down_for_a_while(stack):
     port = stack.pbx_port
     stack.pbxsim.stop()
     status = wait_until(
+        # the tick writes its status, then the chain adds its backoff: wait for both
         lambda: (lambda c: c.dialer_status if c.dialer_status.startswith("PBX unreachable")
-                 else None)(Campaign.get_by_id(campaign.id)),
+                 and "retry in" in c.dialer_status else None)(Campaign.get_by_id(campaign.id)),
         30, "the dialer status to say the PBX is unreachable",
     )
     assert "retry in" in status
