@@ -3,15 +3,15 @@
 The AGI daemons and the UserEvent recorder hand every batch they committed to
 ``Nudger.stored``; for each campaign with a ``hangup`` or ``failed-*`` among
 them, a ``refill_campaign`` message goes to the ``dialing`` queue
-(``tasks.refill``), at most one per campaign every ``min_interval`` seconds
-(20 ms by default; the ends in between ride on the same refill, and the dialer
-runs one refill per campaign at a time, a nudge meanwhile making it run once
-more). Best effort and never in the way: the messages are published by a thread of their own over one pika
-connection; when RabbitMQ is away they are dropped (the tick chain refills at
-its next tick anyway) and the connection is tried again later. The message is
-Dramatiq's own encoding, published as Dramatiq's RabbitMQ broker publishes
-(default exchange, routing key = queue, persistent): this process need not
-build the workers' broker and middleware.
+(``tasks.refill``), at most one per campaign every ``min_interval`` seconds (20
+ms by default; the ends in between ride on the same refill, and the dialer runs
+one refill per campaign at a time, a nudge meanwhile making it run once more).
+Best effort and never in the way: the messages are published by a thread of
+their own over one pika connection; when RabbitMQ is away they are dropped (the
+tick chain refills at its next tick anyway) and the connection is tried again
+later. The message is Dramatiq's own encoding, published as Dramatiq's RabbitMQ
+broker publishes (default exchange, routing key = queue, persistent): this
+process need not build the workers' broker and middleware.
 """
 
 from __future__ import annotations

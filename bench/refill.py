@@ -1,11 +1,11 @@
 """Refill: answered short calls at a fixed cap, the campaign next to a bare originate loop.
 
-One pbxsim (``lastdigit``; ``--digit`` 4: the callee answers, hears the
-message and presses nothing, so a call lasts the answer delay + ``--message-s``
-+ the 1 s digit timeout, about 3.5 s at ``--speed`` 1; 8: answers and hangs up), one AGI daemon, one Dramatiq
-dialer worker (``dramatiq tasks -Q dialing``), a SQLite file and a throwaway
-RabbitMQ vhost, all in this run. Three figures, completed calls per second at
-``--cap`` channels over ``--calls`` calls:
+One pbxsim (``lastdigit``; ``--digit`` 4: the callee answers, hears the message
+and presses nothing, so a call lasts the answer delay + ``--message-s`` + the 1
+s digit timeout, about 3.5 s at ``--speed`` 1; 8: answers and hangs up), one
+AGI daemon, one Dramatiq dialer worker (``dramatiq tasks -Q dialing``), a
+SQLite file and a throwaway RabbitMQ vhost, all in this run. Three figures,
+completed calls per second at ``--cap`` channels over ``--calls`` calls:
 
 1. baseline: a bare loop on one AMI connection that keeps ``--cap`` calls up,
    originating the next call the moment the dialplan's ``UserEvent`` says one

@@ -1,4 +1,4 @@
-"""The ``refill`` actor on the ``dialing`` queue: fill freed slots as soon as a call's end is stored.
+"""The ``refill`` actor on the ``dialing`` queue: fill freed slots once a call's end is stored.
 
 The AGI daemons and the UserEvent recorder send it (``agi.refill.Nudger``,
 throttled per campaign); the work is ``app.dialer.refill``. Within one worker

@@ -20,7 +20,8 @@ pbx_cli = AppGroup("pbx", help="The pool of Asterisk servers the dialer spreads 
 @click.option("--ami-user", required=True)
 @click.option("--ami-secret", required=True, envvar="PBX_AMI_SECRET",
               help="Or the PBX_AMI_SECRET environment variable (keeps it out of the history).")
-@click.option("--agi-host", required=True, help="The AGI daemons' address as this PBX reaches them.")
+@click.option("--agi-host", required=True,
+              help="The AGI daemons' address as this PBX reaches them.")
 @click.option("--dial-template", default=None, help="Default: DIAL_TEMPLATE.")
 @click.option("--capacity", required=True, help="Channels this PBX carries for us at once.")
 @click.option("--originate-rate", default="0", show_default=True,

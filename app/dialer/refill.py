@@ -1,4 +1,4 @@
-"""Event-driven refill: start calls in the slots a call's end just freed, without waiting for a tick.
+"""Event-driven refill: calls in the slots a call's end just freed, without waiting for a tick.
 
 When the AGI daemons or the UserEvent recorder store a call's end (``hangup``,
 ``failed-*``), they nudge the dialer (``tasks.refill``), which runs this: the

@@ -1,4 +1,4 @@
-"""Spreading a campaign over the PBX pool: who answers, how much each PBX may take, who gets each call.
+"""Spreading a campaign over the PBX pool: who answers, what each PBX may take, who gets a call.
 
 A tick asks every enabled PBX for its channels at once (``ask``, before the
 fold) and reads the answers after it (``collect``). A PBX that does not answer
@@ -16,8 +16,9 @@ before its attempt row is written, to the PBX with the most (weighted) room
 left (``assign``). The campaign's cap and the global cap are counted over the
 whole pool (``pacing``), so they stay exact across PBXs.
 
-A plain ``AmiClient`` given instead of the pool (``app.pbx.poolami.PoolAmi``) is a pool of one PBX without a
-row (tests, tools): no capacity of its own, ``pbx_id`` left empty.
+A plain ``AmiClient`` given instead of the pool (``app.pbx.poolami.PoolAmi``)
+is a pool of one PBX without a row (tests, tools): no capacity of its own,
+``pbx_id`` left empty.
 """
 
 from __future__ import annotations

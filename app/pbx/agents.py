@@ -1,4 +1,4 @@
-"""Dialplans through the broker: each PBX with an agent gets its own file, confirmed in the database.
+"""Dialplans through the broker: a PBX with an agent gets its own file, confirmed in the database.
 
 A PBX whose row says ``agent`` runs ``python -m tasks.pbxagent <name>`` on its
 host: a Dramatiq worker on the PBX's own queue (``pbx-<name>``) that writes the

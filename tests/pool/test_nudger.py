@@ -1,4 +1,4 @@
-"""The AGI side of the refill: one refill_campaign message per campaign whose call ended, throttled."""
+"""The AGI side of the refill: a refill_campaign message per campaign whose call ended, throttled."""
 
 from __future__ import annotations
 
