@@ -22,7 +22,8 @@ pbx_cli = AppGroup("pbx", help="The pool of Asterisk servers the dialer spreads 
               help="Or the PBX_AMI_SECRET environment variable (keeps it out of the history).")
 @click.option("--agi-host", required=True,
               help="The AGI daemons' address as this PBX reaches them.")
-@click.option("--dial-template", default=None, help="Default: DIAL_TEMPLATE.")
+@click.option("--dial-template", default="",
+              help="Default: empty, i.e. DIAL_TEMPLATE as the dialer's settings say it.")
 @click.option("--capacity", required=True, help="Channels this PBX carries for us at once.")
 @click.option("--originate-rate", default="0", show_default=True,
               help="Originates per second to this PBX (0: no limit of its own).")
@@ -36,7 +37,7 @@ def pbx_add(name, ami_host, ami_port, ami_user, ami_secret, agi_host, dial_templ
     settings = current_app.config["SETTINGS"]
     values = dict(name=name, ami_host=ami_host, ami_port=ami_port, ami_user=ami_user,
                   ami_secret=ami_secret, agi_host=agi_host,
-                  dial_template=dial_template or settings.dial_template, capacity=capacity,
+                  dial_template=dial_template, capacity=capacity,
                   originate_rate=originate_rate, weight=weight, enabled=not disabled,
                   agent=agent)
     with database.connection_context():
@@ -62,7 +63,8 @@ def pbx_list():
                 state = "up"
             click.echo("\t".join(str(v) for v in (
                 row.id, row.name, state, f"{row.ami_host}:{row.ami_port}", row.agi_host,
-                row.capacity, row.originate_rate, row.weight, row.dial_template)))
+                row.capacity, row.originate_rate, row.weight,
+                row.dial_template or "(DIAL_TEMPLATE)")))
 
 
 def _set(key, enabled):

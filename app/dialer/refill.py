@@ -5,8 +5,9 @@ When the AGI daemons or the UserEvent recorder store a call's end (``hangup``,
 same fold, budget, claim and originate as a tick, over the same pool, inside the
 same budget lock (``spread.pool_lock``), so the campaign's cap, the global cap
 and each PBX's capacity stay exact (the PBXs are asked after the fold: a call
-just folded whose channel is still up counts); no reconciliation, route breaker or finish
-(the tick chain does those), and the campaign's status is left to the tick.
+just folded whose channel is still up counts), and the route breaker looks at
+what it folded; no reconciliation or finish (the tick chain does those), and
+the campaign's status is left to the tick (or to the breaker, when it trips).
 Every write is conditional, as the tick's, so a refill beside a tick of the
 same campaign can only find less to do.
 """
@@ -18,6 +19,7 @@ from datetime import datetime
 
 from app.campaigns.states import get_campaign
 from app.dialer.pacing import budget
+from app.dialer.breaker import check, trip_breaker
 from app.dialer.claims import claim_due
 from app.dialer.folding import fold_events
 from app.dialer.spread import TickPool, pool_lock
@@ -41,7 +43,8 @@ def refill(campaign_id: int, now: datetime, ami, settings) -> int:
     if campaign.state != ACTIVE or not campaign_opening(campaign, now).open:
         return 0
     pool = TickPool.of(ami, settings)
-    fold_events(campaign.id, now, campaign)
+    if fold_events(campaign.id, now, campaign) and _breaker_tripped(campaign, now, settings):
+        return 0
     # asked after the fold (the tick asks before it, for its reconciliation): a call
     # folded just now whose channel is still up is then on the list and counted
     snapshot = pool.collect(pool.ask(now), now)
@@ -56,3 +59,9 @@ def refill(campaign_id: int, now: datetime, ami, settings) -> int:
     originated, error = pool.originate(campaign, claims, now, settings)
     log.debug("refill campaign=%s originated=%d error=%s", campaign_id, originated, error)
     return originated
+
+
+def _breaker_tripped(campaign, now, settings) -> bool:
+    """The route breaker on the calls this refill folded (the tick only sees what it folds)."""
+    trip = check(campaign, settings)
+    return bool(trip and trip_breaker(campaign, trip, now, settings))

@@ -4,8 +4,9 @@ One set of rules for the console, ``flask pbx`` and the dialer: every field is
 checked and bounded where it enters (``validate``), errors name the field, and
 nothing with a line break or a control character reaches AMI or the dialplan.
 When the table is empty the first reader seeds one PBX named ``default`` from
-``AMI_*``, ``AGI_HOST`` and ``DIAL_TEMPLATE`` (``ensure_seeded``), so a
-one-machine install runs as it did. Down and up are written by the dialer
+``AMI_*`` and ``AGI_HOST`` (``ensure_seeded``), its dial template empty: an
+empty template means ``DIAL_TEMPLATE`` as the settings say it at each call, so
+a one-machine install runs as it did. Down and up are written by the dialer
 (``mark_down``, ``mark_up``) only when they change.
 """
 
@@ -67,8 +68,10 @@ def _int_problem(name: str, value) -> str | None:
 
 
 def template_problem(value) -> str | None:
-    """Why ``value`` is not a dial template (None: it is one), naming the field."""
+    """Why ``value`` is not a dial template (None: it is one, or "": DIAL_TEMPLATE's)."""
     text = str(value or "")
+    if not text:
+        return None  # this PBX dials with DIAL_TEMPLATE, as the settings say now
     known = ", ".join("{%s}" % p for p in DIAL_PLACEHOLDERS)
     if not TEMPLATE_RE.match(text):
         return "dial_template: 1 to 200 printable characters, no space or line break"
@@ -92,7 +95,8 @@ def validate(values: dict, partial: bool = False) -> dict:
     problems, clean = [], {}
     for name in FIELDS:
         if name not in values or values[name] is None:
-            if not partial and name not in ("originate_rate", "weight", "enabled", "agent"):
+            if not partial and name not in ("originate_rate", "weight", "enabled", "agent",
+                                            "dial_template"):
                 problems.append(f"{name}: required")
             continue
         value = values[name]
@@ -128,6 +132,7 @@ def add_pbx(values: dict) -> Pbx:
         ValidationError: a field is wrong, or the name is taken.
     """
     clean = validate(values)
+    clean.setdefault("dial_template", "")
     try:
         with database.atomic():
             return Pbx.create(**clean)
@@ -188,7 +193,7 @@ def seed_values(settings) -> dict:
     """The one PBX of today's settings (AMI_*, AGI_HOST, DIAL_TEMPLATE)."""
     return dict(name=SEED_NAME, ami_host=settings.ami_host, ami_port=settings.ami_port,
                 ami_user=settings.ami_user, ami_secret=settings.ami_secret,
-                agi_host=settings.agi_host, dial_template=settings.dial_template,
+                agi_host=settings.agi_host, dial_template="",  # "": DIAL_TEMPLATE, as it is
                 capacity=min(LIMITS["capacity"][1], settings.global_max_channels or SEED_CAPACITY),
                 originate_rate=0, weight=1, enabled=True)
 

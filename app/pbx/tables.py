@@ -28,7 +28,7 @@ class Pbx(BaseModel):
     ami_user = CharField(max_length=80)
     ami_secret = CharField(max_length=128)
     agi_host = CharField(max_length=253)  # the AGI daemons' address as this PBX reaches them
-    dial_template = CharField(max_length=200)
+    dial_template = CharField(max_length=200)  # "": DIAL_TEMPLATE of the settings
     capacity = IntegerField()  # channels this PBX may carry for us at once
     originate_rate = IntegerField(default=0)  # originates per second, 0: no limit of its own
     weight = IntegerField(default=1)

@@ -44,7 +44,9 @@ class PbxView(SecureModelView):
         "capacity": {"validators": [validators.NumberRange(*pool.LIMITS["capacity"])]},
         "originate_rate": {"validators": [validators.NumberRange(*pool.LIMITS["originate_rate"])]},
         "weight": {"validators": [validators.NumberRange(*pool.LIMITS["weight"])]},
-        "ami_secret": {"validators": [validators.Optional()],
+        "dial_template": {"label": "Dial template", "validators": [validators.Optional()],
+                          "description": "Empty: DIAL_TEMPLATE of the dialer's settings."},
+        "ami_secret": {"label": "AMI secret", "validators": [validators.Optional()],
                        "description": "Left empty when editing: the secret stays as it is."},
     }
 
