@@ -164,18 +164,22 @@ def _import(csv_path, name, phone_column, country):
 def activate_cmd(campaign_id, no_reload):
     """Validate, write the dialplan, go ACTIVE and start dialing."""
     try:
-        activate_and_dial(campaign_id, reload=not no_reload)
+        left_out = activate_and_dial(campaign_id, reload=not no_reload)
     except CallcastError as exc:
         _fail(exc)
+    for line in left_out:  # PBXs that did not take the dialplan: they get no calls
+        click.echo(f"warning: PBX left out: {line}", err=True)
     click.echo(f"campaign {campaign_id} is ACTIVE; dialing starts")
 
 
-def activate_and_dial(campaign_id: int, reload: bool = True) -> None:
-    """``campaigns.activate``, then the first tick. Raises what activate raises."""
+def activate_and_dial(campaign_id: int, reload: bool = True) -> list[str]:
+    """``campaigns.activate``, then the first tick; the PBXs left out of the dialplan
+    reload, each with why. Raises what activate raises."""
     with connection():
         ami = get_pool_ami(get_settings()) if reload else None
         campaigns.activate(campaign_id, utcnow(), ami=ami)
     _start_dialing(campaign_id)
+    return list(ami.left_out) if ami is not None else []
 
 
 def _start_dialing(campaign_id: int) -> None:
