@@ -2,7 +2,8 @@
 
 When no FastAGI daemon confirmed a report, the dialplan sends
 ``UserEvent(CallcastEvent,campaign: ..,contact: ..,attempt: ..,event: ..,arg: ..,token: ..)``
-on AMI. This process logs in to AMI with ``Events: user`` and stores each such
+on AMI. This process logs in to the AMI of every enabled PBX of the pool
+(``agi.amipool``) with ``Events: user`` and stores each such
 event in ``call_event`` with source ``ami`` through the daemon's own writer:
 the same validation, the same call-token check (any AMI user with ``write =
 user`` can send a UserEvent: one without the call's token goes to
@@ -28,6 +29,8 @@ from agi.errors import AgiError, AgiProtocolError
 from agi.journal import Journal
 from agi.metrics import Metrics
 from agi.protocol import AgiRequest, event_from_request, token_of
+from agi.amipool import PbxWatch
+from agi.refill import Nudger
 from agi.writer import EventWriter
 from app import heartbeats
 from app.calltokens import CallTokens
@@ -35,8 +38,6 @@ from app.config import settings_or_exit
 from app.db import init_database
 from app.events import USER_EVENT
 from app.logs import configure_logging
-from app.pbx.ami import AmiClient
-from app.pbx.errors import PbxError
 
 log = logging.getLogger(__name__)
 
@@ -150,27 +151,23 @@ def run(settings, journal_path, database_url, stop: threading.Event) -> int:
         log.critical("cannot start: %s", exc)
         return 2
     db = init_database(database_url)
-    writer = EventWriter(db, journal, metrics, lambda waiters, stored: None)
+    nudger = Nudger(settings.broker_url)  # a stored end refills its slot at once
+    writer = EventWriter(db, journal, metrics, lambda waiters, stored: None,
+                         on_stored=nudger.stored)
     writer.start()
-    ami = AmiClient(settings.ami_host, settings.ami_port, settings.ami_user, settings.ami_secret,
-                    timeout=settings.ami_timeout, events="user", name="ami-events")
-    recorder = UserEventRecorder(writer, metrics, settings.call_token_secret,
-                                 peer=f"ami {settings.ami_host}:{settings.ami_port}")
-    ami.add_listener(recorder)
-    log.info("recording AMI UserEvents from %s:%s journal=%s",
-             settings.ami_host, settings.ami_port, journal_path)
+    watch = PbxWatch(settings, lambda peer: UserEventRecorder(
+        writer, metrics, settings.call_token_secret, peer=peer))
+    log.info("recording AMI UserEvents from every enabled PBX journal=%s", journal_path)
     name = heartbeats.process_name(HEARTBEAT_KIND)
     while not stop.is_set():
-        try:
-            ami.ping()
-        except PbxError as exc:
-            log.warning("AMI not reachable, retrying: %s", exc)
-        else:
-            beat(db, name, journal.depth)  # alive means: logged in and listening
-        recorder.flush_log()
+        watch.sync(db)
+        if not watch.ping() and watch.sessions:
+            beat(db, name, journal.depth)  # alive means: every PBX logged in and listening
+        watch.flush_logs()
         stop.wait(KEEPALIVE_SECONDS)
-    ami.close()
+    watch.close()
     stopped = writer.stop(timeout=10)
+    nudger.stop()
     if stopped:
         journal.close()
     log.info("stopped writer_stopped=%s journal_depth=%d", stopped, journal.depth)

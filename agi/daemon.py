@@ -14,6 +14,7 @@ from pathlib import Path
 from agi.journal import Journal
 from agi.liveness import Liveness, liveness_path
 from agi.metrics import Metrics
+from agi.refill import Nudger
 from agi.server import BACKLOG, AgiServer
 from agi.writer import EventWriter
 from app import heartbeats
@@ -50,6 +51,7 @@ class Options:
     backlog: int = BACKLOG
     call_token_secret: str = field(default_factory=_settings_secret, repr=False)
     source: str = "agi"
+    refill_broker_url: str | None = None  # nudge the dialer at each call's end (agi.refill)
     heartbeat_interval: float = 10.0
     stop_timeout: float = 8.0
 
@@ -70,6 +72,7 @@ class Options:
             allowed_peers=settings.agi_allowed_peers,
             backlog=settings.agi_backlog,
             call_token_secret=settings.call_token_secret,
+            refill_broker_url=settings.broker_url,
         )
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
@@ -88,6 +91,7 @@ class Daemon:
         self.metrics_port = None
         self.heartbeat_name = heartbeats.process_name(HEARTBEAT_KIND)
         self.liveness = Liveness(liveness_path(options.journal_path))
+        self.nudger = Nudger(options.refill_broker_url) if options.refill_broker_url else None
         self._liveness_task = None
 
     async def start(self):
@@ -115,6 +119,7 @@ class Daemon:
             self.db, self.journal, self.metrics, self.server.notify,
             batch_max=opts.batch_max, batch_wait=opts.batch_wait_ms / 1000.0,
             heartbeat_interval=opts.heartbeat_interval, heartbeat=self._beat,
+            on_stored=self.nudger.stored if self.nudger else None,
         )
         self.server.writer = self.writer
         self.metrics.connections.set_function(lambda: self.server.active)
@@ -158,6 +163,8 @@ class Daemon:
         if stopped:
             self.journal.close()
         await asyncio.to_thread(self.metrics.close)
+        if self.nudger is not None:
+            await asyncio.to_thread(self.nudger.stop)
         if self._liveness_task is not None:
             self._liveness_task.cancel()
         self.liveness.remove()

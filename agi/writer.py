@@ -69,7 +69,7 @@ class EventWriter:
 
     def __init__(self, db, journal, metrics, notify, *, batch_max=500, batch_wait=0.002,
                  busy_timeout_ms=250, statement_timeout_ms=3000, retry_interval=0.5,
-                 heartbeat_interval=10.0, heartbeat=None):
+                 heartbeat_interval=10.0, heartbeat=None, on_stored=None):
         self.db = db
         self.journal = journal
         self.metrics = metrics
@@ -81,6 +81,7 @@ class EventWriter:
         self.retry_interval = retry_interval
         self.heartbeat_interval = heartbeat_interval
         self.heartbeat = heartbeat  # callable(now) run in this thread, or None
+        self.on_stored = on_stored  # callable(events) after a commit (agi.refill.Nudger.stored)
         self.is_postgres = isinstance(db, PostgresqlDatabase)
         # A deque plus a wake-up event rather than a queue.Queue: putting into a
         # queue wakes the writer (and hands it the GIL) once per event, which
@@ -228,6 +229,11 @@ class EventWriter:
             self.notify([w for _, w in batch], stored)
         except Exception:
             log.exception("could not release %d waiting connections", len(batch))
+        if stored == STORED_DB and self.on_stored is not None:
+            try:
+                self.on_stored(events)
+            except Exception:
+                log.exception("on_stored failed for %d events", len(events))
 
     def _write_quarantined(self):
         """Insert the queued quarantine rows; drop them (counted) while the database is away."""

@@ -24,6 +24,7 @@ from app.clock import utcnow
 from app.modelbase import UTC, BaseModel, JSONField, UTCDateTimeField  # noqa: F401
 from app.messages.tables import MESSAGE_MODELS
 from app.outbound.tables import OUTBOUND_MODELS
+from app.pbx.tables import PBX_MODELS
 
 # --- people -----------------------------------------------------------------
 
@@ -254,6 +255,7 @@ class CallAttempt(BaseModel):
     outcome = CharField(max_length=32, default="")
     digit = CharField(max_length=1, default="")
     hangup_cause = CharField(max_length=8, default="")
+    pbx_id = IntegerField(null=True)  # the pool's PBX that has the call (app.pbx.pool)
 
     class Meta:
         indexes = (
@@ -388,4 +390,5 @@ MODELS = [
     *OUTBOUND_MODELS,
     ProcessTransition,
     *MESSAGE_MODELS,
+    *PBX_MODELS,
 ]

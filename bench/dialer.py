@@ -17,6 +17,7 @@ does not grow with the list. Prints the due query's plan.
 
     .venv/bin/python bench/dialer.py
     .venv/bin/python bench/dialer.py --contacts 2000 --big 100000   # quick
+    .venv/bin/python bench/dialer.py --pbx 1,2,4   # over a pool of 1, 2, 4 pbxsim (dialer_pool.py)
 
 Not a timed test: prints figures. Targets: >= 200 originates/s; tick <= 50 ms at 1M.
 """
@@ -268,6 +269,8 @@ def main():
     p.add_argument("--database-url", default="", help="default: a SQLite file in a temp dir")
     p.add_argument("--keep", action="store_true", help="keep the temp dir")
     p.add_argument("--skip-throughput", action="store_true", help="only part 2")
+    p.add_argument("--pbx", default="", help="pool sizes, e.g. 1,2,4: only the pool part "
+                   "(bench/dialer_pool.py)")
     args = p.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="callcast-bench-dialer-"))
@@ -308,6 +311,11 @@ def main():
         print(f"database {url}; pbxsim speed {args.speed}; tick {args.tick_ms} ms; "
           f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
 
+        if args.pbx:  # the pool part only (bench/dialer_pool.py)
+            from bench.dialer_pool import part_pool
+
+            part_pool(db, settings, args, env, tick_s, tmp, spawn, wait_file)
+            return
         # --- part 1: sustained originates/s -----------------------------------------
         if not args.skip_throughput:
             part_throughput(db, ami, settings, args, env, tick_s)

@@ -4,4 +4,4 @@ every actor; a worker's ``-Q`` chooses which queues it consumes."""
 
 from tasks.broker import broker  # noqa: F401  (set the broker before any actor)
 from tasks import (  # noqa: F401,E402
-    dialing, draining, finalizing, importing, schedules, tts, webhooks)
+    dialing, draining, finalizing, importing, refill, schedules, tts, webhooks)

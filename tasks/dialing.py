@@ -18,6 +18,7 @@ from peewee import InterfaceError, OperationalError
 from periodiq import cron
 
 from tasks.broker import DIALING, broker  # noqa: F401  (sets the broker first)
+from tasks import refill  # noqa: F401  (its actor shares the dialing queue and workers)
 
 from app.chains import (
     DROP,
@@ -38,7 +39,7 @@ from app.dialer.breaker import pause_dialer
 from app.dialer.readout import set_status
 from app.dialer.tick import run_tick
 from app.models import ACTIVE
-from app.pbx.ami import get_ami
+from app.pbx.poolami import get_pool_ami
 from app.pbx.errors import PbxError
 
 log = logging.getLogger(__name__)
@@ -79,7 +80,7 @@ def dial_tick(campaign_id: int, token: str, seq: int = 0, seen: str = "", failur
             return
         held = turn(token, seq + 1)
         try:
-            result = run_tick(campaign_id, now, get_ami(), settings)
+            result = run_tick(campaign_id, now, get_pool_ami(settings), settings)
         except Exception as exc:
             # The chain holds the turn now: keep it alive with a backoff rather
             # than leave a Dramatiq retry that would find the turn taken and

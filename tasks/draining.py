@@ -19,7 +19,8 @@ import dramatiq
 
 from tasks.broker import DRAIN, broker  # noqa: F401  (sets the broker first)
 from app.clock import utcnow
-from app.pbx.ami import get_ami
+from app.config import get_settings
+from app.pbx.poolami import get_pool_ami
 from tasks.finalizing import finalize_campaign
 from tasks.lifecycle import keep_draining, lifecycle_beat, record_failure
 
@@ -48,7 +49,7 @@ def poll_drain(campaign_id: int, token: str):
         now = utcnow()
         lifecycle_beat(now, {"draining": campaign_id})
         try:
-            result = poll(campaign_id, token, now, get_ami())
+            result = poll(campaign_id, token, now, get_pool_ami(get_settings()))
         except PbxError as exc:
             # never finalize blind: without the PBX's word we wait
             log.warning("campaign=%s drain: PBX unreachable (%s); retrying", campaign_id, exc)

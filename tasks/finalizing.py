@@ -18,7 +18,8 @@ from tasks.lifecycle import keep_draining, lifecycle_beat, record_failure
 
 from app.db import connection
 from app.finalization import CLOSE, finalize
-from app.pbx.ami import get_ami
+from app.config import get_settings
+from app.pbx.poolami import get_pool_ami
 from tasks.webhooks import dispatch_outbox
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ def finalize_campaign(campaign_id: int, token: str | None = None):
         now = utcnow()
         lifecycle_beat(now, {"finalizing": campaign_id})
         try:
-            done = finalize(campaign_id, now, token, ami=get_ami())
+            done = finalize(campaign_id, now, token, ami=get_pool_ami(get_settings()))
         except Exception as exc:
             record_failure(campaign_id, "finalize", exc, now)
             raise

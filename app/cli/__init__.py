@@ -37,11 +37,12 @@ def register_cli(app) -> None:
     from app.cli.campaign import campaign_cli
     from app.cli.demo import demo_cli
     from app.cli.message import attach as attach_messages
+    from app.cli.pbx import pbx_cli
     from app.cli.report import attach as attach_report
     from app.cli.token import token_cli
     from app.cli.user import user_cli
 
     attach_report(campaign_cli)  # `campaign report` lives with the reports
     attach_messages(campaign_cli)  # `campaign template|skipped|message`: app.messages
-    for group in (user_cli, token_cli, campaign_cli, demo_cli):
+    for group in (user_cli, token_cli, campaign_cli, demo_cli, pbx_cli):
         app.cli.add_command(group)

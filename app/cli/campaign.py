@@ -20,7 +20,8 @@ from app.dialer import status
 from app.errors import CallcastError, ValidationError
 from app.messages.prepare import skipped_note
 from app.models import ContactList
-from app.pbx.ami import get_ami
+from app.config import get_settings
+from app.pbx.poolami import get_pool_ami
 from app.windows import WEEKDAYS, describe_windows, parse_windows
 
 campaign_cli = AppGroup("campaign", help="Campaigns: create, activate, pause, resume, finish, show.")
@@ -175,9 +176,11 @@ def _import(csv_path, name, phone_column, country):
 def activate_cmd(campaign_id, no_reload):
     """Validate, write the dialplan, go ACTIVE and start dialing."""
     try:
-        activate_and_dial(campaign_id, reload=not no_reload)
+        left_out = activate_and_dial(campaign_id, reload=not no_reload)
     except CallcastError as exc:
         _fail(exc)
+    for line in left_out:  # PBXs that did not take the dialplan: they get no calls
+        click.echo(f"warning: PBX left out: {line}", err=True)
     click.echo(f"campaign {campaign_id} is ACTIVE; dialing starts")
     with connection():
         note = skipped_note(campaign_id)  # personalised messages (app.messages)
@@ -185,11 +188,14 @@ def activate_cmd(campaign_id, no_reload):
         click.echo(f"{note}: flask campaign skipped {campaign_id}")
 
 
-def activate_and_dial(campaign_id: int, reload: bool = True) -> None:
-    """``campaigns.activate``, then the first tick. Raises what activate raises."""
+def activate_and_dial(campaign_id: int, reload: bool = True) -> list[str]:
+    """``campaigns.activate``, then the first tick; the PBXs left out of the dialplan
+    reload, each with why. Raises what activate raises."""
     with connection():
-        campaigns.activate(campaign_id, utcnow(), ami=get_ami() if reload else None)
+        ami = get_pool_ami(get_settings()) if reload else None
+        campaigns.activate(campaign_id, utcnow(), ami=ami)
     _start_dialing(campaign_id)
+    return list(ami.left_out) if ami is not None else []
 
 
 def _start_dialing(campaign_id: int) -> None:
@@ -241,7 +247,7 @@ def _simple(fn, campaign_id, state):
 @click.option("--no-pbx", is_flag=True, help="do not ask the PBX for live calls")
 def show_cmd(campaign_id, as_json, no_pbx):
     """State, dialer status, counts by outcome and live calls."""
-    ami = None if no_pbx else get_ami()
+    ami = None if no_pbx else get_pool_ami(get_settings())
     try:
         with connection():
             campaign = campaigns.get_campaign(campaign_id)  # first: it refuses any id

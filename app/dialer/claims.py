@@ -51,6 +51,7 @@ class Claim:
     number: int
     phone: str
     channel_id: str
+    pbx_id: int | None = None  # the pool's PBX it goes to (app.dialer.spread.assign)
 
 
 def due_contacts(campaign_id: int, now: datetime, limit: int) -> list[Due]:
@@ -122,8 +123,11 @@ def close_without_call(campaign_id: int, due: Due, outcome: str, now: datetime) 
     return updated == 1
 
 
-def claim_due(campaign: Campaign, slots: int, now: datetime, result) -> list[Claim]:
-    """Claim up to ``slots`` due contacts; do-not-call ones are closed (counted in result.dnc)."""
+def claim_due(campaign: Campaign, slots: int, now: datetime, result, assign=None) -> list[Claim]:
+    """Claim up to ``slots`` due contacts; do-not-call ones are closed (counted in result.dnc).
+
+    ``assign(claims)``: sets each claim's PBX before its attempt row is written.
+    """
     claims = []
     for _ in range(DNC_ROUNDS):
         wanted = slots - len(claims)
@@ -137,13 +141,13 @@ def claim_due(campaign: Campaign, slots: int, now: datetime, result) -> list[Cla
                     result.dnc += 1
             else:
                 callable_.append(due)
-        claims.extend(claim(campaign, callable_, now))
+        claims.extend(claim(campaign, callable_, now, assign))
         if len(dues) < wanted or not any(d.dnc for d in dues):
             break
     return claims
 
 
-def claim(campaign: Campaign, dues, now: datetime) -> list[Claim]:
+def claim(campaign: Campaign, dues, now: datetime, assign=None) -> list[Claim]:
     """Claim due contacts for one attempt each, atomically, before any originate.
 
     Returns the claims won, in the order of ``dues`` (oldest due first).
@@ -160,13 +164,16 @@ def claim(campaign: Campaign, dues, now: datetime) -> list[Claim]:
                 number = due.attempts + 1
                 channel = CallAttempt.make_channel_id(campaign.id, due.contact_id, number)
                 claims.append(Claim(due.contact_id, number, due.phone, channel))
+        if assign is not None:
+            assign(claims)
         for batch in batches(claims):
             _insert_attempts(campaign, batch, now)
     return claims
 
 
 BUMP_FIELDS = (CampaignContact.id, CampaignContact.attempts)
-INSERT_FIELDS = (CallAttempt.contact, CallAttempt.number, CallAttempt.channel_id)
+INSERT_FIELDS = (CallAttempt.contact, CallAttempt.number, CallAttempt.channel_id,
+                 CallAttempt.pbx_id)
 
 
 def _bump_query(rows, now, campaign_id, max_attempts):
@@ -198,12 +205,12 @@ def _insert_query(rows, campaign_id, originated_at):
     source, v = rows_source(INSERT_FIELDS, rows)
     selected = Select([source], [
         Value(campaign_id), v.contact, v.number, Value(ORIGINATING), v.channel_id,
-        Value(originated_at), Value(""), Value(""), Value(""),
+        Value(originated_at), Value(""), Value(""), Value(""), v.pbx_id,
     ]).with_cte(source)
     fields = [
         CallAttempt.campaign, CallAttempt.contact, CallAttempt.number, CallAttempt.state,
         CallAttempt.channel_id, CallAttempt.originated_at, CallAttempt.outcome,
-        CallAttempt.digit, CallAttempt.hangup_cause,
+        CallAttempt.digit, CallAttempt.hangup_cause, CallAttempt.pbx_id,
     ]
     return CallAttempt.insert_from(selected, fields).as_rowcount()
 
@@ -225,7 +232,8 @@ def _bump_attempts(campaign: Campaign, dues, now) -> list[int]:
 def _insert_attempts(campaign: Campaign, claims, now) -> None:
     """The attempt rows of ``claims`` (ORIGINATING), one statement."""
     INSERT.run(
-        rows=rows_doc(INSERT_FIELDS, [(c.contact_id, c.number, c.channel_id) for c in claims]),
+        rows=rows_doc(INSERT_FIELDS, [(c.contact_id, c.number, c.channel_id, c.pbx_id)
+                                      for c in claims]),
         campaign_id=campaign.id, originated_at=CallAttempt.originated_at.db_value(now),
     )
 

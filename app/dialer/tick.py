@@ -19,15 +19,14 @@ from app.config import get_settings
 from app.dialer.breaker import check, trip_breaker
 from app.dialer.claims import claim_due, has_open_contacts, next_due_at
 from app.dialer.folding import fold_events
-from app.dialer.live import PbxSnapshot, in_flight_count, live_calls, snapshot_of
-from app.dialer.originate import originate_claims
-from app.dialer.pacing import budget, global_lock
+from app.dialer.live import PbxSnapshot, in_flight_count, live_calls
+from app.dialer.pacing import budget
 from app.dialer.readout import set_status
 from app.dialer.reconcile import reconcile
+from app.dialer.spread import TickPool, pool_lock
 from app.errors import IllegalTransitionError, StaleStateError
 from app.messages.audio import waiting_for_audio
 from app.models import ACTIVE, FINISHED, PAUSED, Campaign
-from app.pbx.errors import PbxError
 from app.windows import campaign_opening
 
 log = logging.getLogger(__name__)
@@ -66,7 +65,10 @@ class Laps:
 
 
 def run_tick(campaign_id: int, now: datetime, ami, settings=None) -> TickResult:
-    """One dialer tick of one campaign; its status is written before it returns."""
+    """One dialer tick of one campaign; its status is written before it returns.
+
+    ``ami``: the pool (``app.pbx.poolami.PoolAmi``) or one ``AmiClient``.
+    """
     settings = settings or get_settings()
     campaign = get_campaign(campaign_id)
     if campaign.state != ACTIVE:
@@ -82,7 +84,8 @@ def _tick(campaign: Campaign, now: datetime, ami, settings) -> TickResult:
     tick_s = settings.dial_tick_ms / 1000.0
     laps = Laps()
     result = TickResult(campaign.id, "", tick_s, timings=laps.timings)
-    snapshot = _settle_calls(campaign, now, ami, result, laps)
+    pool = TickPool.of(ami, settings)
+    snapshot = _settle_calls(campaign, now, pool, result, laps)
     if result.folded and _route_breaker(campaign, now, settings, result):
         return result
     if not has_open_contacts(campaign.id):
@@ -94,7 +97,7 @@ def _tick(campaign: Campaign, now: datetime, ami, settings) -> TickResult:
     else:
         opening = campaign_opening(campaign, now)
         if opening.open:
-            _dial(campaign, snapshot, now, ami, settings, result, laps)
+            _dial(campaign, snapshot, now, pool, settings, result, laps)
         else:
             result.live = live_calls(campaign, snapshot)
             if opening.next_start is None:
@@ -102,26 +105,21 @@ def _tick(campaign: Campaign, now: datetime, ami, settings) -> TickResult:
             else:
                 result.status = f"outside window until {_fmt(opening.next_start)}"
             result.delay_s = _idle_delay(now, opening.next_start, result.live, tick_s)
+    if pool.error and not result.pbx_error:  # some PBXs are down, the others dial
+        result.status += f"; {pool.error}"
     return result
 
 
-def _settle_calls(campaign: Campaign, now: datetime, ami, result: TickResult,
+def _settle_calls(campaign: Campaign, now: datetime, pool: TickPool, result: TickResult,
                   laps: Laps) -> PbxSnapshot | None:
-    """Ask the PBX, fold the new events, reconcile; the PBX's snapshot (None: unreachable)."""
-    snapshot = None
-    # ask first and fold while the PBX answers (see the module docstring)
-    try:
-        asked = ami.send("CoreShowChannels")
-    except PbxError as exc:
-        asked = None
-        result.pbx_error = f"{type(exc).__name__}: {exc}"
+    """Ask the PBXs, fold the new events, reconcile; the pool's snapshot (None: none answered)."""
+    # ask first and fold while the PBXs answer (see the module docstring)
+    asked = pool.ask(now)
     result.folded = fold_events(campaign.id, now, campaign)
     laps.lap("fold")
-    if asked is not None:
-        try:
-            snapshot = snapshot_of(asked.result().events or [])
-        except PbxError as exc:
-            result.pbx_error = f"{type(exc).__name__}: {exc}"
+    snapshot = pool.collect(asked, now)
+    if snapshot is None:
+        result.pbx_error = pool.error or "no PBX is enabled in the pool"
     laps.lap("snapshot")
     if snapshot is not None:
         result.lost = reconcile(campaign.id, now, snapshot.call_ids)
@@ -140,13 +138,14 @@ def _route_breaker(campaign: Campaign, now: datetime, settings, result: TickResu
     return True
 
 
-def _dial(campaign: Campaign, snapshot: PbxSnapshot | None, now: datetime, ami, settings,
-          result: TickResult, laps: Laps) -> None:
+def _dial(campaign: Campaign, snapshot: PbxSnapshot | None, now: datetime, pool: TickPool,
+          settings, result: TickResult, laps: Laps) -> None:
     """Budget, claim and originate: the tick of a campaign inside its call window."""
-    with global_lock(settings):
-        plan = budget(campaign, snapshot, now, settings)
+    with pool_lock(pool, settings):
+        plan = pool.limit(budget(campaign, snapshot, now, settings), settings)
         laps.lap("budget")
-        claims = claim_due(campaign, plan.slots, now, result) if plan.slots > 0 else []
+        claims = (claim_due(campaign, plan.slots, now, result, pool.assign)
+                  if plan.slots > 0 else [])
     result.live = plan.live
     if plan.slots <= 0:
         result.status = f"{plan.reason} reached ({plan.live}/{campaign.max_channels} live)"
@@ -165,7 +164,7 @@ def _dial(campaign: Campaign, snapshot: PbxSnapshot | None, now: datetime, ami, 
             result.status = f"no due contacts until {_fmt(nxt)}"
         result.delay_s = _idle_delay(now, nxt, plan.live, settings.dial_tick_ms / 1000.0)
         return
-    originated, error = originate_claims(campaign, claims, ami, now, settings)
+    originated, error = pool.originate(campaign, claims, now, settings)
     laps.lap("originate")
     result.originated = originated
     result.live = plan.live + originated

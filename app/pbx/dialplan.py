@@ -385,7 +385,11 @@ def write_dialplan(campaigns, path=None, ami=None, settings=None, now=None) -> P
         raise
     log.info("dialplan written path=%s campaigns=%d", path, len(list(campaigns)))
     if ami is not None:
-        ami.command("dialplan reload")
+        reload = getattr(ami, "reload_dialplan", None)  # the pool (app.pbx.poolami)
+        if reload is not None:
+            reload(campaigns, settings, now)
+        else:
+            ami.command("dialplan reload")
     return path
 
 

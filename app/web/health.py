@@ -15,13 +15,11 @@ import pika
 from app import heartbeats, process_states
 from app.db import database
 from app.models import Heartbeat
-from app.pbx.amd_check import amd_problem
-from app.pbx.ami import AmiClient
+from app.pbx.poolhealth import check_pool
 
 log = logging.getLogger(__name__)
 
 # Most seconds one /health spends on the PBX: a hung AMI must not hang /health.
-PBX_TIMEOUT = 3.0
 
 
 def check_database(settings, now):
@@ -44,28 +42,6 @@ def check_broker(settings, now):
     except Exception as exc:
         where = urlparse(settings.broker_url)
         return False, f"cannot connect to {where.hostname}:{where.port or 5672}: {type(exc).__name__}"
-
-
-def check_pbx(settings, now):
-    """Log in to the Asterisk manager interface, send a Ping, and (a campaign with AMD
-    running) check that the PBX has app_amd (``app.pbx.amd_check``)."""
-    timeout = min(settings.ami_timeout, PBX_TIMEOUT)
-    client = AmiClient(
-        settings.ami_host, settings.ami_port, settings.ami_user, settings.ami_secret,
-        timeout=timeout, events="off", backoff_min=timeout, name="health",
-    )
-    try:
-        client.connect(timeout)
-        client.ping(timeout)
-        problem = amd_problem(client, timeout)
-        return (False, problem) if problem else (True, "ok")
-    except Exception as exc:
-        return False, (
-            f"AMI {settings.ami_host}:{settings.ami_port} as {settings.ami_user}: "
-            f"{type(exc).__name__}: {exc}"
-        )
-    finally:
-        client.close()
 
 
 def _describe(beat, now):
@@ -126,7 +102,7 @@ def check_supervisor(settings, now):
 CHECKS = {
     "database": check_database,
     "broker": check_broker,
-    "pbx": check_pbx,
+    "pbx": check_pool,  # every enabled PBX of the pool (app.pbx.poolhealth), AMD modules included
     "dialer": heartbeat_check("dialer"),
     "lifecycle": heartbeat_check("lifecycle"),
     "scheduler": heartbeat_check("scheduler"),

@@ -8,6 +8,7 @@ import pytest
 from app.models import ACTIVE, DRAFT, Campaign
 from app.pbx.ami import AmiClient
 from app.pbx.errors import AmiActionError
+from app.pbx.pool import get_pbx, update_pbx
 from pbxsim.server import PbxsimThread
 from tests.ops.test_health_checks import TOKEN, beat_all, get_health, settings_of  # noqa: F401
 
@@ -54,6 +55,7 @@ def test_the_pbx_check_fails_only_when_a_running_campaign_needs_amd(
     detail = body["checks"]["pbx"]["detail"]
     assert f"campaign(s) {running.id} use answering-machine detection" in detail
     assert "app_amd (Module not loaded)" in detail and "app_waitforsilence" not in detail
-    settings_of(ami_port=pbx_with_amd, ami_secret="s3cret")
+    # the pool's one PBX (seeded from the settings at the first check) now has app_amd
+    update_pbx(get_pbx("default").id, {"ami_port": pbx_with_amd})
     status, body = get_health(client)
     assert body["checks"]["pbx"] == {"ok": True, "detail": "ok"}, body

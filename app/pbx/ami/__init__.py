@@ -59,9 +59,12 @@ def get_ami() -> AmiClient:
 
 
 def reset_ami():
-    """Close and forget the shared client (tests; settings changed)."""
+    """Close and forget the shared client and the pool's connections (tests; settings changed)."""
     global _client, _client_pid
     with _client_lock:
         client, _client, _client_pid = _client, None, None
     if client is not None:
         client.close()
+    from app.pbx.registry import reset_registry  # the registry builds its clients from here
+
+    reset_registry()

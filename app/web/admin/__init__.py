@@ -13,6 +13,7 @@ from app.web.admin.contacts import ContactListView, ContactView
 from app.web.admin.dnc import DoNotCallView
 from app.web.admin.messages import MessageView
 from app.web.admin.operations import OperationsView
+from app.web.admin.pbxs import PbxView
 from app.web.admin.outbound import (
     MailView, WebhookAttemptView, WebhookDeliveryView, WebhookEndpointView)
 from app.web.admin.records import AttemptView, EventView, UserView
@@ -20,6 +21,7 @@ from app.web.admin.tokens import ApiTokenView
 from app.web.auth import init_auth
 from app.models import CallAttempt, CallEvent, Campaign, Contact, ContactList, DoNotCall, User
 from app.outbound.tables import MailMessage, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from app.pbx.tables import Pbx
 
 
 def init_admin(app) -> Admin:
@@ -43,6 +45,7 @@ def init_admin(app) -> Admin:
     # reached from a campaign's page ("Personalised message"), not from the menu
     admin.add_view(MessageView(name=_l("Messages"), endpoint="messages", url="/admin/messages",
                                menu_class_name="d-none"))
+    admin.add_view(PbxView(Pbx, name=_l("PBX pool"), endpoint="pbx"))
     _add_outbound_views(admin)
     admin.add_view(UserView(User, name=_l("Users"), endpoint="user"))
     admin.add_view(ApiTokenView(name=_l("API tokens"), endpoint="apitokens", url="/admin/api-tokens"))

@@ -11,10 +11,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from flask import flash
+
 from app import campaigns
 from app.web.admin.errors import ActionRefusedError
 from app.models import ACTIVE, DRAFT, FINISHED, PAUSED
-from app.pbx.ami import get_ami
+from app.config import get_settings
+from app.pbx.poolami import get_pool_ami
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +56,10 @@ def run_op(op_name: str, campaign_id: int, now, user_id: int | None = None):
         raise ActionRefusedError(campaign_id, campaign.state, op.target, op.label, op.sources)
     if op_name == "activate":
         # validates, fills the dial states, writes + reloads the dialplan
-        result = campaigns.activate(campaign_id, now, user_id, ami=get_ami())
+        pool = get_pool_ami(get_settings())
+        result = campaigns.activate(campaign_id, now, user_id, ami=pool)
+        for line in pool.left_out:  # PBXs that did not take the dialplan get no calls
+            flash(f"PBX left out: {line}", "warning")
     elif op_name == "resume":
         result = campaigns.resume(campaign_id, now, user_id)
     elif op_name == "pause":

@@ -20,6 +20,8 @@ from app.web.admin.base import SecureBaseView
 from app.web.health import run_checks
 from app.models import Heartbeat, QuarantinedReport
 from app.outbound.status import outbound_summary
+from app.pbx.pool import list_pbxs
+from app.dialer.spread import pbx_in_flight
 
 log = logging.getLogger(__name__)
 
@@ -129,4 +131,6 @@ class OperationsView(SecureBaseView):
             quarantined=quarantined,
             outbound=outbound_summary(now),
             programs=process_states.summaries(now, PROGRAM_WINDOW),
+            pbxs=list_pbxs(),
+            pbx_calls=pbx_in_flight(),
         )

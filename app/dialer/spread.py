@@ -1,0 +1,214 @@
+"""Spreading a campaign over the PBX pool: who answers, what each PBX may take, who gets a call.
+
+A tick asks every enabled PBX for its channels at once (``ask``, before the
+fold) and reads the answers after it (``collect``). A PBX that does not answer
+is down: it gets no call in this tick, the database says so (``/health`` and
+the Operations page read it), and it is asked again after its backoff
+(``app.pbx.registry``); its calls stay in flight and are counted until
+reconciliation closes them from what the AGI and UserEvent paths reported.
+
+Inside the budget lock (serialized whenever the pool comes from the database,
+so two campaigns never both take one PBX's last channel), each PBX's free
+room is its capacity minus max(its calls in flight in the database, its calls
+on its channel list), capped by its own originate rate per tick; the tick
+claims no more than the room of the PBXs that answered, and each claim goes,
+before its attempt row is written, to the PBX with the most (weighted) room
+left (``assign``). The campaign's cap and the global cap are counted over the
+whole pool (``pacing``), so they stay exact across PBXs.
+
+A plain ``AmiClient`` given instead of the pool (``app.pbx.poolami.PoolAmi``)
+is a pool of one PBX without a row (tests, tools): no capacity of its own,
+``pbx_id`` left empty.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import math
+import time
+from dataclasses import dataclass
+
+from peewee import fn
+
+from app.dialer.live import PbxSnapshot, snapshot_of
+from app.dialer.originate import originate_claims
+from app.dialer.outcomes import IN_FLIGHT
+from app.dialer.pacing import Budget, global_lock
+from app.dialer.sql import serialized
+from app.models import DIALPLAN_STATES, CallAttempt, Campaign
+from app.pbx import pool as pbx_pool
+from app.pbx.errors import PbxError
+from app.pbx.poolami import PoolAmi
+from app.pbx.registry import Link, get_registry, monotonic
+
+log = logging.getLogger(__name__)
+
+UNLIMITED = 10**9
+
+
+@dataclass
+class Member:
+    pbx_id: int | None
+    name: str
+    client: object
+    capacity: int = UNLIMITED
+    rate: int = 0  # originates per second, 0: none of its own
+    weight: int = 1
+    dial_template: str | None = None
+    link: Link | None = None
+    snapshot: PbxSnapshot | None = None  # this tick's answer (None: not asked, or failed)
+    free: int = 0
+
+
+class TickPool:
+    """The pool as one tick sees it."""
+
+    def __init__(self, members: list[Member], shared: bool):
+        self.members = members
+        self.shared = shared  # rows of the database: capacities apply, down/up is recorded
+        self.errors: dict[str, str] = {}
+
+    @classmethod
+    def of(cls, ami, settings) -> TickPool:
+        """The pool for one tick or refill."""
+        if not isinstance(ami, PoolAmi):
+            return cls([Member(None, "pbx", ami)], shared=False)
+        pbx_pool.ensure_seeded(settings)
+        rows = pbx_pool.enabled_pbxs()
+        links = get_registry(settings.ami_timeout).links(rows)
+        members = [Member(r.id, r.name, link.client, r.capacity, r.originate_rate, r.weight,
+                          r.dial_template, link) for r, link in zip(rows, links)]
+        return cls(members, shared=True)
+
+    # -- asking every PBX ------------------------------------------------------------
+
+    def ask(self, now) -> list:
+        """Send CoreShowChannels to every PBX that may be asked; (member, pending) pairs.
+
+        Asked fresh every time, before the fold: a list reused from earlier misses the
+        calls started since, and a short one may end and be folded in between while
+        its channel is still up (a refill that reused 250 ms old lists went over the
+        cap with pbxsim's 150 ms calls).
+        """
+        asked, clock = [], monotonic()
+        for m in self.members:
+            if m.link is not None and not m.link.askable(clock):
+                self.errors[m.name] = f"down, asked again in {m.link.retry_at - clock:.0f}s " \
+                                      f"(last error: {m.link.error})"
+                continue
+            timeout = m.link.timeout(m.client.timeout) if m.link else None
+            try:
+                asked.append((m, m.client.send("CoreShowChannels", timeout=timeout)))
+            except PbxError as exc:
+                self._failed(m, exc, now)
+        return asked
+
+    def collect(self, asked, now) -> PbxSnapshot | None:
+        """The answers to ``ask``: the pool's live calls (None: no PBX answered)."""
+        deadline = time.monotonic() + max((m.client.timeout for m, _ in asked), default=0)
+        for m, pending in asked:
+            try:
+                m.snapshot = snapshot_of(
+                    pending.result(max(0.001, deadline - time.monotonic())).events or [])
+            except PbxError as exc:
+                self._failed(m, exc, now)
+                continue
+            if m.link is not None and m.link.answered():
+                pbx_pool.mark_up(m.pbx_id)
+                log.warning("pbx %s answers again: back in the pool", m.name)
+        answered = [m.snapshot for m in self.members if m.snapshot is not None]
+        if not answered:
+            return None
+        merged = PbxSnapshot()
+        for snap in answered:
+            for code, n in snap.calls_by_account.items():
+                merged.calls_by_account[code] = merged.calls_by_account.get(code, 0) + n
+            merged.call_ids |= snap.call_ids
+        return merged
+
+    def _failed(self, m: Member, exc: Exception, now) -> None:
+        text = f"{type(exc).__name__}: {exc}"
+        self.errors[m.name] = text
+        if m.link is not None and m.link.failed(text, monotonic()):
+            pbx_pool.mark_down(m.pbx_id, text, now)
+            log.warning("pbx %s down (no new calls until it answers): %s", m.name, text)
+
+    @property
+    def error(self) -> str:
+        """What went wrong with the PBXs this tick ("" when every one answered)."""
+        if not self.shared:
+            return next(iter(self.errors.values()), "")
+        return "; ".join(f"{name}: {text}" for name, text in self.errors.items())
+
+    # -- room and assignment -----------------------------------------------------------
+
+    def limit(self, plan: Budget, settings) -> Budget:
+        """``plan`` capped by the free room of the PBXs that answered (each PBX's ``free``)."""
+        if not self.shared:
+            for m in self.members:
+                m.free = UNLIMITED
+            return plan
+        live = pbx_in_flight()
+        tick_s = settings.dial_tick_ms / 1000.0
+        for m in self.members:
+            if m.snapshot is None:
+                m.free = 0
+                continue
+            on_pbx = sum(n for code, n in m.snapshot.calls_by_account.items()
+                         if code.startswith("campaign-"))
+            m.free = max(0, m.capacity - max(live.get(m.pbx_id, 0), on_pbx))
+            if m.rate:
+                m.free = min(m.free, max(1, math.floor(m.rate * tick_s)))
+        room = sum(m.free for m in self.members)
+        if room < plan.slots:
+            return Budget(room, "PBX capacity", plan.live)
+        return plan
+
+    def assign(self, claims) -> None:
+        """Give each claim the PBX with the most weighted room left (before its row is written)."""
+        for c in claims:
+            best = max((m for m in self.members if m.free > 0),
+                       key=lambda m: m.free * max(1, m.weight), default=None)
+            if best is None:  # limit() keeps the claims within the room: a bug otherwise
+                raise RuntimeError("more claims than room in the PBX pool")
+            best.free -= 1
+            c.pbx_id = best.pbx_id
+
+    def originate(self, campaign: Campaign, claims, now, settings) -> tuple[int, str]:
+        """Originate each claim on its PBX; (originated, errors "" when none)."""
+        originated, errors = 0, []
+        for m in self.members:
+            group = [c for c in claims if c.pbx_id == m.pbx_id]
+            if not group:
+                continue
+            member_settings = settings
+            if m.dial_template and m.dial_template != settings.dial_template:
+                member_settings = dataclasses.replace(settings, dial_template=m.dial_template)
+            sent, error = originate_claims(campaign, group, m.client, now, member_settings)
+            originated += sent
+            if error:
+                errors.append(f"{m.name}: {error}" if self.shared else error)
+        return originated, "; ".join(errors)
+
+
+def pbx_in_flight() -> dict:
+    """Attempts in flight per PBX, over every campaign that may still have calls up."""
+    busy = Campaign.select(Campaign.id).where(Campaign.state.in_(DIALPLAN_STATES))
+    rows = (CallAttempt.select(CallAttempt.pbx_id, fn.COUNT(CallAttempt.id))
+            .where(CallAttempt.state.in_(IN_FLIGHT) & CallAttempt.campaign.in_(busy)
+                   & CallAttempt.pbx_id.is_null(False))
+            .group_by(CallAttempt.pbx_id).tuples())
+    return dict(rows)
+
+
+@contextlib.contextmanager
+def pool_lock(pool: TickPool, settings):
+    """The budget lock: always serialized over a shared pool (PBX capacities are global)."""
+    if pool.shared:
+        with serialized():
+            yield
+    else:
+        with global_lock(settings):
+            yield

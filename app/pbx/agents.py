@@ -1,0 +1,85 @@
+"""Dialplans through the broker: a PBX with an agent gets its own file, confirmed in the database.
+
+A PBX whose row says ``agent`` runs ``python -m tasks.pbxagent <name>`` on its
+host: a Dramatiq worker on the PBX's own queue (``pbx-<name>``) that writes the
+dialplan it is sent to its local ``DIALPLAN_PATH``, runs ``dialplan reload`` on
+its local AMI and records the version it applied (``confirm``). It also writes
+the file at start, from the database, so the ``#include`` Asterisk needs at load
+always finds it. ``send`` renders each PBX's file (its own ``agi_host``), bumps
+its version and publishes it; ``wait_confirmed`` waits, bounded, for the agents'
+confirmations. The message is Dramatiq's own encoding published with pika (as
+the broker publishes it), so the web and CLI processes need not build the
+workers' broker.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+
+import dramatiq
+import pika
+
+from app.pbx.tables import Pbx
+
+log = logging.getLogger(__name__)
+
+ACTOR = "pbx_dialplan"
+CONFIRM_TIMEOUT_S = 10.0  # how long an activation waits for the agents
+
+
+def queue_of(name: str) -> str:
+    return f"pbx-{name}"
+
+
+def settings_for(row, settings):
+    """``settings`` as the dialplan of PBX ``row`` needs them (its AGI host)."""
+    return dataclasses.replace(settings, agi_host=row.agi_host)
+
+
+def send(rows, texts: dict, broker_url: str) -> dict:
+    """Publish each row's dialplan text to its agent; {pbx id: version sent}."""
+    sent = {}
+    connection = pika.BlockingConnection(_params(broker_url))
+    try:
+        channel = connection.channel()
+        for row in rows:
+            Pbx.update(dialplan_version=Pbx.dialplan_version + 1).where(Pbx.id == row.id).execute()
+            version = Pbx.get_by_id(row.id).dialplan_version
+            queue = queue_of(row.name)
+            channel.queue_declare(queue, durable=True, arguments={
+                "x-dead-letter-exchange": "", "x-dead-letter-routing-key": f"{queue}.XQ"})
+            body = dramatiq.Message(queue_name=queue, actor_name=ACTOR,
+                                    args=(version, texts[row.id]), kwargs={}, options={}).encode()
+            channel.basic_publish(exchange="", routing_key=queue, body=body,
+                                  properties=pika.BasicProperties(delivery_mode=2))
+            sent[row.id] = version
+    finally:
+        connection.close()
+    return sent
+
+
+def wait_confirmed(sent: dict, timeout: float = CONFIRM_TIMEOUT_S) -> list:
+    """Wait until every agent confirmed its version; the rows that did not in time."""
+    deadline = time.monotonic() + timeout
+    while True:
+        late = [row for row in Pbx.select().where(Pbx.id.in_(list(sent)))
+                if row.dialplan_confirmed < sent[row.id]]
+        if not late or time.monotonic() > deadline:
+            return late
+        time.sleep(0.05)
+
+
+def confirm(pbx_id: int, version: int) -> None:
+    """The agent of ``pbx_id`` wrote and reloaded dialplan ``version``."""
+    Pbx.update(dialplan_confirmed=version).where(
+        (Pbx.id == pbx_id) & (Pbx.dialplan_confirmed < version)).execute()
+
+
+def _params(broker_url: str):
+    params = pika.URLParameters(broker_url)
+    params.socket_timeout = 3
+    params.blocked_connection_timeout = 3
+    params.connection_attempts = 1
+    return params
