@@ -22,6 +22,7 @@ from peewee import (
 from app.clock import utcnow
 # the base and column types live beside the tables of other topics (app.outbound.tables)
 from app.modelbase import UTC, BaseModel, JSONField, UTCDateTimeField  # noqa: F401
+from app.holiday_tables import HOLIDAY_MODELS
 from app.outbound.tables import OUTBOUND_MODELS
 
 # --- people -----------------------------------------------------------------
@@ -168,6 +169,8 @@ class Campaign(BaseModel):
     # when the dialer's route breaker last paused it (app.dialer.breaker): the
     # calls it looks at start here, and calls up at that moment are given back
     breaker_tripped_at = UTCDateTimeField(null=True)
+    # offered by "new from template" on the create page (app.campaigns.cloning)
+    is_template = BooleanField(default=False)
 
     @property
     def account_code(self) -> str:
@@ -377,4 +380,5 @@ MODELS = [
     Heartbeat,
     *OUTBOUND_MODELS,
     ProcessTransition,
+    *HOLIDAY_MODELS,
 ]

@@ -37,9 +37,11 @@ def register_cli(app) -> None:
     from app.cli.campaign import campaign_cli
     from app.cli.demo import demo_cli
     from app.cli.report import attach as attach_report
+    from app.cli.reuse import attach as attach_reuse
     from app.cli.token import token_cli
     from app.cli.user import user_cli
 
     attach_report(campaign_cli)  # `campaign report` lives with the reports
+    attach_reuse(campaign_cli)  # clone, template, recycle (app/cli/reuse.py)
     for group in (user_cli, token_cli, campaign_cli, demo_cli):
         app.cli.add_command(group)

@@ -11,6 +11,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from app import campaigns
+from app.campaigns import cloning
 from app.clock import utcnow
 from app.models import Campaign, CallWindow, CampaignOption
 from app.web.admin.campaign_ops import OPS, run_op
@@ -21,6 +22,8 @@ from app.web.api.schemas import (
     CampaignPageArgs,
     CampaignSchema,
     CampaignUpdate,
+    CloneInput,
+    TemplateInput,
 )
 
 blp = Blueprint("api_campaigns", __name__, url_prefix="/api/v1/campaigns",
@@ -115,3 +118,26 @@ def _action(name: str):
 
 for _name in OPS:
     _action(_name)
+
+
+@blp.route("/<int:campaign_id>/clone", methods=["POST"])
+@blp.arguments(CloneInput)
+@blp.response(201, CampaignSchema)
+def campaign_clone(values, campaign_id):
+    """A new DRAFT built like this campaign (any state): fields, options, windows, message.
+
+    The contact list is shared unless ``contact_list`` names another (or null: none).
+    """
+    make = cloning.new_from_template if values.get("from_template") else cloning.clone
+    copy = make(campaign_id, utcnow(), caller().user_id, name=values.get("name"),
+                contact_list=values.get("contact_list", cloning.KEEP))
+    return campaign_json(copy)
+
+
+@blp.route("/<int:campaign_id>/template", methods=["PUT"])
+@blp.arguments(TemplateInput)
+@blp.response(200, CampaignSchema)
+def campaign_template(values, campaign_id):
+    """Mark the campaign as a template (offered by "new from template"), or no longer."""
+    return campaign_json(cloning.mark_template(campaign_id, values["is_template"], utcnow(),
+                                               caller().user_id))

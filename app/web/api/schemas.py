@@ -163,6 +163,21 @@ class CampaignSchema(ma.Schema):
     max_call_s = f.Integer()
     digit_timeout_s = f.Integer()
     message_repeats = f.Integer()
+    is_template = f.Boolean()
+
+
+class CloneInput(Strict):
+    """A clone's name and list: the list absent is shared, null is none, an id is that list."""
+
+    name = Text(validate=v.Length(1, MAX_LENGTHS["name"]),
+                metadata={"description": "default: 'copy of NAME'"})
+    contact_list = _int(1, allow_none=True, metadata={"description": "a contact list's id"})
+    from_template = f.Boolean(load_default=False,
+                              metadata={"description": "refuse unless the source is a template"})
+
+
+class TemplateInput(Strict):
+    is_template = f.Boolean(required=True)
 
 
 class CampaignPage(Paged):
