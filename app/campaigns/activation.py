@@ -18,6 +18,7 @@ from app.config import get_settings
 from app.db import write_transaction
 from app.dialer.readout import set_status
 from app.errors import IllegalTransitionError, ValidationError
+from app.holidays import campaign_opening  # the windows less the holidays
 from app.menu import menu_problems
 from app.models import (
     ACTIVE,
@@ -33,7 +34,7 @@ from app.models import (
 )
 from app.pbx.dialplan import message_path, render_campaign, write_campaign_dialplans
 from app.pbx.errors import DialplanError
-from app.windows import campaign_opening, window_problems
+from app.windows import window_problems
 
 log = logging.getLogger(__name__)
 

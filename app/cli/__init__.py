@@ -36,6 +36,7 @@ def register_cli(app) -> None:
     # imported here: each group pulls in its topic (auth, dialing, reports)
     from app.cli.campaign import campaign_cli
     from app.cli.demo import demo_cli
+    from app.cli.holiday import holiday_cli
     from app.cli.report import attach as attach_report
     from app.cli.reuse import attach as attach_reuse
     from app.cli.token import token_cli
@@ -43,5 +44,5 @@ def register_cli(app) -> None:
 
     attach_report(campaign_cli)  # `campaign report` lives with the reports
     attach_reuse(campaign_cli)  # clone, template, recycle (app/cli/reuse.py)
-    for group in (user_cli, token_cli, campaign_cli, demo_cli):
+    for group in (user_cli, token_cli, campaign_cli, demo_cli, holiday_cli):
         app.cli.add_command(group)

@@ -27,7 +27,7 @@ from app.dialer.reconcile import reconcile
 from app.errors import IllegalTransitionError, StaleStateError
 from app.models import ACTIVE, FINISHED, PAUSED, Campaign
 from app.pbx.errors import PbxError
-from app.windows import campaign_opening
+from app.holidays import campaign_opening  # the windows less the holidays
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +98,8 @@ def _tick(campaign: Campaign, now: datetime, ami, settings) -> TickResult:
             result.live = live_calls(campaign, snapshot)
             if opening.next_start is None:
                 result.status = f"not dialing: {opening.reason}"
+            elif opening.reason.startswith("holiday"):
+                result.status = f"not dialing: {opening.reason}; next window {_fmt(opening.next_start)}"
             else:
                 result.status = f"outside window until {_fmt(opening.next_start)}"
             result.delay_s = _idle_delay(now, opening.next_start, result.live, tick_s)

@@ -9,6 +9,7 @@ from app.web.admin.base import HomeView, BoundedIntegerConverter
 from app.web.admin.campaigns import CampaignView
 from app.web.admin.contacts import ContactListView, ContactView
 from app.web.admin.dnc import DoNotCallView
+from app.web.admin.holidays import HolidayView
 from app.web.admin.operations import OperationsView
 from app.web.admin.outbound import (
     MailView, WebhookAttemptView, WebhookDeliveryView, WebhookEndpointView)
@@ -16,6 +17,7 @@ from app.web.admin.records import AttemptView, EventView, UserView
 from app.web.admin.tokens import ApiTokenView
 from app.web.auth import init_auth
 from app.models import CallAttempt, CallEvent, Campaign, Contact, ContactList, DoNotCall, User
+from app.holiday_tables import Holiday
 from app.outbound.tables import MailMessage, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 
@@ -34,6 +36,7 @@ def init_admin(app) -> Admin:
     admin.add_view(ContactListView(ContactList, name="Contact lists", endpoint="contactlist"))
     admin.add_view(ContactView(Contact, name="Contacts", endpoint="contact"))
     admin.add_view(DoNotCallView(DoNotCall, name="Do not call", endpoint="dnc"))
+    admin.add_view(HolidayView(Holiday, name="Holidays", endpoint="holiday"))
     admin.add_view(AttemptView(CallAttempt, name="Attempts", endpoint="attempt", category="Calls"))
     admin.add_view(EventView(CallEvent, name="Events", endpoint="event", category="Calls"))
     admin.add_view(OperationsView(name="Operations", endpoint="operations"))
