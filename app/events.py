@@ -48,7 +48,8 @@ USER_EVENT = "CallcastEvent"
 ANSWERED_OUTCOME = "answered"
 LOST = "lost"  # no terminal event and the PBX no longer has the channel
 DNC = "dnc"  # on the do-not-call list at dial time
-OUTCOMES = (ANSWERED_OUTCOME, *FAILURE_REASONS, LOST, DNC)
+STOPPED = "stopped"  # stopped by an operator (app.contacts.stopping)
+OUTCOMES = (ANSWERED_OUTCOME, *FAILURE_REASONS, LOST, DNC, STOPPED)
 
 
 def failure_reason(name: str) -> str | None:

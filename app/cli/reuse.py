@@ -1,4 +1,7 @@
-"""``flask campaign clone|template``: reuse a campaign (``app.campaigns.cloning``).
+"""``flask campaign clone|template|templates|stop-contact``: reuse and compliance verbs.
+
+The work is ``app.campaigns.cloning``'s and ``app.contacts.stopping``'s, as for
+the console and the API.
 
 Attached to the ``campaign`` group by ``register_cli``; the recycle verb joins
 them when it exists.
@@ -9,6 +12,7 @@ from __future__ import annotations
 import click
 
 from app.campaigns import cloning
+from app.contacts.stopping import stop_contact
 from app.clock import utcnow
 from app.db import connection
 from app.errors import CallcastError
@@ -62,7 +66,23 @@ def templates_cmd():
         click.echo("no templates")
 
 
+@click.command("stop-contact")
+@click.argument("campaign_id", type=int)
+@click.argument("contact")
+@click.option("--dnc", is_flag=True, help="also put the number on the do-not-call list")
+@click.option("--note", default="", help="the do-not-call note")
+def stop_contact_cmd(campaign_id, contact, dnc, note):
+    """Stop CONTACT (its phone number or id) in a running campaign: final, outcome stopped."""
+    try:
+        with connection():
+            done = stop_contact(campaign_id, contact, utcnow(), dnc=dnc, note=note)
+    except CallcastError as exc:
+        _fail(exc)
+    listed = "; on the do-not-call list" if dnc else ""
+    click.echo(f"contact {done['contact_id']} ({done['phone']}) stopped, was {done['was']}{listed}")
+
+
 def attach(group) -> None:
     """Add the reuse verbs to the ``campaign`` group."""
-    for command in (clone_cmd, template_cmd, templates_cmd):
+    for command in (clone_cmd, template_cmd, templates_cmd, stop_contact_cmd):
         group.add_command(command)

@@ -68,7 +68,8 @@ def results_sql(with_list: bool, option_count: int = 0) -> str:
     """INSERT ... SELECT that folds the events of each contact that has some into its result row.
 
     The rule is the dialer's per-attempt rule (``app.dialer.facts_of``) applied
-    to the contact's last attempt, in one set-based pass: answered if any
+    to the contact's last attempt, in one set-based pass: 'stopped' when an
+    operator stopped it (``app.contacts.stopping``); else answered if any
     attempt shows a sign of an answer (answered, a digit, timeout, invalid) —
     even when its hangup event never came, since the person was reached; else
     the failure reason of its last attempt; else 'failed' for a last attempt
@@ -99,6 +100,7 @@ SELECT ?, r.contact_id, r.phone, r.outcome, r.attempts, r.digit,
 FROM (
   SELECT c.id AS contact_id, c.phone AS phone,
     CASE
+      WHEN cc.last_outcome = 'stopped' THEN 'stopped'
       WHEN a.answered_at IS NOT NULL THEN 'answered'
       WHEN a.fail_key / 16 >= a.max_attempt AND a.fail_key / 16 >= {dialed} THEN {fail_name}
       WHEN a.hangup_attempt >= a.max_attempt AND a.hangup_attempt >= {dialed} THEN 'failed'
@@ -132,7 +134,7 @@ def silent_results_sql(with_list: bool) -> str:
         f"""
 INSERT INTO contact_result ({RESULT_COLUMNS})
 SELECT ?, c.id, c.phone,
-  CASE WHEN cc.last_outcome = 'dnc' THEN 'dnc'
+  CASE WHEN cc.last_outcome IN ('dnc', 'stopped') THEN cc.last_outcome
        WHEN {dialed} = 0 THEN '{NOT_CALLED}'
        ELSE 'lost' END,
   {dialed}, '', '', NULL, NULL, NULL

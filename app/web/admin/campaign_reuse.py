@@ -1,4 +1,4 @@
-"""The campaign view's reuse actions: clone, template on and off, new from template.
+"""The campaign view's reuse and compliance actions: clone, templates, stop one contact.
 
 A mixin of ``CampaignView``; the work is ``app.campaigns.cloning``'s, as for the
 CLI and the API.
@@ -14,6 +14,7 @@ from flask_admin.actions import action
 from flask_login import current_user
 
 from app.campaigns import cloning
+from app.contacts.stopping import stop_contact
 from app.clock import utcnow
 from app.errors import CallcastError, NotFoundError
 from app.web.admin.base import can_act
@@ -54,6 +55,23 @@ class CampaignReuseMixin:
             abort(404)
         except CallcastError as exc:
             flash(str(exc), "error")
+        return redirect(url_for(".details_view", id=campaign_id))
+
+    @expose("/stop-contact/<int:campaign_id>", methods=["POST"])
+    def stop_contact_view(self, campaign_id):
+        """Stop one contact (by phone or id), optionally onto the do-not-call list."""
+        if not can_act():
+            abort(403)
+        try:
+            done = stop_contact(campaign_id, request.form.get("contact", ""), utcnow(),
+                                dnc=request.form.get("dnc") == "1",
+                                note=(request.form.get("note") or "")[:255],
+                                user_id=current_user.user_id)
+        except CallcastError as exc:
+            flash(str(exc), "error")
+        else:
+            listed = " and put on the do-not-call list" if done["dnc"] else ""
+            flash(f"Contact {done['phone']} stopped (it was {done['was']}){listed}.", "success")
         return redirect(url_for(".details_view", id=campaign_id))
 
     def _clone_many(self, ids, make_template=None):

@@ -12,6 +12,7 @@ from flask_smorest import Blueprint
 
 from app import campaigns
 from app.campaigns import cloning
+from app.contacts.stopping import stop_contact
 from app.clock import utcnow
 from app.models import Campaign, CallWindow, CampaignOption
 from app.web.admin.campaign_ops import OPS, run_op
@@ -23,6 +24,8 @@ from app.web.api.schemas import (
     CampaignSchema,
     CampaignUpdate,
     CloneInput,
+    StopContactInput,
+    StopContactResult,
     TemplateInput,
 )
 
@@ -141,3 +144,12 @@ def campaign_template(values, campaign_id):
     """Mark the campaign as a template (offered by "new from template"), or no longer."""
     return campaign_json(cloning.mark_template(campaign_id, values["is_template"], utcnow(),
                                                caller().user_id))
+
+
+@blp.route("/<int:campaign_id>/stop-contact", methods=["POST"])
+@blp.arguments(StopContactInput)
+@blp.response(200, StopContactResult)
+def campaign_stop_contact(values, campaign_id):
+    """Stop one contact of an ACTIVE or PAUSED campaign: final, outcome ``stopped``."""
+    return stop_contact(campaign_id, values["contact"], utcnow(), dnc=values["dnc"],
+                        note=values["note"], user_id=caller().user_id)

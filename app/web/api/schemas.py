@@ -176,6 +176,21 @@ class CloneInput(Strict):
                               metadata={"description": "refuse unless the source is a template"})
 
 
+class StopContactInput(Strict):
+    contact = Text(required=True, validate=v.Length(1, 40),
+                   metadata={"description": "the contact's id or its phone number (E.164)"})
+    dnc = f.Boolean(load_default=False, metadata={"description": "also put it on do-not-call"})
+    note = Text(load_default="", validate=v.Length(max=255))
+
+
+class StopContactResult(ma.Schema):
+    contact_id = f.Integer(required=True)
+    phone = f.String(required=True)
+    was = f.String(required=True, metadata={"description": "the dial state it left"})
+    dnc = f.Boolean(required=True)
+    dnc_added = f.Boolean(required=True)
+
+
 class TemplateInput(Strict):
     is_template = f.Boolean(required=True)
 
