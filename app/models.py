@@ -124,7 +124,7 @@ STATES = (DRAFT, ACTIVE, PAUSED, FINISHED, DRAINING, FINALIZING, CLOSED)
 DIALPLAN_STATES = (ACTIVE, PAUSED, FINISHED, DRAINING)
 
 RETRYABLE_OUTCOMES = ("busy", "noanswer", "congestion", "failed")
-OPTION_ACTIONS = ("record", "repeat", "transfer")
+OPTION_ACTIONS = ("record", "repeat", "transfer", "callback")
 OPTION_DIGITS = tuple("0123456789*#")
 
 
@@ -189,7 +189,7 @@ class CampaignOption(BaseModel):
     digit = CharField(max_length=1)
     label = CharField(max_length=100)
     action = CharField(max_length=16, default="record")
-    target = CharField(max_length=100, default="")  # dial target for "transfer"
+    target = CharField(max_length=100, default="")  # "transfer": dial target; "callback": 30m
 
     class Meta:
         indexes = ((("campaign", "digit"), True),)

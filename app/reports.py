@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from app import csvcells
+from app.callbacks import report_figures as callback_figures
 from app.db import database, is_postgres
 from app.events import ANSWERED, FAILED_PREFIX, OUTCOMES
 from app.models import Campaign, CampaignOption, CampaignReport, ContactList
@@ -134,6 +135,8 @@ def build_report(campaign_id: int) -> dict:
     events = _events_by_name(campaign_id)
     report["calls_per_hour"] = _calls_per_hour(campaign_id, zone(campaign.timezone))
     report["events"], report["events_total"] = events, sum(events.values())
+    report["callbacks"] = callback_figures(campaign_id, events)  # call-back options pressed
+    report["callbacks_requested"] = report["callbacks"]["requested"]
     return report
 
 
@@ -250,6 +253,8 @@ def format_report(data: dict) -> str:
         lines.append("  digits")
         lines += [f"    {d['digit']}  {d['label'] or '-':<20} {d['count']}" for d in data["digits"]]
         lines.append(f"    no digit                {data.get('answered_without_digit', 0)}")
+    if data.get("callbacks_requested"):
+        lines.append(f"  call-backs asked for     {data['callbacks_requested']}")
     lines.append("  attempts per contact")
     lines += [f"    {k:>3}  {v}" for k, v in data["attempts_histogram"].items()]
     if data["calls_per_hour"]:

@@ -14,7 +14,8 @@ Call flow of a campaign context (what pbxsim acts out, see pbxsim/interpreter.py
   ``digit_timeout_s`` after each play; no digit at all: report ``timeout`` and
   hang up; a digit: ``Goto(<digit>,1)``.
 * ``<digit>``: one extension per option: report ``dtmf-<digit>``, then the
-  action: ``record`` hangs up (the digit is the answer), ``repeat`` plays the
+  action: ``record`` and ``callback`` hang up (the digit is the answer; the
+  dialer schedules a call-back's attempt, ``app.callbacks``), ``repeat`` plays the
   menu again (at most ``REPEAT_LIMIT`` menu plays), ``transfer`` ``Dial()``s the
   option's target.
 * ``i``: a digit that is no option lands here (Asterisk jumps to ``i`` with
@@ -251,6 +252,7 @@ def _campaign_header(spec, prompt, repeats, timeout, options) -> list[str]:
     ]
     for opt in options:
         what = opt.action + (f" to {_comment(opt.target)}" if opt.action == "transfer" else "")
+        what += f" in {_comment(opt.target)}" if opt.action == "callback" else ""
         out.append(f";   {opt.digit} = {_comment(opt.label)!r} ({what})")
     if not options:
         out.append(";   no options: every digit is reported as invalid")
