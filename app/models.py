@@ -22,6 +22,7 @@ from peewee import (
 from app.clock import utcnow
 # the base and column types live beside the tables of other topics (app.outbound.tables)
 from app.modelbase import UTC, BaseModel, JSONField, UTCDateTimeField  # noqa: F401
+from app.callee_tables import CALLEE_MODELS
 from app.holiday_tables import HOLIDAY_MODELS
 from app.outbound.tables import OUTBOUND_MODELS
 
@@ -93,6 +94,8 @@ class Contact(BaseModel):
     phone = CharField(max_length=32)  # E.164 when it parsed, else as dialled
     fields = JSONField(default=dict)  # the file's other columns
     position = IntegerField()  # line number in the uploaded file
+    # the number's time zones (app.callee_hours), set at import; 0: unknown
+    zone_set = IntegerField(default=0, constraints=[SQL("DEFAULT 0")])
 
     class Meta:
         indexes = (
@@ -171,6 +174,8 @@ class Campaign(BaseModel):
     breaker_tripped_at = UTCDateTimeField(null=True)
     # offered by "new from template" on the create page (app.campaigns.cloning)
     is_template = BooleanField(default=False)
+    # "HH:MM-HH:MM": also call only inside these hours of the callee's own zone ("": off)
+    callee_window = CharField(max_length=11, default="")
 
     @property
     def account_code(self) -> str:
@@ -225,12 +230,16 @@ class CampaignContact(BaseModel):
     # attempts the route breaker gave back: they count toward no max_attempts
     # (the attempt numbers go on; see app.dialer.breaker)
     given_back = IntegerField(default=0, constraints=[SQL("DEFAULT 0")])
+    # the contact's zone set, copied at seeding: the callee-hours due query's index
+    zone_set = IntegerField(default=0, constraints=[SQL("DEFAULT 0")])
 
     class Meta:
         indexes = (
             (("campaign", "contact"), True),
             # the dialer's "next due contacts" query
             (("campaign", "state", "next_attempt_at"), False),
+            # the same, one zone set at a time (app.callee_hours)
+            (("campaign", "state", "zone_set", "next_attempt_at"), False),
         )
 
 
@@ -381,4 +390,5 @@ MODELS = [
     *OUTBOUND_MODELS,
     ProcessTransition,
     *HOLIDAY_MODELS,
+    *CALLEE_MODELS,
 ]

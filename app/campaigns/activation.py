@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 CHECKED_FIELDS = (
     "timezone", "starts_at", "ends_at", "max_channels", "max_attempts", "weight", "retry_on",
     "retry_busy_s", "retry_noanswer_s", "retry_failed_s", "ring_timeout_s", "max_call_s",
-    "digit_timeout_s", "message_repeats", "caller_id",
+    "digit_timeout_s", "message_repeats", "caller_id", "callee_window",
 )
 
 
@@ -106,6 +106,7 @@ def populate(campaign_id: int, now) -> int:
             Value(CampaignContact.next_attempt_at.db_value(now)),
             Value(""),
             Value(CampaignContact.updated_at.db_value(now)),
+            Contact.zone_set,  # the callee's zones (app.callee_hours)
         )
         .where(Contact.contact_list == campaign.contact_list_id)
         .order_by(Contact.position)
@@ -121,6 +122,7 @@ def populate(campaign_id: int, now) -> int:
                 CampaignContact.next_attempt_at,
                 CampaignContact.last_outcome,
                 CampaignContact.updated_at,
+                CampaignContact.zone_set,
             ],
         )
         .on_conflict_ignore()

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+from app.callee_hours import window_problems as callee_window_problems
 from app.db import row_id
 from app.errors import ValidationError
 from app.events import FAILURE_REASONS, LOST
@@ -62,7 +63,7 @@ LIMITS = {
 }
 # the text columns' sizes: PostgreSQL refuses a longer value outright
 MAX_LENGTHS = {"name": 200, "caller_id": 100, "retry_on": 100, "message_file": 500,
-               "message_sound": 200}
+               "message_sound": 200, "callee_window": 11}
 DATE_FIELDS = ("starts_at", "ends_at")
 # what the campaign dates lie between (UTC), as the messages name them
 DATE_RANGE = f"{EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d} (UTC)"
@@ -76,7 +77,7 @@ RETRY_CHOICES = (*FAILURE_REASONS, LOST)
 # the fields create and update take (contact_list is the list's id)
 FIELDS = (
     "name", "contact_list", "timezone", "starts_at", "ends_at", *LIMITS, "retry_on",
-    "caller_id", "message_file", "message_sound",
+    "caller_id", "message_file", "message_sound", "callee_window",
 )
 # what a running campaign's dialplan and contact rows were built from: changing
 # them after activation would corrupt it, so they (and the options) change only in DRAFT
@@ -170,6 +171,8 @@ def field_problems(values: dict) -> list[str]:
             found += limit.problems(name, values[name])
     if "retry_on" in values:
         found += retry_problems(values["retry_on"])
+    if "callee_window" in values:
+        found += callee_window_problems(values["callee_window"])
     dates = [p for name in DATE_FIELDS if name in values
              for p in date_problems(name, values[name])]
     starts, ends = values.get("starts_at"), values.get("ends_at")

@@ -69,13 +69,13 @@ def seed_added(list_id: int, after: int, now) -> dict[int, int]:
         rows = Contact.select(
             Value(campaign_id), Contact.id, Value(PENDING), Value(0),
             Value(CampaignContact.next_attempt_at.db_value(now)), Value(""),
-            Value(CampaignContact.updated_at.db_value(now)),
+            Value(CampaignContact.updated_at.db_value(now)), Contact.zone_set,
         ).where((Contact.contact_list == list_id) & (Contact.position > after))
         added[campaign_id] = (
             CampaignContact.insert_from(rows, [
                 CampaignContact.campaign, CampaignContact.contact, CampaignContact.state,
                 CampaignContact.attempts, CampaignContact.next_attempt_at,
-                CampaignContact.last_outcome, CampaignContact.updated_at,
+                CampaignContact.last_outcome, CampaignContact.updated_at, CampaignContact.zone_set,
             ]).on_conflict_ignore().as_rowcount().execute()
         )
         log.info("contacts added while dialing list=%s campaign=%s added=%s", list_id,

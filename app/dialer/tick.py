@@ -158,6 +158,9 @@ def _dial(campaign: Campaign, snapshot: PbxSnapshot | None, now: datetime, ami, 
         nxt = next_due_at(campaign.id)
         if nxt is None:
             result.status = f"no due contacts ({plan.live} calls up)"
+        elif nxt <= now and campaign.callee_window:  # due, but outside their own hours
+            result.status = f"no due contacts inside the callees' hours {campaign.callee_window}"
+            nxt = None
         else:
             result.status = f"no due contacts until {_fmt(nxt)}"
         result.delay_s = _idle_delay(now, nxt, plan.live, settings.dial_tick_ms / 1000.0)

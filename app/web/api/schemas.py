@@ -99,6 +99,9 @@ class CampaignInput(Strict):
     retry_on = f.List(Text(validate=v.OneOf(RETRY_CHOICES)), validate=v.Length(max=20))
     caller_id = _text("caller_id")
     message_sound = _text("message_sound")
+    callee_window = _text("callee_window", metadata={
+        "description": "HH:MM-HH:MM in each callee's own zone; empty: off",
+        "example": "09:00-20:00"})
     options = f.List(f.Nested(OptionSchema), validate=v.Length(max=len(OPTION_DIGITS)))
     windows = f.List(f.Nested(WindowSchema), validate=v.Length(max=7 * 24))
     max_channels = _limit("max_channels")
@@ -164,6 +167,7 @@ class CampaignSchema(ma.Schema):
     digit_timeout_s = f.Integer()
     message_repeats = f.Integer()
     is_template = f.Boolean()
+    callee_window = f.String()
 
 
 class CloneInput(Strict):
