@@ -1,7 +1,7 @@
-"""``flask campaign clone|template|templates|stop-contact``: reuse and compliance verbs.
+"""``flask campaign clone|template|templates|recycle|stop-contact``: reuse and compliance.
 
-The work is ``app.campaigns.cloning``'s and ``app.contacts.stopping``'s, as for
-the console and the API.
+The work is ``app.campaigns.cloning``'s, ``recycling``'s and ``app.contacts.stopping``'s,
+as for the console and the API.
 
 Attached to the ``campaign`` group by ``register_cli``; the recycle verb joins
 them when it exists.
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import click
 
-from app.campaigns import cloning
+from app.campaigns import cloning, recycling
 from app.contacts.stopping import stop_contact
 from app.clock import utcnow
 from app.db import connection
@@ -82,7 +82,35 @@ def stop_contact_cmd(campaign_id, contact, dnc, note):
     click.echo(f"contact {done['contact_id']} ({done['phone']}) stopped, was {done['was']}{listed}")
 
 
+@click.command("recycle")
+@click.argument("campaign_id", type=int)
+@click.option("--outcome", "outcomes", multiple=True,
+              help="a final outcome to take (busy, noanswer, answered, ...), repeatable")
+@click.option("--digit", "digits", multiple=True, help="a digit pressed to take, repeatable")
+@click.option("--min-attempts", type=int, default=0, show_default=True)
+@click.option("--max-attempts", type=int, default=recycling.MAX_ATTEMPTS_FILTER,
+              show_default=True)
+@click.option("--name", default=None, help="the new list's and campaign's name")
+@click.option("--preview", is_flag=True, help="only count the contacts it would take")
+def recycle_cmd(campaign_id, outcomes, digits, min_attempts, max_attempts, name, preview):
+    """A new list and DRAFT campaign from a FINISHED or CLOSED campaign's matching contacts."""
+    try:
+        flt = recycling.make_filter(outcomes, digits, min_attempts, max_attempts)
+        with connection():
+            if preview:
+                count = recycling.preview(campaign_id, flt)
+            else:
+                copy, new_list, count = recycling.recycle(campaign_id, flt, utcnow(), name=name)
+    except CallcastError as exc:
+        _fail(exc)
+    if preview:
+        click.echo(f"{count} contacts match ({flt.describe()})")
+    else:
+        click.echo(f"created campaign {copy.id} (DRAFT) with list {new_list.id}: {count} "
+                   f"contacts ({flt.describe()})")
+
+
 def attach(group) -> None:
     """Add the reuse verbs to the ``campaign`` group."""
-    for command in (clone_cmd, template_cmd, templates_cmd, stop_contact_cmd):
+    for command in (clone_cmd, template_cmd, templates_cmd, recycle_cmd, stop_contact_cmd):
         group.add_command(command)

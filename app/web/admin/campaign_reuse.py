@@ -13,10 +13,11 @@ from flask_admin import expose
 from flask_admin.actions import action
 from flask_login import current_user
 
-from app.campaigns import cloning
+from app.campaigns import cloning, recycling
 from app.contacts.stopping import stop_contact
 from app.clock import utcnow
 from app.errors import CallcastError, NotFoundError
+from app.events import OUTCOMES
 from app.web.admin.base import can_act
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,38 @@ class CampaignReuseMixin:
             flash(f"Contact {done['phone']} stopped (it was {done['was']}){listed}.", "success")
         return redirect(url_for(".details_view", id=campaign_id))
 
+    @expose("/recycle/<int:campaign_id>", methods=["POST"])
+    def recycle_view(self, campaign_id):
+        """Preview, or build, the recycled list and DRAFT campaign of a finished campaign."""
+        if not can_act():
+            abort(403)
+        form = request.form
+        try:
+            flt = recycling.make_filter(
+                form.getlist("outcome"), [d for d in (form.get("digits") or "")[:24]
+                                          if not d.isspace() and d != ","],
+                _number(form.get("min_attempts"), 0),
+                _number(form.get("max_attempts"), recycling.MAX_ATTEMPTS_FILTER))
+            if form.get("preview"):
+                count = recycling.preview(campaign_id, flt)
+                flash(f"Recycle ({flt.describe()}): {count} contacts match.", "info")
+                return redirect(url_for(".details_view", id=campaign_id))
+            copy, _list, count = recycling.recycle(
+                campaign_id, flt, utcnow(), current_user.user_id,
+                name=(form.get("name") or "").strip()[:200] or None)
+        except NotFoundError:
+            abort(404)
+        except CallcastError as exc:
+            flash(str(exc), "error")
+            return redirect(url_for(".details_view", id=campaign_id))
+        flash(f"Created DRAFT campaign {copy.id} with {count} contacts ({flt.describe()}).",
+              "success")
+        return redirect(url_for(".edit_view", id=copy.id))
+
+    def recycle_outcomes(self):
+        """The outcomes the recycle form offers."""
+        return (*OUTCOMES, recycling.NOT_CALLED)
+
     def _clone_many(self, ids, make_template=None):
         done = 0
         for raw in ids:
@@ -108,3 +141,11 @@ class CampaignReuseMixin:
     def create_templates(self):
         """The templates the create page offers."""
         return cloning.templates() if can_act() else []
+
+
+def _number(text, default: int):
+    """A form's whole number (the filter bounds it); a blank is ``default``, garbage is -1."""
+    text = (text or "").strip()
+    if not text:
+        return default
+    return int(text) if text.isdigit() and len(text) < 6 else -1

@@ -11,7 +11,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from app import campaigns
-from app.campaigns import cloning
+from app.campaigns import cloning, recycling
 from app.contacts.stopping import stop_contact
 from app.clock import utcnow
 from app.models import Campaign, CallWindow, CampaignOption
@@ -24,6 +24,8 @@ from app.web.api.schemas import (
     CampaignSchema,
     CampaignUpdate,
     CloneInput,
+    RecycleInput,
+    RecycleResult,
     StopContactInput,
     StopContactResult,
     TemplateInput,
@@ -153,3 +155,19 @@ def campaign_stop_contact(values, campaign_id):
     """Stop one contact of an ACTIVE or PAUSED campaign: final, outcome ``stopped``."""
     return stop_contact(campaign_id, values["contact"], utcnow(), dnc=values["dnc"],
                         note=values["note"], user_id=caller().user_id)
+
+
+@blp.route("/<int:campaign_id>/recycle", methods=["POST"])
+@blp.arguments(RecycleInput)
+@blp.response(200, RecycleResult)
+def campaign_recycle(values, campaign_id):
+    """A new list and DRAFT campaign of a FINISHED or CLOSED campaign's contacts whose final
+    result matches (outcomes, digits, attempts); ``preview``: only the count."""
+    flt = recycling.make_filter(values["outcomes"], values["digits"], values["min_attempts"],
+                                values["max_attempts"])
+    if values["preview"]:
+        return {"count": recycling.preview(campaign_id, flt), "campaign": None,
+                "contact_list": None}
+    copy, new_list, count = recycling.recycle(campaign_id, flt, utcnow(), caller().user_id,
+                                              name=values.get("name"))
+    return {"count": count, "campaign": campaign_json(copy), "contact_list": new_list.id}

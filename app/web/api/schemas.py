@@ -195,6 +195,23 @@ class StopContactResult(ma.Schema):
     dnc_added = f.Boolean(required=True)
 
 
+class RecycleInput(Strict):
+    outcomes = f.List(Text(validate=v.Length(1, 32)), load_default=list,
+                      validate=v.Length(max=20), metadata={"example": ["busy", "noanswer"]})
+    digits = f.List(Text(validate=v.OneOf(OPTION_DIGITS)), load_default=list,
+                    validate=v.Length(max=len(OPTION_DIGITS)))
+    min_attempts = _int(0, 100, load_default=0)
+    max_attempts = _int(0, 100, load_default=100)
+    name = Text(validate=v.Length(1, MAX_LENGTHS["name"]))
+    preview = f.Boolean(load_default=False, metadata={"description": "only count"})
+
+
+class RecycleResult(ma.Schema):
+    count = f.Integer(required=True)
+    campaign = f.Nested(CampaignSchema, allow_none=True)
+    contact_list = f.Integer(allow_none=True)
+
+
 class TemplateInput(Strict):
     is_template = f.Boolean(required=True)
 
