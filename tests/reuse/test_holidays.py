@@ -144,3 +144,23 @@ def test_the_console_adds_and_removes_holidays(app, db, users):
     assert Holiday.select().count() == 1
     operator.post("/admin/holiday/delete/", data={"id": holiday.id})
     assert Holiday.select().count() == 0
+
+
+def test_the_api_adds_lists_and_removes_holidays(app, db, api, reader):
+    campaign = make_campaign(["+12125550001"])
+    response = api.post("/api/v1/holidays/", json={"day": "2026-12-25", "name": "Christmas"})
+    assert response.status_code == 201, response.get_json()
+    holiday_id = response.get_json()["id"]
+    response = api.post("/api/v1/holidays/", json={"day": "2026-07-04", "name": "Picnic",
+                                                   "campaign_id": campaign.id})
+    assert response.status_code == 201 and response.get_json()["campaign_id"] == campaign.id
+    assert [h["name"] for h in reader.get("/api/v1/holidays/").get_json()] == ["Christmas"]
+    listed = reader.get(f"/api/v1/holidays/?campaign_id={campaign.id}").get_json()
+    assert [h["name"] for h in listed] == ["Picnic", "Christmas"]
+    again = api.post("/api/v1/holidays/", json={"day": "2026-12-25", "name": "x"})
+    assert again.status_code == 422 and "already a holiday" in again.get_json()["error"]["message"]
+    assert api.post("/api/v1/holidays/", json={"day": "2026-12-26", "name": "x",
+                                               "campaign_id": 999999}).status_code == 404
+    assert reader.delete(f"/api/v1/holidays/{holiday_id}").status_code == 403
+    assert api.delete(f"/api/v1/holidays/{holiday_id}").status_code == 204
+    assert api.delete(f"/api/v1/holidays/{holiday_id}").status_code == 404
