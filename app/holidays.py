@@ -92,6 +92,15 @@ def _scope(query, campaign_id):
     return query.where(Holiday.campaign_id == campaign_id)
 
 
+def get_holiday(holiday_id) -> Holiday:
+    """Raises: NotFoundError when no holiday has that id."""
+    found = row_id(holiday_id)
+    holiday = Holiday.get_or_none(Holiday.id == found) if found else None
+    if holiday is None:
+        raise NotFoundError(f"holiday {str(holiday_id)[:40]} does not exist")
+    return holiday
+
+
 def remove_holiday(holiday_id) -> None:
     """Raises: NotFoundError when no holiday has that id."""
     found = row_id(holiday_id)

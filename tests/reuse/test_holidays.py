@@ -161,6 +161,8 @@ def test_the_api_adds_lists_and_removes_holidays(app, db, api, reader):
     assert again.status_code == 422 and "already a holiday" in again.get_json()["error"]["message"]
     assert api.post("/api/v1/holidays/", json={"day": "2026-12-26", "name": "x",
                                                "campaign_id": 999999}).status_code == 404
+    assert reader.get(f"/api/v1/holidays/{holiday_id}").get_json()["name"] == "Christmas"
     assert reader.delete(f"/api/v1/holidays/{holiday_id}").status_code == 403
     assert api.delete(f"/api/v1/holidays/{holiday_id}").status_code == 204
     assert api.delete(f"/api/v1/holidays/{holiday_id}").status_code == 404
+    assert reader.get(f"/api/v1/holidays/{holiday_id}").status_code == 404

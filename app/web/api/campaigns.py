@@ -139,7 +139,7 @@ def campaign_clone(values, campaign_id):
     return campaign_json(copy)
 
 
-@blp.route("/<int:campaign_id>/template", methods=["PUT"])
+@blp.route("/<int:campaign_id>/template", methods=["POST"])
 @blp.arguments(TemplateInput)
 @blp.response(200, CampaignSchema)
 def campaign_template(values, campaign_id):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import marshmallow as ma
+from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import fields as f
 from marshmallow import validate as v
@@ -61,8 +62,14 @@ def add(body):
                                       body.get("campaign_id")))
 
 
-@blp.route("/<int:holiday_id>", methods=["DELETE"])
-@blp.response(204)
-def remove(holiday_id):
-    """Remove a holiday."""
-    holidays.remove_holiday(holiday_id)
+@blp.route("/<int:holiday_id>")
+class HolidayItem(MethodView):
+    @blp.response(200, HolidayOut)
+    def get(self, holiday_id):
+        """One holiday."""
+        return _json(holidays.get_holiday(holiday_id))
+
+    @blp.response(204)
+    def delete(self, holiday_id):
+        """Remove a holiday."""
+        holidays.remove_holiday(holiday_id)
