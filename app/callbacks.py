@@ -84,7 +84,9 @@ def callback_state(campaign, charged: int, delay: timedelta, ended_at: datetime)
 
 
 def report_figures(campaign_id: int, events: dict) -> dict:
-    """The call-backs asked for: in all and per digit (from the events by name)."""
+    """The report's call-backs asked for: in all and per digit (from the events by name)."""
     digits = sorted(callback_menu(campaign_id))
     per_digit = {d: int(events.get(DTMF_PREFIX + d, 0)) for d in digits}
-    return {"requested": sum(per_digit.values()), "digits": per_digit}
+    requested = sum(per_digit.values())
+    return {"callbacks": {"requested": requested, "digits": per_digit},
+            "callbacks_requested": requested}

@@ -135,8 +135,7 @@ def build_report(campaign_id: int) -> dict:
     events = _events_by_name(campaign_id)
     report["calls_per_hour"] = _calls_per_hour(campaign_id, zone(campaign.timezone))
     report["events"], report["events_total"] = events, sum(events.values())
-    report["callbacks"] = callback_figures(campaign_id, events)  # call-back options pressed
-    report["callbacks_requested"] = report["callbacks"]["requested"]
+    report.update(callback_figures(campaign_id, events))  # the call-back options pressed
     return report
 
 
@@ -253,8 +252,7 @@ def format_report(data: dict) -> str:
         lines.append("  digits")
         lines += [f"    {d['digit']}  {d['label'] or '-':<20} {d['count']}" for d in data["digits"]]
         lines.append(f"    no digit                {data.get('answered_without_digit', 0)}")
-    if data.get("callbacks_requested"):
-        lines.append(f"  call-backs asked for     {data['callbacks_requested']}")
+    lines += [f"  call-backs asked for     {n}" for n in [data.get("callbacks_requested")] if n]
     lines.append("  attempts per contact")
     lines += [f"    {k:>3}  {v}" for k, v in data["attempts_histogram"].items()]
     if data["calls_per_hour"]:

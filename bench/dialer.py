@@ -326,7 +326,7 @@ def part_throughput(db, ami, settings, args, env, tick_s):
           f"{peak_calls(int(env['AMI_PORT']), account)} (max_channels {args.max_channels})")
 
 
-def main():
+def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--contacts", type=int, default=10_000)
     p.add_argument("--max-channels", type=int, default=500)
@@ -341,7 +341,11 @@ def main():
     p.add_argument("--skip-throughput", action="store_true", help="only parts 2 and 3")
     p.add_argument("--zones", type=int, default=1_000_000,
                    help="part 3's contacts over 6 zones (0: skip part 3)")
-    args = p.parse_args()
+    return p.parse_args()
+
+
+def main():
+    args = parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="callcast-bench-dialer-"))
     # the dialer signs each call and the AGI daemon checks it: one secret for both

@@ -118,3 +118,11 @@ def test_without_the_option_every_zone_is_called(pbx, tmp_path):
     campaign = campaign_on(imported(tmp_path, PHONES), window="")
     activation.activate(campaign.id, NOW, ami=pbx.ami)
     assert run_tick(campaign.id, at(2026, 3, 10, 3, 30), pbx.ami).originated == len(PHONES)
+
+
+def test_a_number_of_no_known_zone_follows_the_campaigns_zone(db, tmp_path):
+    contact_list = imported(tmp_path, PHONES[:1])
+    campaign = campaign_on(contact_list, timezone="Europe/Paris")
+    # 09:30 in Paris, 04:30 in New York: only the unknown set (Paris) is open
+    assert open_zone_sets(campaign, at(2026, 3, 10, 8, 30)) == [UNKNOWN]
+    assert UNKNOWN not in open_zone_sets(campaign, at(2026, 3, 10, 19, 30))  # 20:30 Paris
