@@ -55,7 +55,8 @@ ANSWERED_OUTCOME = "answered"
 LOST = "lost"  # no terminal event and the PBX no longer has the channel
 DNC = "dnc"  # on the do-not-call list at dial time
 BAD_MESSAGE = "bad_message"  # its personalised message could not be made (app.messages)
-OUTCOMES = (ANSWERED_OUTCOME, *FAILURE_REASONS, LOST, DNC, *AMD_OUTCOMES, BAD_MESSAGE)
+STOPPED = "stopped"  # stopped by an operator (app.contacts.stopping)
+OUTCOMES = (ANSWERED_OUTCOME, *FAILURE_REASONS, LOST, DNC, *AMD_OUTCOMES, BAD_MESSAGE, STOPPED)
 
 
 def failure_reason(name: str) -> str | None:

@@ -44,7 +44,7 @@ from app.models import (
 )
 from app.uploads import UPLOAD_FOLDERS
 from app.users import prune_login_failures
-from app.windows import campaign_opening
+from app.holidays import campaign_opening  # the windows less the holidays
 
 log = logging.getLogger(__name__)
 

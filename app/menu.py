@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from app.callbacks import option_problems
 from app.config import get_settings
 from app.errors import ValidationError
 from app.models import OPTION_ACTIONS, OPTION_DIGITS
@@ -111,6 +112,7 @@ def menu_problems(options, contexts=None) -> list[str]:
     if contexts is None:
         contexts = get_settings().transfer_contexts
     for option in menu:
+        found += option_problems(option)  # a call-back's delay (app.callbacks)
         if option.action == "transfer" and not option.target:
             found.append(f"option {option.digit}: a transfer needs a target")
         elif option.action == "transfer":

@@ -23,8 +23,11 @@ from app.clock import utcnow
 # the base and column types live beside the tables of other topics (app.outbound.tables)
 from app.modelbase import UTC, BaseModel, JSONField, UTCDateTimeField  # noqa: F401
 from app.messages.tables import MESSAGE_MODELS
+from app.callee_tables import CALLEE_MODELS
+from app.holiday_tables import HOLIDAY_MODELS
 from app.outbound.tables import OUTBOUND_MODELS
 from app.pbx.tables import PBX_MODELS
+from app.process_tables import Heartbeat, ProcessTransition  # noqa: F401  (processes)
 
 # --- people -----------------------------------------------------------------
 
@@ -96,6 +99,8 @@ class Contact(BaseModel):
     phone = CharField(max_length=32)  # E.164 when it parsed, else as dialled
     fields = JSONField(default=dict)  # the file's other columns
     position = IntegerField()  # line number in the uploaded file
+    # the number's time zones (app.callee_hours), set at import; 0: unknown
+    zone_set = IntegerField(default=0, constraints=[SQL("DEFAULT 0")])
 
     class Meta:
         indexes = (
@@ -127,7 +132,7 @@ STATES = (DRAFT, ACTIVE, PAUSED, FINISHED, DRAINING, FINALIZING, CLOSED)
 DIALPLAN_STATES = (ACTIVE, PAUSED, FINISHED, DRAINING)
 
 RETRYABLE_OUTCOMES = ("busy", "noanswer", "congestion", "failed")
-OPTION_ACTIONS = ("record", "repeat", "transfer")
+OPTION_ACTIONS = ("record", "repeat", "transfer", "callback")
 OPTION_DIGITS = tuple("0123456789*#")
 
 
@@ -175,6 +180,10 @@ class Campaign(BaseModel):
     breaker_tripped_at = UTCDateTimeField(null=True)
     # answering-machine detection: its settings (app.amd; empty: off)
     amd = JSONField(default=dict)
+    # offered by "new from template" on the create page (app.campaigns.cloning)
+    is_template = BooleanField(default=False)
+    # "HH:MM-HH:MM": also call only inside these hours of the callee's own zone ("": off)
+    callee_window = CharField(max_length=11, default="")
 
     @property
     def account_code(self) -> str:
@@ -193,7 +202,7 @@ class CampaignOption(BaseModel):
     digit = CharField(max_length=1)
     label = CharField(max_length=100)
     action = CharField(max_length=16, default="record")
-    target = CharField(max_length=100, default="")  # dial target for "transfer"
+    target = CharField(max_length=100, default="")  # "transfer": dial target; "callback": 30m
 
     class Meta:
         indexes = ((("campaign", "digit"), True),)
@@ -231,12 +240,16 @@ class CampaignContact(BaseModel):
     given_back = IntegerField(default=0, constraints=[SQL("DEFAULT 0")])
     # its message's synthesized audio is all there (app.messages): only then is it claimed
     audio_ready = BooleanField(default=True)
+    # the contact's zone set, copied at seeding: the callee-hours due query's index
+    zone_set = IntegerField(default=0, constraints=[SQL("DEFAULT 0")])
 
     class Meta:
         indexes = (
             (("campaign", "contact"), True),
             # the dialer's "next due contacts" query
             (("campaign", "state", "next_attempt_at"), False),
+            # the same, one zone set at a time (app.callee_hours)
+            (("campaign", "state", "zone_set", "next_attempt_at"), False),
         )
 
 
@@ -345,31 +358,6 @@ class CampaignReport(BaseModel):
     updated_at = UTCDateTimeField(default=utcnow)
 
 
-# --- processes ----------------------------------------------------------------
-
-
-class Heartbeat(BaseModel):
-    """The last sign of life of one process (name like ``agi@host:pid``)."""
-
-    name = CharField(max_length=128, primary_key=True)
-    kind = CharField(max_length=32, index=True)  # web, dialer, lifecycle, scheduler, agi
-    host = CharField(max_length=128, default="")
-    pid = IntegerField(default=0)
-    seen_at = UTCDateTimeField(default=utcnow)
-    info = JSONField(default=dict)
-
-
-class ProcessTransition(BaseModel):
-    """A PROCESS_STATE_* event of one of our supervisord programs (python -m supervision)."""
-    at = UTCDateTimeField(default=utcnow, index=True)
-    host = CharField(max_length=128)
-    program = CharField(max_length=128)  # group:process, e.g. callcast-dialer:callcast-dialer_00
-    from_state = CharField(max_length=16)
-    to_state = CharField(max_length=16)  # STARTING, RUNNING, BACKOFF, STOPPING, EXITED, ...
-    pid = IntegerField(null=True)
-    expected = BooleanField(null=True)  # EXITED only: the exit code was one of exitcodes
-
-
 MODELS = [
     User,
     LoginFailure,
@@ -391,4 +379,6 @@ MODELS = [
     ProcessTransition,
     *MESSAGE_MODELS,
     *PBX_MODELS,
+    *HOLIDAY_MODELS,
+    *CALLEE_MODELS,
 ]

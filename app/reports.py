@@ -1,4 +1,4 @@
-"""Campaign reports: the figures, the per-contact CSV and the charts.
+"""Campaign reports: the figures and the per-contact CSV (the charts: ``app.report_charts``).
 
 Everything here reads ``contact_result`` (built by finalization's results step)
 plus, for the report, the campaign's events while they are still in the
@@ -12,18 +12,17 @@ import io
 import json
 import logging
 import os
-import textwrap
 import uuid
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
 from app import csvcells
-from app.amd_figures import amd_charts, amd_figures, format_lines as amd_format_lines
+from app.amd_figures import amd_figures, format_lines as amd_format_lines
+from app.callbacks import report_figures as callback_figures
 from app.db import database, is_postgres
 from app.events import ANSWERED, FAILED_PREFIX, OUTCOMES
 from app.models import Campaign, CampaignOption, CampaignReport, ContactList
-from app.report_charts import extra_charts
 from app.private_files import open_private
 from app.windows import zone
 
@@ -138,6 +137,7 @@ def build_report(campaign_id: int) -> dict:
     report["calls_per_hour"] = _calls_per_hour(campaign_id, zone(campaign.timezone))
     report["amd"] = amd_figures(campaign_id)
     report["events"], report["events_total"] = events, sum(events.values())
+    report.update(callback_figures(campaign_id, events))  # the call-back options pressed
     return report
 
 
@@ -255,6 +255,7 @@ def format_report(data: dict) -> str:
         lines += [f"    {d['digit']}  {d['label'] or '-':<20} {d['count']}" for d in data["digits"]]
         lines.append(f"    no digit                {data.get('answered_without_digit', 0)}")
     lines += amd_format_lines(data.get("amd") or {})
+    lines += [f"  call-backs asked for     {n}" for n in [data.get("callbacks_requested")] if n]
     lines.append("  attempts per contact")
     lines += [f"    {k:>3}  {v}" for k, v in data["attempts_histogram"].items()]
     if data["calls_per_hour"]:
@@ -344,59 +345,6 @@ def write_csv(campaign_id: int, out) -> int:
     text.flush()
     text.detach()
     return count
-
-
-# --- charts ----------------------------------------------------------------------
-
-
-LABEL_WIDTH = 12  # characters per line of a bar's label
-
-
-def _figure():
-    # Figure + Agg canvas, not pyplot: no global state, safe in worker threads.
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(7, 4), dpi=100)
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def _bar_png(title, labels, values, xlabel, ylabel) -> bytes:
-    fig = _figure()
-    ax = fig.add_subplot()
-    ax.bar(range(len(values)), values, color="#3b75af")
-    # option labels are free text: wrap them so neighbours never overlap
-    labels = [textwrap.fill(str(label), LABEL_WIDTH) for label in labels]
-    ax.set_xticks(range(len(labels)), labels, fontsize=8 if len(labels) > 6 else 9)
-    ax.set_title(title)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    for i, v in enumerate(values):
-        ax.annotate(str(v), (i, v), ha="center", va="bottom", fontsize=8)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    # no timestamp in the metadata: the same report gives the same bytes
-    fig.savefig(buffer, format="png", metadata={"Software": None})
-    return buffer.getvalue()
-
-
-def chart_images(data: dict) -> dict[str, bytes]:
-    """PNG bytes of each chart (outcomes, digits, answered per attempt, attempts, per hour) of a report."""
-    outcomes = [(k, v) for k, v in data["outcomes"].items() if v] or [("none", 0)]
-    digits = [(f"{d['digit']} {d['label']}".strip(), d["count"]) for d in data["digits"]]
-    digits.append(("no digit", data.get("answered_without_digit", 0)))
-    per_attempt = list(data["answered_per_attempt"].items()) or [("-", 0)]
-    name = data.get("campaign", {}).get("name", "")
-    charts = {
-        "outcomes": _bar_png(f"Outcomes — {name}", *zip(*outcomes), "outcome", "contacts"),
-        "digits": _bar_png(f"Digits pressed — {name}", *zip(*digits), "option", "contacts"),
-        "answered_per_attempt": _bar_png(
-            f"Answered per attempt — {name}", *zip(*per_attempt), "attempt", "answered contacts"
-        ),
-        **extra_charts(data, _bar_png),
-    }
-    return {**charts, **amd_charts(data, _bar_png)}  # people, machines, not sure (AMD on)
 
 
 def stored_report(campaign_id: int):

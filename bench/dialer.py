@@ -8,6 +8,13 @@ originate, status) until every contact was originated. Baseline in the same
 run: the same number of originates sent straight through ``AmiClient``
 (pipelined, no database): the ceiling the dialer can reach.
 
+Part 3, the callee's own hours: one list of ``--zones`` (1,000,000) contacts spread over 6
+US zones (New York, Chicago, Denver, Phoenix, Los Angeles, Anchorage area codes; each
+contact's zone set stored as an import stores it), two campaigns on it: the same ticks
+with ``callee_window`` off (the baseline, the plain due query) and on ("00:00-24:00":
+all 6 zone sets open, the union's worst case), in the same run. Target: on/off <= 1.2
+and <= 50 ms.
+
 Part 2, one tick with ``--big`` (1,000,000) contacts in the list: the wall time
 of ticks of a campaign at max_channels ``--tick-channels`` (each tick: PBX
 snapshot, fold, reconcile, live count, due query on the (campaign, state,
@@ -224,6 +231,70 @@ def due_plan(db, campaign_id):
     return [" ".join(str(c) for c in row) for row in db.execute_sql(prefix + sql, params)]
 
 
+ZONE_AREAS = ("212", "312", "303", "602", "310", "907")  # NY, Chicago, Denver, Phoenix, LA, AK
+
+
+def make_zone_list(db, n):
+    """A ready list of ``n`` numbers over ZONE_AREAS, each with its zone set (as imported)."""
+    from app.callee_hours import zone_sets_for
+    from app.models import ContactList
+
+    contact_list = ContactList.create(name="zones", status="ready", rows_total=n, rows_imported=n)
+    samples = [f"+1{area}5550100" for area in ZONE_AREAS]
+    zone_of = dict(zip(ZONE_AREAS, zone_sets_for(db, contact_list.id, samples)))
+    p = db.param
+    sql = (f"INSERT INTO contact (contact_list_id, phone, fields, position, zone_set) "
+           f"VALUES ({p}, {p}, {p}, {p}, {p})")
+    rows = []
+    for i in range(n):
+        area = ZONE_AREAS[i % len(ZONE_AREAS)]
+        rows.append((contact_list.id, f"+1{area}{2000000 + i // len(ZONE_AREAS):07d}", "{}",
+                     i + 2, zone_of[area]))
+    with db.atomic():
+        cursor = db.cursor()
+        for start in range(0, n, 50_000):
+            cursor.executemany(sql, rows[start : start + 50_000])
+    return contact_list.id, len(set(zone_of.values()))
+
+
+def part_zones(db, ami, settings, args, tick_s, blocks=4):
+    """Part 3: ticks with callee hours on and off, one list over 6 zones, same run.
+
+    One campaign ticks at a time (the other paused, its calls over), in ``blocks``
+    alternating blocks (off, on, on, off, ...), so drift in the machine's load falls on both.
+    """
+    from app.campaigns.activation import activate, pause, resume
+
+    t0 = time.perf_counter()
+    list_id, sets = make_zone_list(db, args.zones)
+    cids = {}
+    for label, window in (("off", ""), ("on", "00:00-24:00")):
+        cids[label] = make_campaign(list_id, f"zones {label}", args.tick_channels,
+                                    max_attempts=3, retry_busy_s=1, retry_noanswer_s=1,
+                                    retry_failed_s=1, callee_window=window)
+        activate(cids[label], utcnow(), ami=ami)
+        pause(cids[label], utcnow())
+    db.execute_sql("ANALYZE")
+    prep = time.perf_counter() - t0
+    times = {"off": [], "on": []}
+    for block in range(blocks):
+        for label in (("off", "on") if block % 2 == 0 else ("on", "off")):
+            resume(cids[label], utcnow())
+            times[label] += tick_times(cids[label], ami, settings, tick_s,
+                                       max(1, args.ticks // blocks))
+            pause(cids[label], utcnow())
+            wait_idle(ami)
+    medians = {label: statistics.median(values) for label, values in times.items()}
+    for label, values in times.items():
+        print(f"tick, callee hours {label:>3}, {args.zones:,} contacts over {sets} zone sets: "
+              f"median {medians[label] * 1000:.1f} ms, p95 {pct(values, 0.95) * 1000:.1f} ms "
+              f"over {len(values)} ticks")
+    ratio = medians["on"] / medians["off"]
+    ok = ratio <= 1.2 and medians["on"] <= 0.050
+    print(f"ratio callee hours on/off median tick {ratio:.2f} (list + 2 activations "
+          f"{prep:.0f}s)  target <= 1.2 and <= 50 ms: {'ok' if ok else 'MISSED'}")
+
+
 def pct(values, q):
     values = sorted(values)
     return values[min(len(values) - 1, int(q * len(values)))]
@@ -256,7 +327,7 @@ def part_throughput(db, ami, settings, args, env, tick_s):
           f"{peak_calls(int(env['AMI_PORT']), account)} (max_channels {args.max_channels})")
 
 
-def main():
+def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--contacts", type=int, default=10_000)
     p.add_argument("--max-channels", type=int, default=500)
@@ -268,10 +339,16 @@ def main():
     p.add_argument("--ticks", type=int, default=40)
     p.add_argument("--database-url", default="", help="default: a SQLite file in a temp dir")
     p.add_argument("--keep", action="store_true", help="keep the temp dir")
-    p.add_argument("--skip-throughput", action="store_true", help="only part 2")
+    p.add_argument("--skip-throughput", action="store_true", help="only parts 2 and 3")
+    p.add_argument("--zones", type=int, default=1_000_000,
+                   help="part 3's contacts over 6 zones (0: skip part 3)")
     p.add_argument("--pbx", default="", help="pool sizes, e.g. 1,2,4: only the pool part "
                    "(bench/dialer_pool.py)")
-    args = p.parse_args()
+    return p.parse_args()
+
+
+def main():
+    args = parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="callcast-bench-dialer-"))
     # the dialer signs each call and the AGI daemon checks it: one secret for both
@@ -319,6 +396,10 @@ def main():
         # --- part 1: sustained originates/s -----------------------------------------
         if not args.skip_throughput:
             part_throughput(db, ami, settings, args, env, tick_s)
+
+        # --- part 3: the callee's own hours, on and off --------------------------------------
+        if args.zones:
+            part_zones(db, ami, settings, args, tick_s)
 
         # --- part 2: one tick with a huge list ----------------------------------------------
         results = {}

@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 
 from app.finalization import finalize
 from app.models import FINALIZING, CampaignReport
-from app.reports import LocalTimes, chart_images, format_report
+from app.report_charts import chart_images
+from app.reports import LocalTimes, format_report
 from tests.campaign_end_support import T0, call, contact_ids, make_campaign
 
 UTC = timezone.utc

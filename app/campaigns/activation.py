@@ -18,6 +18,7 @@ from app.config import get_settings
 from app.db import write_transaction
 from app.dialer.readout import set_status
 from app.errors import IllegalTransitionError, ValidationError
+from app.holidays import campaign_opening  # the windows less the holidays
 from app.menu import menu_problems
 from app.messages.prepare import prepare_messages
 from app.messages.audio import audio_dir
@@ -36,7 +37,7 @@ from app.models import (
 )
 from app.pbx.dialplan import message_path, render_campaign, write_campaign_dialplans
 from app.pbx.errors import DialplanError
-from app.windows import campaign_opening, window_problems
+from app.windows import window_problems
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ log = logging.getLogger(__name__)
 CHECKED_FIELDS = (
     "timezone", "starts_at", "ends_at", "max_channels", "max_attempts", "weight", "retry_on",
     "retry_busy_s", "retry_noanswer_s", "retry_failed_s", "ring_timeout_s", "max_call_s",
-    "digit_timeout_s", "message_repeats", "caller_id",
+    "digit_timeout_s", "message_repeats", "caller_id", "callee_window",
 )
 
 
@@ -117,6 +118,7 @@ def populate(campaign_id: int, now) -> int:
             Value(CampaignContact.next_attempt_at.db_value(now)),
             Value(""),
             Value(CampaignContact.updated_at.db_value(now)),
+            Contact.zone_set,  # the callee's zones (app.callee_hours)
         )
         .where(Contact.contact_list == campaign.contact_list_id)
         .order_by(Contact.position)
@@ -132,6 +134,7 @@ def populate(campaign_id: int, now) -> int:
                 CampaignContact.next_attempt_at,
                 CampaignContact.last_outcome,
                 CampaignContact.updated_at,
+                CampaignContact.zone_set,
             ],
         )
         .on_conflict_ignore()

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from app.amd import amd_problems, normalised_amd
+from app.callee_hours import window_problems as callee_window_problems
 from app.db import row_id
 from app.errors import ValidationError
 from app.events import FAILURE_REASONS, LOST
@@ -64,7 +65,7 @@ LIMITS = {
 }
 # the text columns' sizes: PostgreSQL refuses a longer value outright
 MAX_LENGTHS = {"name": 200, "caller_id": 100, "retry_on": 100, "message_file": 500,
-               "message_sound": 200}
+               "message_sound": 200, "callee_window": 11}
 DATE_FIELDS = ("starts_at", "ends_at")
 # what the campaign dates lie between (UTC), as the messages name them
 DATE_RANGE = f"{EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d} (UTC)"
@@ -78,7 +79,7 @@ RETRY_CHOICES = (*FAILURE_REASONS, LOST)
 # the fields create and update take (contact_list is the list's id)
 FIELDS = (
     "name", "contact_list", "timezone", "starts_at", "ends_at", *LIMITS, "retry_on",
-    "caller_id", "message_file", "message_sound", "message_template", "amd",
+    "caller_id", "message_file", "message_sound", "message_template", "amd", "callee_window",
 )
 # what a running campaign's dialplan and contact rows were built from: changing
 # them after activation would corrupt it, so they (and the options) change only in DRAFT
@@ -184,6 +185,8 @@ def field_problems(values: dict) -> list[str]:
     if "message_template" in values:  # and again at activation, on the list's columns
         found += template_problems(values["message_template"],
                                    list_columns(values.get("contact_list")))
+    if "callee_window" in values:
+        found += callee_window_problems(values["callee_window"])
     dates = [p for name in DATE_FIELDS if name in values
              for p in date_problems(name, values[name])]
     starts, ends = values.get("starts_at"), values.get("ends_at")

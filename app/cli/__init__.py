@@ -38,11 +38,14 @@ def register_cli(app) -> None:
     from app.cli.demo import demo_cli
     from app.cli.message import attach as attach_messages
     from app.cli.pbx import pbx_cli
+    from app.cli.holiday import holiday_cli
     from app.cli.report import attach as attach_report
+    from app.cli.reuse import attach as attach_reuse
     from app.cli.token import token_cli
     from app.cli.user import user_cli
 
     attach_report(campaign_cli)  # `campaign report` lives with the reports
     attach_messages(campaign_cli)  # `campaign template|skipped|message`: app.messages
-    for group in (user_cli, token_cli, campaign_cli, demo_cli, pbx_cli):
+    attach_reuse(campaign_cli)  # clone, template, recycle (app/cli/reuse.py)
+    for group in (user_cli, token_cli, campaign_cli, demo_cli, pbx_cli, holiday_cli):
         app.cli.add_command(group)

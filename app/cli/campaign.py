@@ -110,9 +110,11 @@ def _bounds(field: str, what: str = "") -> str:
               help="answering-machine detection, repeatable (turns it on): machine=hangup|"
                    "message, notsure=human|machine, hangup=human|machine, message_sound=..., "
                    "machine_retries=N, machine_retry_s=S, greeting_ms=MS ... (docs/asterisk.md)")
+@click.option("--callee-window", default="",
+              help="HH:MM-HH:MM: also only inside these hours of each callee's own zone")
 def create(name, csv_path, list_id, phone_column, country, message_file, message_sound, options,
            windows, tz_name, starts, ends, max_channels, attempts, retry_busy, retry_noanswer,
-           retry_failed, ring_timeout, max_call, weight, caller_id, amd_pairs):
+           retry_failed, ring_timeout, max_call, weight, caller_id, amd_pairs, callee_window):
     """Create a DRAFT campaign (and import its contacts from --csv)."""
     if bool(csv_path) == bool(list_id):
         raise click.UsageError("give exactly one of --csv or --list-id")
@@ -121,6 +123,7 @@ def create(name, csv_path, list_id, phone_column, country, message_file, message
         weight=weight, retry_busy_s=retry_busy, retry_noanswer_s=retry_noanswer,
         retry_failed_s=retry_failed, ring_timeout_s=ring_timeout, max_call_s=max_call,
         caller_id=caller_id, message_file=message_file, message_sound=message_sound,
+        callee_window=callee_window,
     )
     try:
         try:

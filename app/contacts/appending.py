@@ -2,8 +2,9 @@
 
 The same phone rule as an import (``phones.require_phone`` in the list's
 country), the same duplicate rule (the unique (list, phone) index, through
-``writer``), the same counters; refused while a campaign past DRAFT dials the
-list, as emptying it is (its contacts were seeded at activation).
+``writer``), the same counters; refused while a campaign that used the
+list no longer dials (FINISHED and later). Contacts added while a campaign
+dials the list get their dial state in the same transaction (``running``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import logging
 
 from peewee import fn
 
-from app.contacts.deleting import refuse_if_used
+from app.clock import utcnow
+from app.contacts.running import refuse_if_finishing, seed_added
 from app.contacts.phones import require_phone
 from app.contacts.writer import ContactWriter
 from app.db import database, row_id, write_transaction
@@ -27,16 +29,17 @@ READY = "ready"
 MAX_APPEND = 1000  # contacts per call: a larger batch is a file to upload
 
 
-def append_contacts(list_id, rows) -> dict:
+def append_contacts(list_id, rows, now=None) -> dict:
     """Add ``rows`` ({"phone", "fields"}) to list ``list_id``; return the counts and rejects.
 
     ``fields`` may only name the list's columns. A refused row is reported (its
-    index and why), never stored; the others are added in one transaction.
+    index and why), never stored; the others are added in one transaction, and the
+    campaigns dialing the list get them due at ``now`` (default: the clock).
 
     Raises:
         NotFoundError: no such list.
         ValidationError: the list is not ready, or too many rows.
-        ContactListInUseError: a campaign past DRAFT uses the list.
+        ContactListInUseError: a FINISHED..FINALIZING campaign uses the list.
     """
     rows = list(rows)
     if len(rows) > MAX_APPEND:
@@ -48,9 +51,11 @@ def append_contacts(list_id, rows) -> dict:
         if contact_list.status != READY:
             raise ValidationError(f"contact list {contact_list.id} is {contact_list.status}: "
                                   "contacts can be added once it is ready")
-        refuse_if_used(contact_list.id, contact_list.name, action="changed", drafts=False)
+        refuse_if_finishing(contact_list.id, contact_list.name)
         good, rejected = _checked(contact_list, rows)
         inserted = ContactWriter(database.obj, contact_list.id).write(good)
+        if good:  # the campaigns dialing the list call them too
+            seed_added(contact_list.id, good[0][2] - 1, now or utcnow())
         counts = dict(received=len(rows), imported=inserted, duplicate=len(good) - inserted,
                       rejected=rejected)
         ContactList.update(

@@ -7,16 +7,18 @@ per execution (``executemany``), psycopg2's ``execute_values`` expands one
 
 from __future__ import annotations
 
+from app.callee_hours import zone_sets_for
 from app.db import is_postgres
 from app.models import Contact
 
-_COLUMNS = '"contact_list_id", "phone", "fields", "position"'
-_INSERT_SQLITE = 'INSERT INTO "{table}" ({columns}) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING'
+_COLUMNS = '"contact_list_id", "phone", "fields", "position", "zone_set"'
+_INSERT_SQLITE = 'INSERT INTO "{table}" ({columns}) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING'
 _INSERT_POSTGRES = 'INSERT INTO "{table}" ({columns}) VALUES %s ON CONFLICT DO NOTHING'
 
 
 class ContactWriter:
-    """Inserts (phone, fields, position) batches for one list; duplicates are skipped.
+    """Inserts (phone, fields, position) batches for one list (with each number's zone
+    set); duplicates are skipped.
 
     Raw cursor calls on purpose: peewee's insert_many builds each row in Python
     (30-50 us/row measured), which alone would take 30+ s for a million rows;
@@ -34,7 +36,10 @@ class ContactWriter:
         if not rows:
             return 0
         list_id = self.list_id
-        params = [(list_id, phone, fields, line) for phone, fields, line in rows]
+        # each number's time zones, worked out here once (app.callee_hours)
+        zones = zone_sets_for(self.db, list_id, [phone for phone, _, _ in rows])
+        params = [(list_id, phone, fields, line, zone)
+                  for (phone, fields, line), zone in zip(rows, zones)]
         cursor = self.db.cursor()
         if self.postgres:
             from psycopg2.extras import execute_values

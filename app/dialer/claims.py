@@ -15,6 +15,7 @@ from datetime import datetime
 
 from peewee import JOIN, SQL, Select, Value, fn
 
+from app.callee_hours import due_rows
 from app.db import database
 from app.dialer.sql import Statement, batches, rows_doc, rows_source
 from app.events import DNC
@@ -82,6 +83,12 @@ def due_contacts(campaign_id: int, now: datetime, limit: int) -> list[Due]:
     ]
 
 
+def callee_due(campaign: Campaign, now: datetime, limit: int) -> list[Due]:
+    """``due_contacts`` of a campaign with callee hours: only those inside their own hours."""
+    return [Due(cc_id, contact_id, attempts, phone, dnc_id is not None)
+            for cc_id, contact_id, attempts, phone, dnc_id in due_rows(campaign, now, limit)]
+
+
 def next_due_at(campaign_id: int):
     """When the earliest pending contact falls due (None: nothing pending)."""
     row = (
@@ -133,7 +140,8 @@ def claim_due(campaign: Campaign, slots: int, now: datetime, result, assign=None
         wanted = slots - len(claims)
         if wanted <= 0:
             break
-        dues = due_contacts(campaign.id, now, wanted)
+        dues = (callee_due(campaign, now, wanted) if campaign.callee_window
+                else due_contacts(campaign.id, now, wanted))
         callable_ = []
         for due in dues:
             if due.dnc:

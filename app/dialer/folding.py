@@ -14,10 +14,12 @@ import logging
 from collections import defaultdict
 from datetime import datetime
 
+from app.callbacks import callback_menu, callback_state
 from app.campaigns.states import get_campaign
 from app.db import database
 from app.dialer.outcomes import BREAKER_REASONS, IN_FLIGHT, AttemptFacts, facts_of, next_state
 from app.dialer.sql import Statement, batches, rows_doc, rows_source
+from app.events import ANSWERED_OUTCOME
 from app.models import (
     CALLING,
     DONE,
@@ -194,6 +196,7 @@ def settle(campaign: Campaign, closes, now) -> list[dict]:
     tripped = campaign.breaker_tripped_at
     # only a campaign whose breaker ever tripped has attempts given back
     given = given_back_of(campaign.id, [a.contact_id for a, _ in closes]) if tripped else {}
+    callbacks = callback_menu(campaign.id)  # digit -> delay of its call-back options
     rows = []
     for attempt, facts in closes:
         back = given.get(attempt.contact_id, 0)
@@ -201,6 +204,9 @@ def settle(campaign: Campaign, closes, now) -> list[dict]:
         if tripped and facts.outcome in BREAKER_REASONS and attempt.originated_at < tripped:
             # up when the breaker tripped, and failed its way: the route's fault, given back
             state, due, back = PENDING, ended, back + 1
+        elif facts.outcome == ANSWERED_OUTCOME and facts.digit in callbacks:
+            state, due = callback_state(campaign, attempt.number - back, callbacks[facts.digit],
+                                        ended)
         else:
             state, due = next_state(campaign, attempt.number - back, facts.outcome, ended)
         rows.append((attempt.contact_id, attempt.number, state, due, facts.outcome, back))

@@ -27,7 +27,7 @@ from app.dialer.spread import TickPool, pool_lock
 from app.errors import IllegalTransitionError, StaleStateError
 from app.messages.audio import waiting_for_audio
 from app.models import ACTIVE, FINISHED, PAUSED, Campaign
-from app.windows import campaign_opening
+from app.holidays import campaign_opening  # the windows less the holidays
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +102,8 @@ def _tick(campaign: Campaign, now: datetime, ami, settings) -> TickResult:
             result.live = live_calls(campaign, snapshot)
             if opening.next_start is None:
                 result.status = f"not dialing: {opening.reason}"
+            elif opening.reason.startswith("holiday"):
+                result.status = f"not dialing: {opening.reason}; next window {_fmt(opening.next_start)}"
             else:
                 result.status = f"outside window until {_fmt(opening.next_start)}"
             result.delay_s = _idle_delay(now, opening.next_start, result.live, tick_s)
@@ -160,6 +162,9 @@ def _dial(campaign: Campaign, snapshot: PbxSnapshot | None, now: datetime, pool:
                              f"made yet ({plan.live} calls up)")
         elif nxt is None:
             result.status = f"no due contacts ({plan.live} calls up)"
+        elif nxt <= now and campaign.callee_window:  # due, but outside their own hours
+            result.status = f"no due contacts inside the callees' hours {campaign.callee_window}"
+            nxt = None
         else:
             result.status = f"no due contacts until {_fmt(nxt)}"
         result.delay_s = _idle_delay(now, nxt, plan.live, settings.dial_tick_ms / 1000.0)

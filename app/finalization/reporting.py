@@ -8,7 +8,8 @@ from app.config import get_settings
 from app.db import database, is_postgres
 from app.finalization.steps import CHARTS, CSV_EXPORT, REPORT, claim
 from app.models import CampaignReport
-from app.reports import build_report, chart_images, export_folder, write_atomically, write_csv
+from app.report_charts import chart_images
+from app.reports import build_report, export_folder, write_atomically, write_csv
 
 log = logging.getLogger(__name__)
 

@@ -78,7 +78,8 @@ def results_sql(with_list: bool, option_count: int = 0, amd: bool = False) -> st
     """INSERT ... SELECT that folds the events of each contact that has some into its result row.
 
     The rule is the dialer's per-attempt rule (``app.dialer.facts_of``) applied
-    to the contact's last attempt, in one set-based pass: answered if any
+    to the contact's last attempt, in one set-based pass: 'stopped' when an
+    operator stopped it (``app.contacts.stopping``); else answered if any
     attempt shows a sign of an answer (answered, a digit, timeout, invalid) —
     even when its hangup event never came, since the person was reached — unless
     AMD handled every answered attempt as a machine: then 'machine-message' when a
@@ -110,6 +111,7 @@ SELECT ?, r.contact_id, r.phone, r.outcome, r.attempts, r.digit,
 FROM (
   SELECT c.id AS contact_id, c.phone AS phone,
     CASE
+      WHEN cc.last_outcome = 'stopped' THEN 'stopped'
       WHEN a.answered_at IS NOT NULL AND a.answers > a.machines THEN 'answered'
       WHEN a.messages > 0 THEN 'machine-message'
       WHEN a.machines > 0 THEN 'machine'
@@ -146,7 +148,7 @@ def silent_results_sql(with_list: bool) -> str:
         f"""
 INSERT INTO contact_result ({RESULT_COLUMNS})
 SELECT ?, c.id, c.phone,
-  CASE WHEN cc.last_outcome = 'dnc' THEN 'dnc'
+  CASE WHEN cc.last_outcome IN ('dnc', 'stopped') THEN cc.last_outcome
        WHEN {dialed} = 0 THEN '{NOT_CALLED}'
        ELSE 'lost' END,
   {dialed}, '', '', NULL, NULL, NULL

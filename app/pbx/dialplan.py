@@ -14,7 +14,8 @@ Call flow of a campaign context (what pbxsim acts out, see pbxsim/interpreter.py
   ``digit_timeout_s`` after each play; no digit at all: report ``timeout`` and
   hang up; a digit: ``Goto(<digit>,1)``.
 * ``<digit>``: one extension per option: report ``dtmf-<digit>``, then the
-  action: ``record`` hangs up (the digit is the answer), ``repeat`` plays the
+  action: ``record`` and ``callback`` hang up (the digit is the answer; the
+  dialer schedules a call-back's attempt, ``app.callbacks``), ``repeat`` plays the
   menu again (at most ``REPEAT_LIMIT`` menu plays), ``transfer`` ``Dial()``s the
   option's target.
 * ``i``: a digit that is no option lands here (Asterisk jumps to ``i`` with
@@ -46,7 +47,7 @@ import logging
 import os
 import re
 import tempfile
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
 from app.amd import settings_of as amd_settings_of
@@ -55,11 +56,11 @@ from app.clock import utcnow
 from app.config import get_settings
 from app.errors import ValidationError
 from app.events import CONFIRM_VALUE, CONFIRM_VARIABLE, REASON_CODES, USER_EVENT
-from app.menu import Option, key_problems, option_of, transfer_of
-from app.messages.template import EMPTY, Template, parse, template_problems
+from app.menu import key_problems, transfer_of
 from app.models import DIALPLAN_STATES, OPTION_DIGITS, Campaign, CampaignOption
 from app.pbx import dialplan_amd
 from app.pbx.dialplan_message import menu_steps
+from app.pbx.dialplan_spec import CampaignSpec, OptionSpec, campaign_spec  # noqa: F401
 from app.pbx.errors import DialplanError
 from app.pbx.originate import context_name, dial_string, field_of
 
@@ -73,65 +74,6 @@ REPEAT_LIMIT = 5  # menu plays a caller can ask for with a "repeat" option
 _SOUND_RE = re.compile(r"[A-Za-z0-9_./+-]{1,200}\Z")
 _TARGET_RE = re.compile(r"[A-Za-z0-9_./@:+#*-]{1,100}\Z")
 _AUDIO_EXTS = (".wav", ".gsm", ".ulaw", ".alaw", ".sln", ".g722", ".mp3", ".WAV")
-
-
-@dataclass
-class CampaignSpec:
-    """What the renderer needs of a campaign (built from the model or a dict)."""
-
-    id: int
-    name: str = ""
-    message_file: str = ""
-    message_sound: str = ""
-    digit_timeout_s: int = 5
-    message_repeats: int = 2
-    ring_timeout_s: int = 30
-    caller_id: str = ""
-    options: list = field(default_factory=list)  # OptionSpec
-    amd: dict = field(default_factory=dict)  # app.amd settings (empty: AMD off)
-    max_attempts: int = 3
-    template: Template = EMPTY  # a personalised message (app.messages); EMPTY: the file
-    timezone: str = "UTC"
-
-
-# what the renderer needs of an option is the option itself
-OptionSpec = Option
-
-
-def campaign_spec(campaign, options=None) -> CampaignSpec:
-    """Build a ``CampaignSpec`` from a Campaign model, a dict or a spec.
-
-    ``options`` defaults to ``campaign.options`` (the model backref) or ``campaign["options"]``.
-    """
-    if isinstance(campaign, CampaignSpec):
-        return campaign
-    if options is None:
-        options = field_of(campaign, "options", None) or []
-    specs = [option_of(opt) for opt in options]
-    return CampaignSpec(
-        id=int(field_of(campaign, "id")),
-        name=str(field_of(campaign, "name", "") or ""),
-        message_file=str(field_of(campaign, "message_file", "") or ""),
-        message_sound=str(field_of(campaign, "message_sound", "") or ""),
-        digit_timeout_s=int(field_of(campaign, "digit_timeout_s", 5) or 5),
-        message_repeats=int(field_of(campaign, "message_repeats", 2) or 1),
-        ring_timeout_s=int(field_of(campaign, "ring_timeout_s", 30) or 30),
-        caller_id=str(field_of(campaign, "caller_id", "") or ""),
-        options=specs,
-        amd=dict(field_of(campaign, "amd", None) or {}),
-        max_attempts=int(field_of(campaign, "max_attempts", 3) or 3),
-        template=_template_of(field_of(campaign, "message_template", None)),
-        timezone=str(field_of(campaign, "timezone", "UTC") or "UTC"),
-    )
-
-
-def _template_of(raw) -> Template:
-    if isinstance(raw, Template):
-        return raw
-    found = template_problems(raw)
-    if found:
-        raise DialplanError("message_template: " + "; ".join(found))
-    return parse(raw)
 
 
 def _comment(text) -> str:
@@ -280,6 +222,7 @@ def _campaign_header(spec, prompt, repeats, timeout, options) -> list[str]:
     ]
     for opt in options:
         what = opt.action + (f" to {_comment(opt.target)}" if opt.action == "transfer" else "")
+        what += f" in {_comment(opt.target)}" if opt.action == "callback" else ""
         out.append(f";   {opt.digit} = {_comment(opt.label)!r} ({what})")
     if not options:
         out.append(";   no options: every digit is reported as invalid")

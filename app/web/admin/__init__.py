@@ -12,6 +12,7 @@ from app.web.admin.dashboard import DashboardView
 from app.web.admin.contacts import ContactListView, ContactView
 from app.web.admin.dnc import DoNotCallView
 from app.web.admin.messages import MessageView
+from app.web.admin.holidays import HolidayView
 from app.web.admin.operations import OperationsView
 from app.web.admin.pbxs import PbxView
 from app.web.admin.outbound import (
@@ -20,6 +21,7 @@ from app.web.admin.records import AttemptView, EventView, UserView
 from app.web.admin.tokens import ApiTokenView
 from app.web.auth import init_auth
 from app.models import CallAttempt, CallEvent, Campaign, Contact, ContactList, DoNotCall, User
+from app.holiday_tables import Holiday
 from app.outbound.tables import MailMessage, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from app.pbx.tables import Pbx
 
@@ -39,6 +41,7 @@ def init_admin(app) -> Admin:
     admin.add_view(ContactListView(ContactList, name=_l("Contact lists"), endpoint="contactlist"))
     admin.add_view(ContactView(Contact, name=_l("Contacts"), endpoint="contact"))
     admin.add_view(DoNotCallView(DoNotCall, name=_l("Do not call"), endpoint="dnc"))
+    admin.add_view(HolidayView(Holiday, name=_l("Holidays"), endpoint="holiday"))
     admin.add_view(AttemptView(CallAttempt, name=_l("Attempts"), endpoint="attempt", category=_l("Calls")))
     admin.add_view(EventView(CallEvent, name=_l("Events"), endpoint="event", category=_l("Calls")))
     admin.add_view(OperationsView(name=_l("Operations"), endpoint="operations"))

@@ -22,6 +22,7 @@ from app.campaigns import (
     caller_id_problems,
     date_problems,
 )
+from app.callee_hours import window_problems as callee_window_problems
 from app.errors import ValidationError
 from app.menu import LABEL_MAX, TARGET_MAX
 from app.models import OPTION_ACTIONS, OPTION_DIGITS, RETRYABLE_OUTCOMES
@@ -50,6 +51,7 @@ FORM_COLUMNS = (
     "message_template",
     "digit_timeout_s",
     "message_repeats",
+    "callee_window",
 )
 # not rendered for a running campaign, so not accepted either (the domain refuses them too)
 LOCKED_FIELDS = (*LOCKED_AFTER_DRAFT, "message_upload", "options")
@@ -88,6 +90,13 @@ FORM_ARGS = {
                        '"field": "amount", "as": "number|digits|alpha|date|time|money"}]}; '
                        "the fields are the contact list's columns (listed on the campaign's "
                        "Messages page). Empty: the stock sound or file for everyone.",
+    },
+    "callee_window": {
+        "label": "Callee's hours",
+        "validators": [rule_of(lambda name, value: callee_window_problems(value))],
+        "description": "HH:MM-HH:MM: also call each contact only inside these hours of its own "
+                       "time zone (from its number; most restrictive when it may be in several; "
+                       "unknown: the campaign's zone). Empty: off.",
     },
     "retry_on": {
         "label": "Retry on",

@@ -52,14 +52,16 @@ from app.web.admin.campaign_forms import (
 from app.web.admin.campaign_ops import OPS, run_op
 from app.web.admin.campaign_words import campaign_words, live_words
 from app.web.error_words import translate_error
+from app.web.admin.campaign_reuse import CampaignReuseMixin
 from app.web.admin.media import store_message
 from app.web.admin.stats import live_view, shared_live_view
 
 log = logging.getLogger(__name__)
 
 
-class CampaignView(SecureModelView):
+class CampaignView(CampaignReuseMixin, SecureModelView):
     edit_template = "callcast/campaign_edit.html"
+    create_template = "callcast/campaign_create.html"
     details_template = "callcast/campaign_live.html"
 
     column_list = ("id", "name", "state", "dialer_status", "progress", "contact_list", "max_channels", "created_at")
@@ -252,6 +254,7 @@ class CampaignView(SecureModelView):
             live=live_view(campaign.id, stats_cache()),
             report=report if campaign.state == CLOSED else None,
             ops=[op for op in OPS.values() if campaign.state in op.sources] if can_act() else [],
+            can_reuse=can_act(),
             options=list(campaign.options.order_by(CampaignOption.digit)),
             windows=list(campaign.windows.order_by(CallWindow.weekday, CallWindow.starts)),
             weekdays=WEEKDAYS,

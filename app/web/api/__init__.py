@@ -6,6 +6,7 @@
     campaigns  campaigns and their actions
     lists      contact lists: upload, progress, append
     dnc        the do-not-call list
+    holidays   dates with no calls
     results    live status, results, report, CSV
     docs       the rendered API page (no CDN: the page is generated here)
 
@@ -21,11 +22,11 @@ from werkzeug.exceptions import HTTPException
 from app.db import MAX_INTEGER
 from app.errors import CallcastError
 from app.web.admin.base import BoundedIntegerConverter
-from app.web.api import campaigns, dnc, docs, lists, results
+from app.web.api import campaigns, dnc, docs, holidays, lists, results
 from app.web.api.access import authenticate
 from app.web.api.errors import ApiError, ErrorSchema, api_error, domain_error, http_error
 
-BLUEPRINTS = (campaigns.blp, lists.blp, dnc.blp, results.blp)
+BLUEPRINTS = (campaigns.blp, lists.blp, dnc.blp, results.blp, holidays.blp)
 # once, at import: a blueprint takes no new hooks after its first app (each test builds one)
 for _blp in BLUEPRINTS:
     _blp.before_request(authenticate)

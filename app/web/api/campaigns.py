@@ -11,6 +11,8 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from app import campaigns
+from app.campaigns import cloning, recycling
+from app.contacts.stopping import stop_contact
 from app.clock import utcnow
 from app.models import Campaign, CallWindow, CampaignOption
 from app.web.admin.campaign_ops import OPS, run_op
@@ -21,6 +23,12 @@ from app.web.api.schemas import (
     CampaignPageArgs,
     CampaignSchema,
     CampaignUpdate,
+    CloneInput,
+    RecycleInput,
+    RecycleResult,
+    StopContactInput,
+    StopContactResult,
+    TemplateInput,
 )
 
 blp = Blueprint("api_campaigns", __name__, url_prefix="/api/v1/campaigns",
@@ -115,3 +123,51 @@ def _action(name: str):
 
 for _name in OPS:
     _action(_name)
+
+
+@blp.route("/<int:campaign_id>/clone", methods=["POST"])
+@blp.arguments(CloneInput)
+@blp.response(201, CampaignSchema)
+def campaign_clone(values, campaign_id):
+    """A new DRAFT built like this campaign (any state): fields, options, windows, message.
+
+    The contact list is shared unless ``contact_list`` names another (or null: none).
+    """
+    make = cloning.new_from_template if values.get("from_template") else cloning.clone
+    copy = make(campaign_id, utcnow(), caller().user_id, name=values.get("name"),
+                contact_list=values.get("contact_list", cloning.KEEP))
+    return campaign_json(copy)
+
+
+@blp.route("/<int:campaign_id>/template", methods=["POST"])
+@blp.arguments(TemplateInput)
+@blp.response(200, CampaignSchema)
+def campaign_template(values, campaign_id):
+    """Mark the campaign as a template (offered by "new from template"), or no longer."""
+    return campaign_json(cloning.mark_template(campaign_id, values["is_template"], utcnow(),
+                                               caller().user_id))
+
+
+@blp.route("/<int:campaign_id>/stop-contact", methods=["POST"])
+@blp.arguments(StopContactInput)
+@blp.response(200, StopContactResult)
+def campaign_stop_contact(values, campaign_id):
+    """Stop one contact of an ACTIVE or PAUSED campaign: final, outcome ``stopped``."""
+    return stop_contact(campaign_id, values["contact"], utcnow(), dnc=values["dnc"],
+                        note=values["note"], user_id=caller().user_id)
+
+
+@blp.route("/<int:campaign_id>/recycle", methods=["POST"])
+@blp.arguments(RecycleInput)
+@blp.response(200, RecycleResult)
+def campaign_recycle(values, campaign_id):
+    """A new list and DRAFT campaign of a FINISHED or CLOSED campaign's contacts whose final
+    result matches (outcomes, digits, attempts); ``preview``: only the count."""
+    flt = recycling.make_filter(values["outcomes"], values["digits"], values["min_attempts"],
+                                values["max_attempts"])
+    if values["preview"]:
+        return {"count": recycling.preview(campaign_id, flt), "campaign": None,
+                "contact_list": None}
+    copy, new_list, count = recycling.recycle(campaign_id, flt, utcnow(), caller().user_id,
+                                              name=values.get("name"))
+    return {"count": count, "campaign": campaign_json(copy), "contact_list": new_list.id}

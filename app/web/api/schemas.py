@@ -128,6 +128,9 @@ class CampaignInput(Strict):
     message_sound = _text("message_sound")
     message_template = f.Nested(TemplateSchema, metadata={
         "description": "a personalised message: sounds, fields said by Asterisk, TTS text"})
+    callee_window = _text("callee_window", metadata={
+        "description": "HH:MM-HH:MM in each callee's own zone; empty: off",
+        "example": "09:00-20:00"})
     options = f.List(f.Nested(OptionSchema), validate=v.Length(max=len(OPTION_DIGITS)))
     windows = f.List(f.Nested(WindowSchema), validate=v.Length(max=7 * 24))
     max_channels = _limit("max_channels")
@@ -195,6 +198,54 @@ class CampaignSchema(ma.Schema):
     digit_timeout_s = f.Integer()
     message_repeats = f.Integer()
     amd = f.Nested(AmdOut)
+    is_template = f.Boolean()
+    callee_window = f.String()
+
+
+class CloneInput(Strict):
+    """A clone's name and list: the list absent is shared, null is none, an id is that list."""
+
+    name = Text(validate=v.Length(1, MAX_LENGTHS["name"]),
+                metadata={"description": "default: 'copy of NAME'"})
+    contact_list = _int(1, allow_none=True, metadata={"description": "a contact list's id"})
+    from_template = f.Boolean(load_default=False,
+                              metadata={"description": "refuse unless the source is a template"})
+
+
+class StopContactInput(Strict):
+    contact = Text(required=True, validate=v.Length(1, 40),
+                   metadata={"description": "the contact's id or its phone number (E.164)"})
+    dnc = f.Boolean(load_default=False, metadata={"description": "also put it on do-not-call"})
+    note = Text(load_default="", validate=v.Length(max=255))
+
+
+class StopContactResult(ma.Schema):
+    contact_id = f.Integer(required=True)
+    phone = f.String(required=True)
+    was = f.String(required=True, metadata={"description": "the dial state it left"})
+    dnc = f.Boolean(required=True)
+    dnc_added = f.Boolean(required=True)
+
+
+class RecycleInput(Strict):
+    outcomes = f.List(Text(validate=v.Length(1, 32)), load_default=list,
+                      validate=v.Length(max=20), metadata={"example": ["busy", "noanswer"]})
+    digits = f.List(Text(validate=v.OneOf(OPTION_DIGITS)), load_default=list,
+                    validate=v.Length(max=len(OPTION_DIGITS)))
+    min_attempts = _int(0, 100, load_default=0)
+    max_attempts = _int(0, 100, load_default=100)
+    name = Text(validate=v.Length(1, MAX_LENGTHS["name"]))
+    preview = f.Boolean(load_default=False, metadata={"description": "only count"})
+
+
+class RecycleResult(ma.Schema):
+    count = f.Integer(required=True)
+    campaign = f.Nested(CampaignSchema, allow_none=True)
+    contact_list = f.Integer(allow_none=True)
+
+
+class TemplateInput(Strict):
+    is_template = f.Boolean(required=True)
 
 
 class CampaignPage(Paged):
