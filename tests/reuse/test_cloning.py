@@ -176,3 +176,19 @@ def test_the_console_clones_marks_templates_and_offers_new_from_template(app, db
     viewer = client_as(app, "viewer")
     assert viewer.post(f"/admin/campaign/clone/{source.id}").status_code == 403
     assert "New from template" not in viewer.get("/admin/campaign/").get_data(as_text=True)
+
+
+def test_a_clone_copies_answering_machine_settings_and_the_personalised_message(db):
+    contact_list = ContactList.create(name="l", status="ready", columns=["name"])
+    template = {"segments": [{"kind": "sound", "sound": "hello-world"},
+                             {"kind": "tts", "text": "Hello {name}"}]}
+    source = create(dict(name="amd", contact_list=contact_list.id, message_sound="hello-world",
+                         amd={"enabled": True, "machine": "message", "message_sound": "vm-intro",
+                              "greeting_ms": 2000},
+                         message_template=template), NOW)
+    copy = clone(source.id, NOW, name="amd copy")
+    assert copy.amd == get_campaign(source.id).amd
+    assert copy.amd["enabled"] and copy.amd["machine"] == "message"
+    assert copy.amd["greeting_ms"] == 2000
+    assert copy.message_template == get_campaign(source.id).message_template
+    assert "Hello {name}" in str(copy.message_template)

@@ -132,3 +132,18 @@ def test_the_cli_api_and_console_recycle(app, db, users, api):
     assert Campaign.select().where(Campaign.state == CLOSED).count() == 1
     assert client_as(app, "viewer").post(f"/admin/campaign/recycle/{campaign.id}").status_code \
         == 403
+
+
+def test_a_closed_campaign_with_answering_machines_is_recycled_on_its_machine_outcomes(db):
+    from tests.test_amd_outcomes import scenario
+
+    campaign, c = scenario()  # a person, a message left, a not-sure machine, machine then person
+    assert finalize(campaign.id, NOW) == "closed"
+    assert preview(campaign.id, make_filter(["machine"])) == 1
+    assert preview(campaign.id, make_filter(["machine", "machine-message"])) == 2
+    copy, new_list, count = recycle(campaign.id, make_filter(["machine-message"]), NOW)
+    assert count == 1 and [p for p, _ in phones_of(new_list.id)] == [
+        Contact.get_by_id(c[1]).phone]
+    source_amd = Campaign.get_by_id(campaign.id).amd
+    assert copy.amd["enabled"]  # the copy detects machines too, with the same policy
+    assert {k: copy.amd[k] for k in source_amd} == source_amd
