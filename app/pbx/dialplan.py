@@ -59,7 +59,7 @@ from app.events import CONFIRM_VALUE, CONFIRM_VARIABLE, REASON_CODES, USER_EVENT
 from app.menu import key_problems, transfer_of
 from app.models import DIALPLAN_STATES, OPTION_DIGITS, Campaign, CampaignOption
 from app.pbx import dialplan_amd
-from app.pbx.dialplan_message import menu_steps
+from app.pbx.dialplan_message import menu_steps, voicemail_steps
 from app.pbx.dialplan_spec import CampaignSpec, OptionSpec, campaign_spec  # noqa: F401
 from app.pbx.errors import DialplanError
 from app.pbx.originate import context_name, dial_string, field_of
@@ -208,7 +208,8 @@ def render_campaign(campaign, options=None, settings=None) -> str:
     if amd is not None:
         voicemail = replace(spec, message_file=amd.message_file, message_sound=amd.message_sound)
         voicemail = prompt_of(voicemail, settings) if amd.leaves_message() else ""
-        out += dialplan_amd.machine_lines(amd, spec.max_attempts, voicemail, _report)
+        personal = [] if spec.template.empty else voicemail_steps(spec.template, spec.timezone)
+        out += dialplan_amd.machine_lines(amd, spec.max_attempts, voicemail, _report, personal)
     out += _closing_extensions(repeats, amd)
     return "\n".join(out) + "\n"
 

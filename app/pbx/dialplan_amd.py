@@ -18,7 +18,8 @@ application), so ``h`` reports the ``HANGUP`` verdict before ``hangup``.
 ``machine``: hang up; or wait for the greeting to end with
 ``WaitForSilence(<silence>,1,<cap>)`` (apps/app_waitforsilence.c: ``WAITSTATUS``
 ``SILENCE`` or, after ``<cap>`` seconds, ``TIMEOUT``), play the voicemail message
-and report ``vm-left``; a greeting still going at the cap reports ``vm-timeout``
+(followed, when the campaign has a personalised message, by that message's segments:
+the contact's own name, amount or date) and report ``vm-left``; a greeting still going at the cap reports ``vm-timeout``
 and hangs up, so a never-ending greeting holds the channel ``<cap>`` seconds at most.
 With "message on the last attempt", the message is left only when
 ``${CC_ATTEMPT}`` reached the last attempt a machine gets.
@@ -74,10 +75,11 @@ def hangup_lines(amd, report) -> list[str]:
     ]
 
 
-def machine_lines(amd, max_attempts: int, voicemail: str, report) -> list[str]:
+def machine_lines(amd, max_attempts: int, voicemail: str, report, personal=()) -> list[str]:
     """The ``machine`` extension: hang up, or wait for the beep and leave the message.
 
-    ``voicemail``: the checked prompt name of the voicemail message.
+    ``voicemail``: the checked prompt name of the voicemail message; ``personal``: the
+    steps of the campaign's personalised message, played after it (``app.messages``).
     """
     last = amd.last_machine_attempt(max_attempts)
     out = [f"exten => {MACHINE_EXTEN},1,NoOp(answering machine: {_policy(amd, last)})"]
@@ -92,6 +94,7 @@ def machine_lines(amd, max_attempts: int, voicemail: str, report) -> list[str]:
         f" same => n(message),WaitForSilence({amd.message_silence_ms},1,{amd.message_cap_s})",
         ' same => n,GotoIf($["${WAITSTATUS}" = "TIMEOUT"]?nobeep)',
         f" same => n,Playback({voicemail})",
+        *personal,
         f" same => n,{report(MESSAGE_LEFT, None)}",
         " same => n,Hangup()",
         f" same => n(nobeep),{report(MESSAGE_TIMEOUT, None)}",

@@ -86,6 +86,21 @@ def message_steps(template: Template, timezone: str, *, digit_label: str | None 
     return out
 
 
+def voicemail_steps(template: Template, timezone: str) -> list[str]:
+    """The personalised message left on an answering machine (AMD, after its voicemail
+    sound): the same segments, in the template's language, played through (no digit
+    is waited for on a machine)."""
+    return [_language_step(template), *message_steps(template, timezone, digit_label=None,
+                                                     label="vm")]
+
+
+def _language_step(template: Template) -> str:
+    language = asterisk_language(template.language)
+    if not SOUND_RE.match(language):
+        raise DialplanError(f"language {language!r} cannot be a dialplan argument")
+    return f" same => n,Set(CHANNEL(language)={language})"
+
+
 def asterisk_language(language: str) -> str:
     """The template's language as Asterisk names its sounds folders: ``pt-br`` -> ``pt_BR``."""
     base, _, region = language.replace("_", "-").partition("-")
@@ -100,11 +115,8 @@ def menu_steps(template: Template, timezone: str, repeats: int, timeout: int,
     is the template's, so the Say applications pick their prompts (and ``main/say.c`` its
     rules) in it (funcs/func_channel.c: ``CHANNEL(language)`` is writable).
     """
-    language = asterisk_language(template.language)
-    if not SOUND_RE.match(language):
-        raise DialplanError(f"language {language!r} cannot be a dialplan argument")
     return [
-        f" same => n,Set(CHANNEL(language)={language})",
+        _language_step(template),
         " same => n,Set(SAY_DTMF_INTERRUPT=true)",
         " same => n(menu),Set(CC_PLAYS=$[${CC_PLAYS} + 1])",
         " same => n,Set(CC_DIGIT=)",

@@ -157,3 +157,39 @@ def test_the_channel_speaks_the_templates_language(tmp_path):
     finally:
         ami.close()
         sim.stop()
+
+
+def test_a_machine_gets_the_voicemail_sound_then_the_contacts_own_message(tmp_path):
+    """AMD and a personalised message together: after the beep, the voicemail sound and
+    then the same segments, spoken through (no digit awaited), then ``vm-left``."""
+    settings = settings_for(tmp_path)
+    amd = {"enabled": True, "machine": "message", "message_sound": "custom/callcast-voicemail"}
+    campaign = dataclasses.replace(spec(settings), amd=amd)
+    text = render_campaign(campaign, None, settings)
+    machine = text[text.index("exten => machine,1"):]
+    machine = machine[:machine.index("\n\n")].splitlines()
+    at = machine.index(" same => n,Playback(custom/callcast-voicemail)")
+    assert machine[at + 1] == " same => n,Set(CHANNEL(language)=en)"
+    assert " same => n,SayNumber(${CC_V3})" in machine[at:]
+    assert not any("Read(" in line for line in machine)  # played through on a machine
+    assert machine.index(" same => n,Gosub(callcast-report,s,1(vm-left))") > at
+    write_dialplan([campaign], settings=settings)
+    sounds = make_sounds(tmp_path / "sounds")
+    write_wav(sounds / "en" / "custom" / "callcast-voicemail.wav", 0.3)
+    tts = write_wav(tmp_path / "tts" / "abc.wav", 0.5)
+    sim = PbxsimThread(port=0, dialplan_path=str(settings.dialplan_path), speed=20.0,
+                       sounds_dir=str(sounds))
+    sim.start()
+    try:
+        with AmiClient("127.0.0.1", sim.port, "callcast", "callcast", timeout=5.0) as ami:
+            out = render_contact(parse(TEMPLATE), FIELDS, "Europe/Paris")
+            variables = {**out.variables, "CC_V2": str(tts)[: -len(".wav")]}
+            # the digit before the last 5: a machine that greets, beeps and records
+            ami.originate(**originate_args({"id": 20}, 1, 1, "+15550051", settings, variables))
+            record = wait_until(lambda: next((c for c in sim.stats()["calls"] if c["done"]),
+                                             None), 30, "the call to end")
+    finally:
+        sim.stop()
+    names = ["TTS" if n.endswith("/tts/abc") else n for n in record["played"]]
+    assert names == ["custom/callcast-voicemail", "hello", "TTS", *SAID, "callcast-missing"]
+    assert [e["event"] for e in record["agi"]][:3] == ["answered", "amd-machine", "vm-left"]
