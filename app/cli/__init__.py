@@ -45,7 +45,7 @@ def register_cli(app) -> None:
     from app.cli.user import user_cli
 
     attach_report(campaign_cli)  # `campaign report` lives with the reports
-    attach_messages(campaign_cli)  # `campaign template|skipped|message`: app.messages
+    attach_messages(campaign_cli)  # `campaign message-template|skipped|message`: app.messages
     attach_reuse(campaign_cli)  # clone, template, recycle (app/cli/reuse.py)
     for group in (user_cli, token_cli, campaign_cli, demo_cli, pbx_cli, holiday_cli):
         app.cli.add_command(group)

@@ -1,4 +1,4 @@
-"""``flask campaign template|skipped|message``: a campaign's personalised message from the
+"""``flask campaign message-template|skipped|message``: a campaign's personalised message from the
 command line, through the same domain functions as the console and the API."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from app.errors import CallcastError
 from app.messages.prepare import message_of, skipped_csv
 
 
-@click.command("template")
+@click.command("message-template")
 @click.argument("campaign_id", type=int)
 @click.argument("template_file", type=click.File("r", encoding="utf-8"))
 def template_cmd(campaign_id, template_file):
@@ -57,7 +57,13 @@ def message_cmd(campaign_id, contact_id):
 
 
 def attach(group) -> None:
-    """Add the message commands to the ``campaign`` group."""
+    """Add the message commands to the ``campaign`` group (again: no change).
+
+    Raises:
+        RuntimeError: another command already has one of their names.
+    """
     for command in (template_cmd, skipped_cmd, message_cmd):
-        if command.name not in group.commands:
-            group.add_command(command)
+        existing = group.commands.get(command.name)
+        if existing is not None and existing is not command:
+            raise RuntimeError(f"two commands named 'campaign {command.name}'")
+        group.add_command(command)

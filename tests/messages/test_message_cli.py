@@ -1,4 +1,4 @@
-"""flask campaign template|skipped|message: the same domain functions from the command line."""
+"""flask campaign message-template|skipped|message: the same domain functions from the command line."""
 
 from __future__ import annotations
 
@@ -18,11 +18,11 @@ def test_the_cli_sets_a_template_activates_and_lists_the_skipped(app, db, tmp_pa
     runner = app.test_cli_runner()
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"segments": [{"kind": "say", "field": "amout", "as": "number"}]}))
-    refused = runner.invoke(args=["campaign", "template", str(campaign.id), str(bad)])
+    refused = runner.invoke(args=["campaign", "message-template", str(campaign.id), str(bad)])
     assert refused.exit_code != 0 and "segment 1: unknown field 'amout'" in refused.output
     good = tmp_path / "good.json"
     good.write_text(json.dumps({"segments": [{"kind": "say", "field": "amount", "as": "number"}]}))
-    saved = runner.invoke(args=["campaign", "template", str(campaign.id), str(good)])
+    saved = runner.invoke(args=["campaign", "message-template", str(campaign.id), str(good)])
     assert saved.exit_code == 0, saved.output
     activated = runner.invoke(args=["campaign", "activate", str(campaign.id), "--no-reload"])
     assert activated.exit_code == 0, activated.output
