@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
 import sys
-import tempfile
 import threading
 from pathlib import Path
 
@@ -31,26 +29,10 @@ from app.db import connection
 from app.logs import configure_logging
 from app.pbx import agents, pool
 from app.pbx.ami import AmiClient
-from app.pbx.dialplan import write_campaign_dialplans
+from app.pbx.dialplan import write_campaign_dialplans, write_file
 from app.pbx.errors import PbxError
 
 log = logging.getLogger(__name__)
-
-
-def write_file(path: Path, text: str) -> None:
-    """``text`` to ``path`` atomically, readable by Asterisk's user."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def reload_local(settings) -> None:

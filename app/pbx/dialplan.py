@@ -312,21 +312,7 @@ def write_dialplan(campaigns, path=None, ami=None, settings=None, now=None) -> P
         settings = get_settings()
     path = Path(path or settings.dialplan_path)
     text = render_dialplan(campaigns, settings, now)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)  # Asterisk runs as another user and must read it
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    write_file(path, text)
     log.info("dialplan written path=%s campaigns=%d", path, len(list(campaigns)))
     if ami is not None:
         reload = getattr(ami, "reload_dialplan", None)  # the pool (app.pbx.poolami)
@@ -335,6 +321,23 @@ def write_dialplan(campaigns, path=None, ami=None, settings=None, now=None) -> P
         else:
             ami.command("dialplan reload")
     return path
+
+
+def write_file(path: Path, text: str) -> None:
+    """``text`` to ``path`` atomically (temp file, fsync, rename), 0644: Asterisk runs as
+    another user and must read it. A failed write leaves the old file and no temp file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def write_campaign_dialplans(ami=None, settings=None, now=None, activating=None) -> Path:
