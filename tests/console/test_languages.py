@@ -48,3 +48,15 @@ def test_form_and_domain_errors_are_translated(db, app, users, no_csrf, operator
     page = operator_client.post("/admin/campaign/new/", headers=ES,
                                 data=campaign_form(ends_at="2026-11-01 00:00:00")).get_data(as_text=True)
     assert "ends_at: el final debe ser posterior al inicio" in page
+
+
+def test_the_lists_column_headers_speak_the_language(db, viewer_client):
+    campaigns = viewer_client.get("/admin/campaign/", headers=ES).get_data(as_text=True)
+    assert "Canales máx." in campaigns and "Lista de contactos" in campaigns
+    assert "Max channels" not in campaigns
+    lists = viewer_client.get("/admin/contactlist/", headers=ES).get_data(as_text=True)
+    assert "Rechazados" in lists and "Columna de teléfono" in lists
+    dnc = viewer_client.get("/admin/dnc/", headers=ES).get_data(as_text=True)
+    assert "Teléfono" in dnc and "Añadido" in dnc
+    english = viewer_client.get("/admin/campaign/").get_data(as_text=True)
+    assert "Max channels" in english and "Canales máx." not in english

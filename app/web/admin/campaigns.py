@@ -6,6 +6,8 @@ and the writes are the campaign domain's (``app.campaigns``).
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
+
 import logging
 from pathlib import Path
 
@@ -69,7 +71,10 @@ class CampaignView(CampaignReuseMixin, SecureModelView):
     column_default_sort = ("id", True)
     column_searchable_list = ("name",)
     column_filters = ("state", "name", "created_at")
-    column_labels = {"dialer_status": "Dialer", "max_channels": "Max channels"}
+    column_labels = {"id": "ID", "name": _l("Name"), "state": _l("State"),
+                     "dialer_status": _l("Dialer"), "progress": _l("Progress"),
+                     "contact_list": _l("Contact list"), "max_channels": _l("Max channels"),
+                     "created_at": _l("Created")}
     can_delete = False  # campaigns are closed, never deleted from the console
 
     form_columns = FORM_COLUMNS

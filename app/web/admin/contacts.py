@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
+
 import logging
 
 from flask import abort, current_app, flash, g, jsonify, redirect, request, send_file, url_for
@@ -99,10 +101,13 @@ class ContactListView(SecureModelView):
         "default_country", "phone_column", "source_filename", "created_at",
     )
     column_labels = {
-        "rows_imported": "Contacts",
-        "rows_rejected": "Rejected",
-        "rows_duplicate": "Duplicates",
-        "default_country": "Country",
+        "name": _l("Name"), "status": _l("Status"),
+        "rows_imported": _l("Contacts"),
+        "rows_rejected": _l("Rejected"),
+        "rows_duplicate": _l("Duplicates"),
+        "default_country": _l("Country"),
+        "phone_column": _l("Phone column"), "source_filename": _l("Source file"),
+        "created_at": _l("Created"),
     }
     column_default_sort = ("id", True)
     column_sortable_list = ("id", "name", "created_at")
@@ -309,7 +314,8 @@ class ContactView(SecureModelView):
 
     writable = False
     column_list = ("id", "contact_list", "position", "phone", "fields")
-    column_labels = {"position": "Line"}
+    column_labels = {"contact_list": _l("Contact list"), "position": _l("Line"),
+                     "phone": _l("Phone"), "fields": _l("Fields")}
     # file order: (contact_list, position) is an index, so a page of one list is
     # an index range, never a sort of the list's million rows
     column_default_sort = [("contact_list", False), ("position", False)]

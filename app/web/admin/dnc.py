@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
+
 import logging
 
 from flask import abort, current_app, flash, redirect, request, url_for
@@ -25,6 +27,8 @@ class DoNotCallView(SecureModelView):
     list_template = "callcast/dnc_list.html"
     can_edit = False  # remove and add again: a number is the whole record
     column_list = ("phone", "source", "note", "created_at")
+    column_labels = {"phone": _l("Phone"), "source": _l("Source"), "note": _l("Note"),
+                     "created_at": _l("Added")}
     column_default_sort = ("id", True)
     column_sortable_list = ("phone", "created_at")
     column_filters = ("source",)
