@@ -34,7 +34,7 @@ from app.chains import (
 )
 from app.clock import utcnow
 from app.config import get_settings
-from app.db import connection
+from app.db import connection, write_transaction
 from app.dialer.breaker import pause_dialer
 from app.dialer.readout import set_status
 from app.dialer.tick import run_tick
@@ -134,8 +134,11 @@ def _tick_failed(campaign_id: int, held: str, exc: Exception, failures: int, err
               exc_info=exc)
     try:
         if errors >= TICK_ERRORS_MAX:
-            pause_dialer(campaign_id, f"tick failed: {error} — paused after {errors} tries", now)
-            release_lease(campaign_id, held)
+            # one transaction: nobody sees it PAUSED with no reason yet or the chain still held
+            with write_transaction():
+                pause_dialer(campaign_id, f"tick failed: {error} — paused after {errors} tries",
+                             now)
+                release_lease(campaign_id, held)
             return None
         set_status(campaign_id, f"tick failed: {error} (retry in {delay:.0f}s)", now)
         renew_lease(campaign_id, ACTIVE, held, utcnow(), tick_lease_seconds(delay, settings))
