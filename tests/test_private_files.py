@@ -116,7 +116,9 @@ def test_it_writes_every_export_of_a_campaign_owner_only(db, export_dir):
     folder = export_dir / f"campaign-{campaign.id}"
     files = [report.csv_path, report.archive_path, *report.charts.values()]
     files += [str(p) for p in folder.glob("late-events-*.zip")]
-    assert len(files) == 6
+    # the CSV, the archive, five charts (outcomes, digits, answered per attempt, attempts
+    # per contact, calls per hour) and the late events' zip
+    assert len(files) == 8
     assert {path: mode(path) for path in files} == {path: 0o600 for path in files}
     assert sorted(p.name for p in folder.iterdir() if p.name.startswith(".")) == []
     assert mode(folder) == mode(export_dir) == 0o700
