@@ -25,7 +25,7 @@ from app.dialer.folding import fold_events
 from app.dialer.spread import TickPool, pool_lock
 from app.errors import NotFoundError
 from app.models import ACTIVE
-from app.windows import campaign_opening
+from app.holidays import campaign_opening  # the windows less the holidays
 
 log = logging.getLogger(__name__)
 

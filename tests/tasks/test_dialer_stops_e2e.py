@@ -11,7 +11,7 @@ import pytest
 
 from app.campaigns import activation
 from app.clock import utcnow
-from app.models import FINAL, PAUSED, CallAttempt, Campaign, CampaignContact
+from app.models import FINAL, PAUSED, Campaign, CampaignContact
 from dialing_support import make_campaign
 from stack import Stack, serving
 
@@ -72,9 +72,10 @@ def test_it_pauses_on_a_dial_string_with_no_route_and_calls_everyone_once_it_is_
     calls = stack.pbx_stats()["calls"]
     assert calls and all(c["reason"] == 0 and c["route"].startswith("No such extension/context +")
                          for c in calls)
-    # nobody closed 'unavailable' after one call that could never have rung
-    wait_until(lambda: not CallAttempt.select().where(CallAttempt.finished_at.is_null()).exists(),
-               20, "the calls up at the trip to be folded")
+    # nobody closed 'unavailable' after one call that could never have rung. Calls still
+    # up when the breaker trips (a refill may trip it while the tick's calls ring) are
+    # folded when the campaign resumes, not while it is paused: the end state below shows
+    # that none of them closed a contact either
     assert not CampaignContact.select().where(CampaignContact.state == FINAL).exists()
 
     # the operator fixes DIAL_TEMPLATE (the digits match _X.), restarts the dialer, resumes
