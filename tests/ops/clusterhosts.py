@@ -19,7 +19,7 @@ from urllib.parse import urlparse, urlunparse
 
 from tests.ops.netns import Cluster
 from tests.tasks.stack import VENV_BIN
-from tests.waiting import wait_until
+from tests.waiting import free_port, wait_until
 
 AMI_PORT, AGI_PORT, FALLBACK_PORT, WEB_PORT = 5038, 4573, 4574, 8000
 HEALTH_TOKEN = "cluster-drill-token"
@@ -38,7 +38,7 @@ class Hosts:
 
     def __init__(self, cluster: Cluster, pbxs: dict, pg_name: str, speed: float):
         self.cluster, self.pbxs, self.speed = cluster, pbxs, speed
-        self.pg_port, self.amqp_port = 15432, 15672
+        self.pg_port, self.amqp_port = free_port(), free_port()
         for host in ["web", "dialer1", "dialer2", *pbxs]:
             cluster.add_host(host)
         gw = cluster.gateway

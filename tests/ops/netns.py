@@ -87,7 +87,7 @@ class Cluster:
         """The relay on the gateway address: {listen port: (target host, port)}."""
         specs = [f"{self.gateway}:{lport}={thost}:{tport}" for lport, (thost, tport) in pairs.items()]
         proc = self.spawn("db", "relay", [sys.executable, str(ROOT / "tests/ops/relay.py"), *specs], env)
-        wait_until(lambda: "ready" in Path(proc.log_path).read_text() or not proc.alive() and
+        wait_until(lambda: "relay listening" in Path(proc.log_path).read_text() or not proc.alive() and
                    _raise(f"the relay exited: {proc.tail()}"), 15, "the relay")
         return proc
 

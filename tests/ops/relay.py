@@ -3,7 +3,7 @@
 PostgreSQL and RabbitMQ listen on 127.0.0.1 only; the namespace hosts reach
 them through this relay, which listens on the bridge address (the "db/broker"
 host of the drill) and forwards each connection to the loopback service. It
-prints "ready" once every listener is bound.
+prints "relay listening" once every listener is bound.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ async def main(specs):
         lhost, lport = listen.rsplit(":", 1)
         thost, tport = target.rsplit(":", 1)
         servers.append(await asyncio.start_server(handler(thost, int(tport)), lhost, int(lport)))
-    print("ready", flush=True)
+    print("relay listening", flush=True)
     await asyncio.gather(*(s.serve_forever() for s in servers))
 
 
