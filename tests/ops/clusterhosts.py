@@ -12,9 +12,13 @@ addresses: DATABASE_URL and BROKER_URL name the relay.
 
 from __future__ import annotations
 
+import json
 import os
+import secrets
 import socket
 import sys
+import urllib.error
+import urllib.request
 from urllib.parse import urlparse, urlunparse
 
 from tests.ops.netns import Cluster
@@ -31,6 +35,19 @@ def listening(address, port) -> bool:
         return True
     except OSError:
         return False
+
+
+def health(web_url):
+    """(status, body) of the web host's /health with monitoring's token; (None, error)."""
+    request = urllib.request.Request(web_url + "/health",
+                                     headers={"Authorization": f"Bearer {HEALTH_TOKEN}"})
+    try:
+        with urllib.request.urlopen(request, timeout=20) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
+    except OSError as exc:
+        return None, str(exc)
 
 
 class Hosts:
@@ -50,6 +67,7 @@ class Hosts:
             DATABASE_URL=f"postgresql://postgres@{gw}:{self.pg_port}/{pg_name}",
             BROKER_URL=urlunparse(broker._replace(netloc=f"{creds}{gw}:{self.amqp_port}")),
             AGI_ALLOWED_PEERS=f"127.0.0.1, {cluster.net}.0/24", HEALTH_TOKEN=HEALTH_TOKEN,
+            SECRET_KEY=secrets.token_hex(32),
             AGI_PORT=str(AGI_PORT), AGI_FALLBACK_PORT=str(FALLBACK_PORT), AMI_PORT=str(AMI_PORT),
         )
         self.agents, self.sims = {}, {}
@@ -113,7 +131,8 @@ class Hosts:
                 self.env)
         c.spawn("web", "ami-events", [sys.executable, "-m", "agi.amievents"],
                 dict(self.env, AGI_JOURNAL_PATH=str(c.tmp / "ami-journal.jsonl")))
-        wait_until(lambda: listening(addr, WEB_PORT), 60, "gunicorn on the web host")
+        wait_until(lambda: listening(addr, WEB_PORT) and health(self.web_url)[0], 60,
+                   "/health on the web host")
         wait_until(lambda: Heartbeat.select().where(Heartbeat.kind == "ami-events").exists(),
                    60, "the AMI UserEvent recorder to log in")
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import sys
-import urllib.error
-import urllib.request
 from collections import defaultdict
 
 import pytest
@@ -27,7 +25,8 @@ from app.pbx.poolami import PoolAmi
 from app.pbx.registry import reset_registry
 from app.pbx.tables import Pbx
 from dialing_support import make_campaign
-from tests.ops.clusterhosts import AMI_PORT, HEALTH_TOKEN, Hosts
+from tests.ops import clusterhosts
+from tests.ops.clusterhosts import AMI_PORT, Hosts
 from tests.ops.netns import Cluster
 from tests.waiting import wait_until
 
@@ -117,13 +116,7 @@ def pbx_stats(hosts, name):
 
 
 def health(hosts):
-    request = urllib.request.Request(hosts.web_url + "/health",
-                                     headers={"Authorization": f"Bearer {HEALTH_TOKEN}"})
-    try:
-        with urllib.request.urlopen(request, timeout=15) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"{}")
+    return clusterhosts.health(hosts.web_url)
 
 
 def attempts_by_contact(campaign_id):
@@ -203,6 +196,8 @@ def test_one_campaign_spreads_over_three_pbx_hosts_within_every_capacity(hosts):
     calls = {name: sum(c["account"] == campaign.account_code for c in s["calls"])
              for name, s in stats.items()}
     assert all(calls.values()), calls  # every PBX carried some
+    status, body = health(hosts)
+    assert body["checks"]["pbx"] == {"ok": True, "detail": "3 PBXs answer: pbx1, pbx2, pbx3"}, body
     print(f"cluster: {CONTACTS} contacts, {sum(map(len, per_contact.values()))} attempts in "
           f"{took:.0f}s; calls per PBX {calls}; peaks {peaks} (capacities {PBXS}); "
           f"campaign peak {top}/{CAP}")
@@ -213,7 +208,11 @@ def test_a_pbx_host_killed_a_third_of_the_way_in_loses_nothing(hosts):
     final = CampaignContact.state == FINAL
     wait_until(lambda: CampaignContact.select().where(final).count() >= CONTACTS // 3, 600,
                "a third of the contacts final", interval=0.5)
+    pbx3_id = Pbx.get(Pbx.name == "pbx3").id
     hosts.kill_pbx("pbx3")
+    # the calls pbx3 had when it died (claimed, not yet folded)
+    in_flight = [a.id for a in CallAttempt.select().where(
+        (CallAttempt.pbx_id == pbx3_id) & CallAttempt.finished_at.is_null())]
     wait_until(lambda: Pbx.get(Pbx.name == "pbx3").down_since is not None, 30,
                "the pool row to show pbx3 down")
     status, body = health(hosts)
@@ -223,6 +222,8 @@ def test_a_pbx_host_killed_a_third_of_the_way_in_loses_nothing(hosts):
     per_contact = attempts_by_contact(campaign.id)
     check_outcomes(campaign, per_contact)
     lost = CallAttempt.select().where(CallAttempt.outcome == "lost").count()
+    settled = sorted(CallAttempt.get_by_id(i).outcome for i in in_flight)
+    assert None not in settled  # each one folded: from its reports, or lost after its deadline
     pbx3 = Pbx.get(Pbx.name == "pbx3")
     stats = {name: pbx_stats(hosts, name) for name in ("pbx1", "pbx2")}
     peaks, top = check_calls(campaign, stats)
@@ -231,4 +232,5 @@ def test_a_pbx_host_killed_a_third_of_the_way_in_loses_nothing(hosts):
     wait_until(lambda: health(hosts)[1]["checks"]["pbx"]["ok"], 60, "/health's pbx check ok again")
     assert Pbx.get(Pbx.name == "pbx3").down_since is None
     print(f"cluster drill: pbx3 killed at {CONTACTS // 3} final contacts ({pbx3.last_error}); "
+          f"{len(in_flight)} calls in flight on it, settled as {settled}; "
           f"{lost} attempts lost and retried; peaks {peaks}; campaign peak (pbx1+pbx2) {top}/{CAP}")
