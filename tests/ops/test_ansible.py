@@ -177,6 +177,17 @@ def test_it_passes_ansible_lint(tmp_path):
         "mq1.example.net": "",
         "db1.example.net": "",
     }),
+    ("cluster", {
+        "web1.example.net": "web",
+        "dial1.example.net": "dialer,lifecycle,scheduler",  # the one scheduler
+        "dial2.example.net": "dialer,lifecycle",
+        # each PBX host: its own AGI daemons, recorder and dialplan agent
+        "pbx1.example.net": "agi,agi-fallback,ami-events,agi-watchdog,pbxagent",
+        "pbx2.example.net": "agi,agi-fallback,ami-events,agi-watchdog,pbxagent",
+        "pbx3.example.net": "agi,agi-fallback,ami-events,agi-watchdog,pbxagent",
+        "mq1.example.net": "",
+        "db1.example.net": "",
+    }),
     ("single", {
         "pbx1.example.net": "web,dialer,lifecycle,scheduler,agi,agi-fallback,ami-events,"
                             "agi-watchdog",
