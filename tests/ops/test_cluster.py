@@ -60,14 +60,9 @@ def hosts(pg, broker, tmp_path):
     except Exception as exc:
         cluster.close()
         pytest.fail(f"cannot create the bridge (run as root): {exc}")
-    s = get_settings()
     try:
         made = Hosts(cluster, PBXS, root_pg_name(), speed=20.0)
-        for name, capacity in PBXS.items():
-            addr = cluster.address(name)
-            pool.add_pbx(dict(name=name, ami_host=addr, ami_port=AMI_PORT, ami_user=s.ami_user,
-                              ami_secret=s.ami_secret, agi_host=addr, dial_template=s.dial_template,
-                              capacity=capacity, agent=True))
+        add_pool(cluster)
         yield made.start()
     finally:
         print(cluster.logs())
@@ -75,6 +70,34 @@ def hosts(pg, broker, tmp_path):
         cluster.close()
         leftover = [line for line in _ip("netns", "list").splitlines() if f"cc{cluster.tag}-" in line]
         assert not leftover, leftover
+
+
+@pytest.fixture
+def deployed(pg, broker, tmp_path):
+    """The same hosts, deployed by site.yml (``tests/ops/clusterdeploy.py``)."""
+    from tests.ops.clusterdeploy import Deployed
+
+    cluster = Cluster(tmp_path)
+    made = None
+    try:
+        cluster.up()
+        made = Deployed(cluster, PBXS, root_pg_name())
+        add_pool(cluster)
+        yield made.apply()
+    finally:
+        if made is not None:
+            made.close()
+        reset_registry()
+        cluster.close()
+
+
+def add_pool(cluster):
+    s = get_settings()
+    for name, capacity in PBXS.items():
+        addr = cluster.address(name)
+        pool.add_pbx(dict(name=name, ami_host=addr, ami_port=AMI_PORT, ami_user=s.ami_user,
+                          ami_secret=s.ami_secret, agi_host=addr, dial_template=s.dial_template,
+                          capacity=capacity, agent=True))
 
 
 def root_pg_name():
@@ -234,3 +257,16 @@ def test_a_pbx_host_killed_a_third_of_the_way_in_loses_nothing(hosts):
     print(f"cluster drill: pbx3 killed at {CONTACTS // 3} final contacts ({pbx3.last_error}); "
           f"{len(in_flight)} calls in flight on it, settled as {settled}; "
           f"{lost} attempts lost and retried; peaks {peaks}; campaign peak (pbx1+pbx2) {top}/{CAP}")
+
+
+def test_the_playbook_deploys_the_cluster_hosts_and_they_dial_a_campaign(deployed):
+    campaign = launch(deployed)
+    wait_until(lambda: finished(campaign.id), 1200, "the campaign to finish", interval=1.0)
+    per_contact = attempts_by_contact(campaign.id)
+    check_outcomes(campaign, per_contact)
+    stats = {name: pbx_stats(deployed, name) for name in PBXS}
+    peaks, top = check_calls(campaign, stats)
+    body = health(deployed)[1]
+    assert body["checks"]["pbx"] == {"ok": True, "detail": "3 PBXs answer: pbx1, pbx2, pbx3"}, body
+    print(f"cluster deployed by site.yml: peaks {peaks}; campaign peak {top}/{CAP}")
+
