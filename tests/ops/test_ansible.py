@@ -177,6 +177,17 @@ def test_it_passes_ansible_lint(tmp_path):
         "mq1.example.net": "",
         "db1.example.net": "",
     }),
+    ("cluster", {
+        "web1.example.net": "web",
+        "dial1.example.net": "dialer,lifecycle,scheduler",  # the one scheduler
+        "dial2.example.net": "dialer,lifecycle",
+        # each PBX host: its own AGI daemons, recorder and dialplan agent
+        "pbx1.example.net": "agi,agi-fallback,ami-events,agi-watchdog,pbxagent",
+        "pbx2.example.net": "agi,agi-fallback,ami-events,agi-watchdog,pbxagent",
+        "pbx3.example.net": "agi,agi-fallback,ami-events,agi-watchdog,pbxagent",
+        "mq1.example.net": "",
+        "db1.example.net": "",
+    }),
     ("single", {
         "pbx1.example.net": "web,dialer,lifecycle,scheduler,agi,agi-fallback,ami-events,"
                             "agi-watchdog",
@@ -197,3 +208,30 @@ def test_it_places_each_process_on_its_hosts(tmp_path, inventory, expected):
         for line in done.stdout.splitlines() if '"msg": "' in line
     )
     assert placed == expected
+
+
+def test_a_cluster_pbx_host_runs_the_dialplan_agent_of_its_own_pbx(tmp_path):
+    """The supervisor role's program section on pbx2 of inventories/cluster, rendered."""
+    dest = tmp_path / "programs.conf"
+    play = [{
+        "hosts": "pbx2.example.net", "connection": "local", "gather_facts": False,
+        "vars_files": [str(ANSIBLE_DIR / p) for p in (
+            "roles/app/defaults/main.yml", "roles/supervisor/defaults/main.yml",
+            "group_vars/all.yml")],
+        "tasks": [{"ansible.builtin.template": {
+            "src": str(ANSIBLE_DIR / "roles/supervisor/templates/programs.conf.j2"),
+            "dest": str(dest)}}],
+    }]
+    playbook = tmp_path / "render.yml"
+    playbook.write_text(json.dumps(play))
+    done = subprocess.run(
+        [str(VENV_BIN / "ansible-playbook"), "-i", "inventories/cluster/hosts.yml", str(playbook)],
+        cwd=ANSIBLE_DIR, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+        env={"PATH": f"{VENV_BIN}:/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root"),
+             "ANSIBLE_HOME": str(tmp_path), "ANSIBLE_NOCOLOR": "1", "LANG": "C.UTF-8"},
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    sections = dest.read_text().split("\n\n")
+    agent = [s for s in sections if "[program:callcast-pbxagent]" in s]
+    assert len(agent) == 1, dest.read_text()
+    assert "bin/python -m tasks.pbxagent pbx2\n" in agent[0]
