@@ -1,5 +1,5 @@
 # The two README commands. The work is in scripts/ (idempotent, non-interactive).
-.PHONY: run test install services upgrade
+.PHONY: run test install services upgrade drill-cluster
 
 ## make run: install, start RabbitMQ, upgrade the schema, start every Procfile process
 run:
@@ -22,3 +22,8 @@ services:
 ## make upgrade: only the schema upgrade
 upgrade: install
 	.venv/bin/flask --app app db upgrade
+
+## make drill-cluster: the multi-host drill (network namespaces, three pbxsim PBX hosts,
+## one killed mid-campaign, then the same hosts deployed by the playbook); root, PostgreSQL
+drill-cluster:
+	CALLCAST_CLUSTER_DRILL=1 bash scripts/test.sh tests/ops/test_cluster.py -rP
