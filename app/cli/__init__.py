@@ -31,6 +31,19 @@ def db_version():
         click.echo(f"{'applied' if name in done else 'pending'} {name}")
 
 
+def add_commands(group, *commands) -> None:
+    """Add ``commands`` to a click group; adding the same command again changes nothing.
+
+    Raises:
+        RuntimeError: another command already has one of their names (it would be hidden).
+    """
+    for command in commands:
+        existing = group.commands.get(command.name)
+        if existing is not None and existing is not command:
+            raise RuntimeError(f"two commands named '{group.name} {command.name}'")
+        group.add_command(command)
+
+
 def register_cli(app) -> None:
     app.cli.add_command(db_cli)
     # imported here: each group pulls in its topic (auth, dialing, reports)

@@ -7,6 +7,7 @@ import json
 
 import click
 
+from app.cli import add_commands
 from app import campaigns
 from app.clock import utcnow
 from app.db import connection
@@ -57,13 +58,5 @@ def message_cmd(campaign_id, contact_id):
 
 
 def attach(group) -> None:
-    """Add the message commands to the ``campaign`` group (again: no change).
-
-    Raises:
-        RuntimeError: another command already has one of their names.
-    """
-    for command in (template_cmd, skipped_cmd, message_cmd):
-        existing = group.commands.get(command.name)
-        if existing is not None and existing is not command:
-            raise RuntimeError(f"two commands named 'campaign {command.name}'")
-        group.add_command(command)
+    """Add the message commands to the ``campaign`` group (``app.cli.add_commands``)."""
+    add_commands(group, template_cmd, skipped_cmd, message_cmd)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from app.cli import add_commands
 from app.campaigns import get_campaign
 from app.db import database
 from app.errors import CallcastError, NotFoundError
@@ -81,5 +82,4 @@ def _write_pdf(campaign_id: int, path: Path, lang: str) -> None:
 
 def attach(group) -> None:
     """Add ``report`` to a click group (the ``campaign`` group of app.cli.campaign)."""
-    if "report" not in group.commands:
-        group.add_command(report_cmd)
+    add_commands(group, report_cmd)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import click
 
+from app.cli import add_commands
 from app.campaigns import cloning, recycling
 from app.contacts.stopping import stop_contact
 from app.clock import utcnow
@@ -111,13 +112,5 @@ def recycle_cmd(campaign_id, outcomes, digits, min_attempts, max_attempts, name,
 
 
 def attach(group) -> None:
-    """Add the reuse verbs to the ``campaign`` group (again: no change).
-
-    Raises:
-        RuntimeError: another command already has one of their names.
-    """
-    for command in (clone_cmd, template_cmd, templates_cmd, recycle_cmd, stop_contact_cmd):
-        existing = group.commands.get(command.name)
-        if existing is not None and existing is not command:
-            raise RuntimeError(f"two commands named 'campaign {command.name}'")
-        group.add_command(command)
+    """Add the reuse verbs to the ``campaign`` group (``app.cli.add_commands``)."""
+    add_commands(group, clone_cmd, template_cmd, templates_cmd, recycle_cmd, stop_contact_cmd)
