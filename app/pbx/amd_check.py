@@ -25,17 +25,23 @@ def campaigns_needing_amd() -> list[int]:
     return [c.id for c in rows.order_by(Campaign.id) if settings_of(c.amd).enabled]
 
 
-def amd_problem(ami, timeout=None) -> str | None:
-    """None when no campaign needs AMD or the PBX has its modules, else what is missing.
+def needing_amd() -> list[int]:
+    """``campaigns_needing_amd`` in its own connection; [] when the database is away (the
+    database check names that problem)."""
+    try:
+        with connection():
+            return campaigns_needing_amd()
+    except PeeweeException:
+        return []
+
+
+def amd_problem(ami, needing, timeout=None) -> str | None:
+    """None when no campaign needs AMD (``needing``: their ids, ``needing_amd``) or the PBX
+    has its modules, else what is missing.
 
     Raises:
         PbxError subclasses other than a refused ModuleCheck: the PBX did not answer.
     """
-    try:
-        with connection():
-            needing = campaigns_needing_amd()
-    except PeeweeException:
-        return None  # the database check names that problem
     if not needing:
         return None
     missing = []

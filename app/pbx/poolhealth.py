@@ -13,33 +13,34 @@ import threading
 
 from app.pbx import pool
 from app.pbx.ami.client import AmiClient
-from app.pbx.amd_check import amd_problem
+from app.pbx.amd_check import amd_problem, needing_amd
 
 # most seconds the whole check spends: a hung PBX must not hang /health
 PBX_TIMEOUT = 3.0
 
 
-def ping(host, port, user, secret, timeout: float) -> str:
-    """"" when the PBX logs us in and answers a Ping (and, while a campaign with AMD runs,
-    has app_amd: ``app.pbx.amd_check``), else what went wrong."""
+def ping(host, port, user, secret, timeout: float, needing=()) -> str:
+    """"" when the PBX logs us in and answers a Ping (and, while the campaigns ``needing``
+    AMD run, has app_amd: ``app.pbx.amd_check``), else what went wrong."""
     client = AmiClient(host, port, user, secret, timeout=timeout, events="off",
                        backoff_min=timeout, name="health")
     try:
         client.connect(timeout)
         client.ping(timeout)
-        return amd_problem(client, timeout) or ""
+        return amd_problem(client, needing, timeout) or ""
     except Exception as exc:
         return f"AMI {host}:{port} as {user}: {type(exc).__name__}: {exc}"
     finally:
         client.close()
 
 
-def ping_all(rows, timeout: float) -> dict:
+def ping_all(rows, timeout: float, needing=()) -> dict:
     """{name: error or ""} of every row, pinged in parallel."""
     found = {}
 
     def run(row):
-        found[row.name] = ping(row.ami_host, row.ami_port, row.ami_user, row.ami_secret, timeout)
+        found[row.name] = ping(row.ami_host, row.ami_port, row.ami_user, row.ami_secret,
+                               timeout, needing)
 
     threads = [threading.Thread(target=run, args=(r,), daemon=True) for r in rows]
     for t in threads:
@@ -61,7 +62,7 @@ def check_pool(settings, now):
         return not error, error or f"ok (pool unreadable: {type(exc).__name__})"
     if not rows:
         return False, "no PBX is enabled in the pool"
-    errors = ping_all(rows, timeout)
+    errors = ping_all(rows, timeout, needing_amd())  # read once, asked of every PBX
     problems = []
     for row in rows:
         if errors[row.name]:
