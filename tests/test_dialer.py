@@ -187,18 +187,27 @@ def test_it_retries_a_lost_attempt_while_attempts_remain(db):
     assert (row.state, row.attempts, row.last_outcome) == (PENDING, 1, "lost")
 
 
-def test_it_counts_the_larger_of_pbx_and_db_live_calls(db, monkeypatch):
+def test_it_counts_the_union_of_pbx_and_db_live_calls(db, monkeypatch):
+    """A call just originated is in the DB before the PBX lists it; a call just folded is
+    on the PBX's list until its channel is gone: both hold a channel, each counted once."""
     campaign = activated([f"+155500001{i:02d}" for i in range(30)], max_channels=10)
     claim(campaign, due_contacts(campaign.id, NOW, 4), NOW)  # 4 in flight in the DB
     from app.config import get_settings
 
     settings = get_settings()
-    plan = budget(campaign, PbxSnapshot({campaign.account_code: 7}, set()), NOW, settings)
-    assert (plan.live, plan.slots) == (7, 3)
-    plan = budget(campaign, PbxSnapshot({campaign.account_code: 1}, set()), NOW, settings)
+    in_db = [a.channel_id for a in CallAttempt.select().order_by(CallAttempt.id)]
+    code = campaign.account_code
+
+    def listed(*ids):
+        return PbxSnapshot({code: set(ids), "other": {"not-ours"}})
+
+    plan = budget(campaign, listed(*in_db), NOW, settings)  # the PBX lists the same 4
     assert (plan.live, plan.slots) == (4, 6)
-    plan = budget(campaign, PbxSnapshot({campaign.account_code: 12}, set()), NOW, settings)
-    assert plan.slots == 0
+    # 3 of them up, 1 not listed yet, 2 folded calls whose channels are still up
+    plan = budget(campaign, listed(*in_db[:3], "cc-folded-1", "cc-folded-2"), NOW, settings)
+    assert (plan.live, plan.slots) == (6, 4)  # the larger of 5 and 4 would say 5
+    plan = budget(campaign, listed(*[f"cc-up-{i}" for i in range(7)]), NOW, settings)
+    assert plan.slots == 0  # 4 + 7 > 10
 
 
 def test_it_shares_the_global_cap_between_campaigns_by_weight(db, monkeypatch):
@@ -210,14 +219,14 @@ def test_it_shares_the_global_cap_between_campaigns_by_weight(db, monkeypatch):
     a = activated([f"+155500002{i:02d}" for i in range(30)], max_channels=50, weight=2)
     b = activated([f"+155500003{i:02d}" for i in range(30)], max_channels=50, weight=1)
     Campaign.update(wants_capacity=True).execute()
-    snap = PbxSnapshot({}, set())
+    snap = PbxSnapshot()
     assert budget(Campaign.get_by_id(a.id), snap, NOW, settings).slots == 8
     assert budget(Campaign.get_by_id(b.id), snap, NOW, settings).slots == 4
     # b idle: a may use the whole trunk
     Campaign.update(wants_capacity=False).where(Campaign.id == b.id).execute()
     assert budget(Campaign.get_by_id(a.id), snap, NOW, settings).slots == 12
     # calls of b on the trunk count against everyone
-    snap = PbxSnapshot({b.account_code: 10}, set())
+    snap = PbxSnapshot({b.account_code: {f"cc-b-{i}" for i in range(10)}})
     assert budget(Campaign.get_by_id(a.id), snap, NOW, settings).slots == 2
     get_settings.cache_clear()
 
@@ -230,7 +239,7 @@ def test_it_shares_by_the_wants_capacity_flag_whatever_the_status_says(db, monke
     settings = get_settings()
     a = activated([f"+155500006{i:02d}" for i in range(30)], max_channels=50, weight=2)
     activated([f"+155500007{i:02d}" for i in range(30)], max_channels=50, weight=1)
-    snap = PbxSnapshot({}, set())
+    snap = PbxSnapshot()
     Campaign.update(dialer_status="dialing 3", wants_capacity=False).execute()
     assert budget(Campaign.get_by_id(a.id), snap, NOW, settings).slots == 12
     Campaign.update(dialer_status="reworded", wants_capacity=True).execute()
@@ -427,7 +436,7 @@ def test_it_limits_originates_per_tick_by_the_global_rate(db, monkeypatch):
     settings = get_settings()
     a = activated([f"+155500004{i:02d}" for i in range(50)], max_channels=100)
     b = activated([f"+155500005{i:02d}" for i in range(50)], max_channels=100)
-    snap = PbxSnapshot({}, set())
+    snap = PbxSnapshot()
     # 30/s at a 500 ms tick is 15 per tick, split between the two hungry campaigns
     Campaign.update(wants_capacity=True).execute()
     plan = budget(Campaign.get_by_id(a.id), snap, NOW, settings)

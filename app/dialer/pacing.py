@@ -13,9 +13,9 @@ import math
 from dataclasses import dataclass
 from datetime import datetime
 
-from app.dialer.live import PbxSnapshot, in_flight_count, live_calls
+from app.dialer.live import PbxSnapshot, in_flight_ids, live_calls
 from app.dialer.sql import serialized
-from app.models import ACTIVE, DIALPLAN_STATES, Campaign
+from app.models import ACTIVE, Campaign
 
 
 @dataclass
@@ -60,16 +60,11 @@ def campaigns_wanting_capacity() -> list[Campaign]:
 
 
 def global_live(snapshot: PbxSnapshot | None) -> int:
-    """Calls up across every campaign: max(the PBX's, the database's in flight)."""
-    busy_ids = [
-        c.id for c in Campaign.select(Campaign.id).where(Campaign.state.in_(DIALPLAN_STATES))
-    ]
-    pbx_count = 0
+    """Calls up across every campaign: in flight in the database or up on the PBXs (``live``)."""
+    ids = set(in_flight_ids())
     if snapshot is not None:
-        pbx_count = sum(
-            n for code, n in snapshot.calls_by_account.items() if code.startswith("campaign-")
-        )
-    return max(in_flight_count(busy_ids), pbx_count)
+        ids |= snapshot.campaign_ids()
+    return len(ids)
 
 
 def budget(campaign: Campaign, snapshot: PbxSnapshot | None, now: datetime, settings) -> Budget:

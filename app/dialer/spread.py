@@ -9,8 +9,8 @@ reconciliation closes them from what the AGI and UserEvent paths reported.
 
 Inside the budget lock (serialized whenever the pool comes from the database,
 so two campaigns never both take one PBX's last channel), each PBX's free
-room is its capacity minus max(its calls in flight in the database, its calls
-on its channel list), capped by its own originate rate per tick; the tick
+room is its capacity minus its calls holding channels (in flight in the
+database or on its channel list: their union, ``app.dialer.live``), capped by its own originate rate per tick; the tick
 claims no more than the room of the PBXs that answered, and each claim goes,
 before its attempt row is written, to the PBX with the most (weighted) room
 left (``assign``). The campaign's cap and the global cap are counted over the
@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 from peewee import fn
 
-from app.dialer.live import PbxSnapshot, snapshot_of
+from app.dialer.live import PbxSnapshot, in_flight_ids, snapshot_of
 from app.dialer.originate import originate_claims
 from app.dialer.outcomes import IN_FLIGHT
 from app.dialer.pacing import Budget, global_lock
@@ -123,9 +123,7 @@ class TickPool:
             return None
         merged = PbxSnapshot()
         for snap in answered:
-            for code, n in snap.calls_by_account.items():
-                merged.calls_by_account[code] = merged.calls_by_account.get(code, 0) + n
-            merged.call_ids |= snap.call_ids
+            merged.merge(snap)
         return merged
 
     def _failed(self, m: Member, exc: Exception, now) -> None:
@@ -150,15 +148,17 @@ class TickPool:
             for m in self.members:
                 m.free = UNLIMITED
             return plan
-        live = pbx_in_flight()
+        by_pbx = {}
+        for call_id, pbx_id in in_flight_ids().items():
+            by_pbx.setdefault(pbx_id, set()).add(call_id)
         tick_s = settings.dial_tick_ms / 1000.0
         for m in self.members:
             if m.snapshot is None:
                 m.free = 0
                 continue
-            on_pbx = sum(n for code, n in m.snapshot.calls_by_account.items()
-                         if code.startswith("campaign-"))
-            m.free = max(0, m.capacity - max(live.get(m.pbx_id, 0), on_pbx))
+            # the union (app.dialer.live): just originated | just folded, channel still up
+            holding = by_pbx.get(m.pbx_id, set()) | m.snapshot.campaign_ids()
+            m.free = max(0, m.capacity - len(holding))
             if m.rate:
                 m.free = min(m.free, max(1, math.floor(m.rate * tick_s)))
         room = sum(m.free for m in self.members)

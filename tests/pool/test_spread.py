@@ -9,6 +9,7 @@ from peewee import fn
 
 from app.campaigns import activation
 from app.config import get_settings
+from app.dialer.claims import claim, due_contacts
 from app.dialer.tick import run_tick
 from app.models import CallAttempt, Campaign, CampaignContact
 from app.pbx.poolami import PoolAmi
@@ -73,6 +74,29 @@ def test_it_spreads_a_campaign_by_free_room_with_the_campaign_cap_exact(sims):
     assert per_pbx() == {"a": 3, "b": 5, "c": 2}
     assert run_tick(campaign.id, NOW, pool).status == "PBX capacity reached (10/20 live)"
     assert [len(s.stats()["calls"]) for s in (a, b, c)] == [3, 5, 2]
+
+
+def test_a_pbx_room_counts_calls_just_folded_and_calls_not_listed_yet_once_each(sims):
+    """Capacity 9: 6 calls ring on the PBX, 3 of them already folded in the database (their
+    channels still up), 2 more claimed for it but not on its list yet: 8 hold channels, 1
+    free (the larger of the two counts, 6, would leave 3 and go over the PBX's capacity)."""
+    [a] = sims(1)
+    add_sim("a", a.port, 9)
+    pool = PoolAmi(get_settings())
+    campaign = activated(pool, RINGING, max_channels=6)
+    assert run_tick(campaign.id, NOW, pool).originated == 6
+    wait_until(lambda: len(a.stats()["calls"]) == 6, timeout=10, what="6 calls up")
+    up = list(CallAttempt.select().order_by(CallAttempt.id))
+    CallAttempt.update(state="done", outcome="noanswer").where(
+        CallAttempt.id.in_([x.id for x in up[:3]])).execute()
+    claim(campaign, due_contacts(campaign.id, NOW, 2), NOW)
+    CallAttempt.update(pbx_id=Pbx.get(Pbx.name == "a").id).where(
+        CallAttempt.pbx_id.is_null()).execute()
+    Campaign.update(max_channels=30).where(Campaign.id == campaign.id).execute()
+    result = run_tick(campaign.id, NOW, pool)
+    assert (result.originated, result.live) == (1, 9)
+    assert result.status == "dialing 1 (9/30 live); PBX capacity"
+    assert len(a.stats()["calls"]) == 7  # 6 + 1: with the 2 to come, 9 = its capacity
 
 
 def test_it_keeps_a_disabled_pbx_out_and_limits_each_pbx_to_its_originate_rate(sims):
