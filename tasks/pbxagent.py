@@ -7,8 +7,8 @@ rendered for this PBX; the agent writes it to its local ``DIALPLAN_PATH``
 and records the version in the database, which the activation waits for. At
 start it writes the file from the database before anything else, so the
 ``#include`` Asterisk needs at load always finds it, and reloads when Asterisk
-answers. A reload that fails is retried (3 times, with backoff); the version
-is confirmed only once Asterisk has it.
+answers (confirming nothing: see ``at_start``). A reload that fails is retried
+(3 times, with backoff); the version is confirmed only once Asterisk has it.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def make_apply(name: str):
             if int(version) <= pool.get_pbx(name).dialplan_confirmed:
                 log.info("dialplan version %s of %s skipped: a newer one is in place",
                          version, name)
-                return  # queued before the agent's start, which wrote the current one
+                return  # a retry of an older message that arrived after a newer one
         write_file(Path(settings.dialplan_path), str(text))
         reload_local(settings)  # raises: Dramatiq retries, nothing confirmed
         with connection():
@@ -70,13 +70,16 @@ def make_apply(name: str):
 def at_start(name: str, settings) -> None:
     """The file from the database, before Asterisk may need it; reloaded if Asterisk answers.
 
-    Confirmed even when Asterisk does not answer: the file is what it loads at start,
-    and the messages queued before this start (older versions) are then skipped.
+    No version is confirmed here: only a message's text confirms its version. A start
+    during an activation renders the database before the campaign is in a dialplan
+    state (it is included only in the activation's own rendering, ``activating``), so
+    confirming the version the row holds then would skip the very message that carries
+    the campaign. The messages queued before this start are applied in order (each is
+    a whole file), so the last one sent is what stays in place.
     """
     with connection():
         row = pool.get_pbx(name)
         write_campaign_dialplans(ami=None, settings=agents.settings_for(row, settings))
-        agents.confirm(row.id, row.dialplan_version)
     try:
         reload_local(settings)
     except PbxError as exc:

@@ -15,6 +15,8 @@ from app.config import get_settings
 from app.dialer.tick import run_tick
 from app.models import CallAttempt
 from app.pbx import agents
+from app.pbx.dialplan import render_dialplan
+from app.pbx.dialplan_spec import campaign_spec
 from app.pbx.poolami import PoolAmi
 from app.pbx.registry import reset_registry
 from app.pbx.tables import Pbx
@@ -93,3 +95,29 @@ def test_an_activation_leaves_out_a_pbx_whose_agent_is_dead_and_says_so(two):
     row = Pbx.get(Pbx.name == name)
     assert row.down_since is not None and "did not confirm" in row.last_error
     assert f"[callcast-campaign-{campaign.id}]" not in b_file.read_text()
+
+
+def test_an_agent_started_during_an_activation_applies_that_activation_s_dialplan(
+        db, broker, tmp_path):
+    """The activation sends its rendering (the campaign still DRAFT) before the agent starts:
+    the agent's own file at start lacks the campaign, and the message must still apply."""
+    name = f"c-{secrets.token_hex(3)}"
+    port = free_port()
+    add_sim(name, port, 10, agent=True)
+    dialplan = tmp_path / "c" / "callcast.conf"
+    dialplan.parent.mkdir()
+    dialplan.write_text("")  # what Asterisk loaded before (pbxsim reloads this file)
+    sim = SimProcess(port, "--dialplan", str(dialplan)).start()
+    campaign = make_campaign(["+12025550016"], max_channels=5)
+    row = Pbx.get(Pbx.name == name)
+    spec = campaign_spec(campaign, [])
+    text = render_dialplan([spec], agents.settings_for(row, get_settings()))
+    sent = agents.send([row], {row.id: text}, get_settings().broker_url)
+    agent = Agent(name, dialplan, port, tmp_path / "agent.log")
+    try:
+        assert agents.wait_confirmed(sent, timeout=30) == []
+        assert f"[callcast-campaign-{campaign.id}]" in dialplan.read_text()
+    finally:
+        agent.stop()
+        print((tmp_path / "agent.log").read_text(errors="replace")[-3000:])
+        sim.stop()
