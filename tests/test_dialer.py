@@ -210,6 +210,25 @@ def test_it_counts_the_union_of_pbx_and_db_live_calls(db, monkeypatch):
     assert plan.slots == 0  # 4 + 7 > 10
 
 
+def test_it_counts_calls_that_ended_after_the_pbx_was_asked(db):
+    """A call started and ended (its report folded) after the PBX's list was asked may still
+    hold its channel: counted; one that ended before the list is on it if still up; a lost
+    one had no channel."""
+    campaign = activated([f"+155500004{i:02d}" for i in range(30)], max_channels=10)
+    claim(campaign, due_contacts(campaign.id, NOW, 3), NOW)
+    [before, after, lost] = CallAttempt.select().order_by(CallAttempt.id)
+    for attempt, ended, outcome in ((before, NOW - timedelta(seconds=1), "busy"),
+                                    (after, NOW + timedelta(seconds=1), "busy"),
+                                    (lost, NOW + timedelta(seconds=1), "lost")):
+        CallAttempt.update(state="done", outcome=outcome, finished_at=ended).where(
+            CallAttempt.id == attempt.id).execute()
+    from app.config import get_settings
+
+    asked = PbxSnapshot({}, asked_at=NOW)
+    assert budget(campaign, asked, NOW, get_settings()).live == 1  # the one that ended after
+    assert budget(campaign, PbxSnapshot(), NOW, get_settings()).live == 0  # no ask time
+
+
 def test_it_shares_the_global_cap_between_campaigns_by_weight(db, monkeypatch):
     from app.config import get_settings
 

@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime
 
-from app.dialer.live import PbxSnapshot, in_flight_ids, live_calls
+from app.dialer.live import PbxSnapshot, holding_ids, live_calls
 from app.dialer.sql import serialized
 from app.models import ACTIVE, Campaign
 
@@ -61,10 +61,9 @@ def campaigns_wanting_capacity() -> list[Campaign]:
 
 def global_live(snapshot: PbxSnapshot | None) -> int:
     """Calls up across every campaign: in flight in the database or up on the PBXs (``live``)."""
-    ids = set(in_flight_ids())
-    if snapshot is not None:
-        ids |= snapshot.campaign_ids()
-    return len(ids)
+    if snapshot is None:
+        return len(holding_ids())
+    return len(set(holding_ids(snapshot.asked_at)) | snapshot.campaign_ids())
 
 
 def budget(campaign: Campaign, snapshot: PbxSnapshot | None, now: datetime, settings) -> Budget:

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 from peewee import fn
 
-from app.dialer.live import PbxSnapshot, in_flight_ids, snapshot_of
+from app.dialer.live import PbxSnapshot, holding_ids, snapshot_of
 from app.dialer.originate import originate_claims
 from app.dialer.outcomes import IN_FLIGHT
 from app.dialer.pacing import Budget, global_lock
@@ -69,6 +69,7 @@ class TickPool:
         self.members = members
         self.shared = shared  # rows of the database: capacities apply, down/up is recorded
         self.errors: dict[str, str] = {}
+        self.asked_at = None  # when the lists were asked (the calls ended since count too)
 
     @classmethod
     def of(cls, ami, settings) -> TickPool:
@@ -93,6 +94,7 @@ class TickPool:
         cap with pbxsim's 150 ms calls).
         """
         asked, clock = [], monotonic()
+        self.asked_at = now
         for m in self.members:
             if m.link is not None and not m.link.askable(clock):
                 self.errors[m.name] = f"down, asked again in {m.link.retry_at - clock:.0f}s " \
@@ -111,7 +113,8 @@ class TickPool:
         for m, pending in asked:
             try:
                 m.snapshot = snapshot_of(
-                    pending.result(max(0.001, deadline - time.monotonic())).events or [])
+                    pending.result(max(0.001, deadline - time.monotonic())).events or [],
+                    self.asked_at)
             except PbxError as exc:
                 self._failed(m, exc, now)
                 continue
@@ -149,14 +152,14 @@ class TickPool:
                 m.free = UNLIMITED
             return plan
         by_pbx = {}
-        for call_id, pbx_id in in_flight_ids().items():
+        for call_id, pbx_id in holding_ids(self.asked_at).items():
             by_pbx.setdefault(pbx_id, set()).add(call_id)
         tick_s = settings.dial_tick_ms / 1000.0
         for m in self.members:
             if m.snapshot is None:
                 m.free = 0
                 continue
-            # the union (app.dialer.live): just originated | just folded, channel still up
+            # the union (app.dialer.live): just originated | just ended, channel still up
             holding = by_pbx.get(m.pbx_id, set()) | m.snapshot.campaign_ids()
             m.free = max(0, m.capacity - len(holding))
             if m.rate:
