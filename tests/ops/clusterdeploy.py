@@ -118,6 +118,8 @@ class Deployed:
         for name in self.pbxs:
             wait_until(lambda: listening(c.address(name), AMI_PORT), 90, f"{name}'s pbxsim")
         wait_until(lambda: health(web)[0], 90, "/health on the web host")
+        # the close waits for close_campaigns() (the drill checks the rows it purges)
+        self.supervisorctl("web", "stop", "callcast-lifecycle")
         for name in self.pbxs:  # each agent consuming its queue before any activation
             log = Path(self.confs[name]["callcast_log_dir"]) / "callcast-pbxagent.stderr.log"
             wait_until(lambda: log.exists() and "dialplan agent of" in log.read_text(), 90,
@@ -143,6 +145,16 @@ class Deployed:
         assert done.returncode == 0 and len(recaps) == 3 + len(self.pbxs) and all(
             r == (0, 0) for r in recaps.values()), (
             f"ansible-playbook rc={done.returncode} {recaps}:\n{output[-6000:]}")
+
+    def supervisorctl(self, host, *args):
+        v = self.confs[host]
+        return subprocess.run([f"{v['callcast_venv_dir']}/bin/supervisorctl", "-c",
+                               v["supervisor_config_file"], *args], check=True, timeout=60,
+                              capture_output=True, env=minimal_env(), stdin=subprocess.DEVNULL)
+
+    def close_campaigns(self):
+        """The web host's lifecycle program back: finished campaigns drain and close."""
+        self.supervisorctl("web", "start", "callcast-lifecycle")
 
     @property
     def web_url(self):

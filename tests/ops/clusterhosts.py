@@ -126,15 +126,21 @@ class Hosts:
         c.spawn("web", "gunicorn", [str(VENV_BIN / "gunicorn"), "--bind", f"{addr}:{WEB_PORT}",
                                     "--workers", "1", "app:create_app()"], self.env)
         c.spawn("web", "scheduler", [sys.executable, "-m", "tasks.scheduler"], self.env)
-        c.spawn("web", "lifecycle", [str(VENV_BIN / "dramatiq"), "tasks", "-Q", "drain", "finalize",
-                                     "default", "webhooks", "mail", "tts", "-p", "1", "-t", "2"],
-                self.env)
+        # the drain and the close wait for close_campaigns(): the drill checks the working
+        # rows (events, attempts) that the close archives and purges
+        c.spawn("web", "lifecycle", [str(VENV_BIN / "dramatiq"), "tasks", "-Q", "default",
+                                     "webhooks", "mail", "tts", "-p", "1", "-t", "2"], self.env)
         c.spawn("web", "ami-events", [sys.executable, "-m", "agi.amievents"],
                 dict(self.env, AGI_JOURNAL_PATH=str(c.tmp / "ami-journal.jsonl")))
         wait_until(lambda: listening(addr, WEB_PORT) and health(self.web_url)[0], 60,
                    "/health on the web host")
         wait_until(lambda: Heartbeat.select().where(Heartbeat.kind == "ami-events").exists(),
                    60, "the AMI UserEvent recorder to log in")
+
+    def close_campaigns(self):
+        """The lifecycle's drain and finalize queues consumed: finished campaigns close."""
+        self.cluster.spawn("web", "closer", [str(VENV_BIN / "dramatiq"), "tasks", "-Q", "drain",
+                                             "finalize", "-p", "1", "-t", "2"], self.env)
 
     @property
     def web_url(self):

@@ -128,6 +128,13 @@ def finished(campaign_id):
     return Campaign.get_by_id(campaign_id).state == "FINISHED"
 
 
+def closes(hosts, campaign_id):
+    """After the checks: the lifecycle drains and closes the campaign (report, purge)."""
+    hosts.close_campaigns()
+    wait_until(lambda: Campaign.get_by_id(campaign_id).state == "CLOSED", 300,
+               "the campaign to close", interval=1.0)
+
+
 def pbx_stats(hosts, name):
     s = get_settings()
     client = AmiClient(hosts.cluster.address(name), AMI_PORT, s.ami_user, s.ami_secret,
@@ -237,6 +244,7 @@ def test_one_campaign_spreads_over_three_pbx_hosts_within_every_capacity(hosts):
     assert all(calls.values()), calls  # every PBX carried some
     status, body = health(hosts)
     assert body["checks"]["pbx"] == {"ok": True, "detail": "3 PBXs answer: pbx1, pbx2, pbx3"}, body
+    closes(hosts, campaign.id)
     print(f"cluster: {CONTACTS} contacts, {sum(map(len, per_contact.values()))} attempts in "
           f"{took:.0f}s; calls per PBX {calls}; peaks {peaks} (capacities {PBXS}); "
           f"campaign peak {top}/{CAP}")
@@ -270,6 +278,7 @@ def test_a_pbx_host_killed_a_third_of_the_way_in_loses_nothing(hosts):
     hosts.start_pbx("pbx3")
     wait_until(lambda: health(hosts)[1]["checks"]["pbx"]["ok"], 60, "/health's pbx check ok again")
     assert Pbx.get(Pbx.name == "pbx3").down_since is None
+    closes(hosts, campaign.id)
     print(f"cluster drill: pbx3 killed at {CONTACTS // 3} final contacts ({pbx3.last_error}); "
           f"{len(in_flight)} calls in flight on it, settled as {settled}; "
           f"{lost} attempts lost and retried; peaks {peaks}; campaign peak (pbx1+pbx2) {top}/{CAP}")
@@ -284,5 +293,6 @@ def test_the_playbook_deploys_the_cluster_hosts_and_they_dial_a_campaign(deploye
     peaks, top = check_calls(campaign, stats)
     body = health(deployed)[1]
     assert body["checks"]["pbx"] == {"ok": True, "detail": "3 PBXs answer: pbx1, pbx2, pbx3"}, body
+    closes(deployed, campaign.id)
     print(f"cluster deployed by site.yml: peaks {peaks}; campaign peak {top}/{CAP}")
 
