@@ -1,7 +1,9 @@
-"""The import contracts of pyproject.toml: edges around a core, checked by import-linter."""
+"""The shape of the house: the import contracts of pyproject.toml (edges around a core,
+checked by import-linter), and modules and functions small enough to read."""
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 import tomllib
@@ -37,3 +39,30 @@ def test_it_puts_every_module_of_app_in_the_core_or_the_edges():
     core = set(contract("core")["source_modules"])
     assert core | EDGES == children
     assert not core & EDGES
+
+
+MAX_MODULE_LINES = 400
+MAX_FUNCTION_LINES = 60
+SIZED_PACKAGES = ("app", "agi", "tasks", "pbxsim")
+
+
+def sized_modules():
+    for package in SIZED_PACKAGES:
+        yield from sorted((ROOT / package).rglob("*.py"))
+
+
+def test_it_keeps_modules_and_functions_readable_in_one_sitting():
+    # Issue 12: no module over 400 lines, no function over 60 (from its def line to its
+    # last line: a click command's stacked @option declarations are not its logic).
+    too_long = []
+    for path in sized_modules():
+        text = path.read_text()
+        name = path.relative_to(ROOT)
+        if (lines := len(text.splitlines())) > MAX_MODULE_LINES:
+            too_long.append(f"{name}: {lines} lines")
+        for node in ast.walk(ast.parse(text, str(name))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                length = node.end_lineno - node.lineno + 1
+                if length > MAX_FUNCTION_LINES:
+                    too_long.append(f"{name}:{node.lineno} {node.name}(): {length} lines")
+    assert not too_long, "split these (STYLE.md, 'Growing the house'):\n" + "\n".join(too_long)
