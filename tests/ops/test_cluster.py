@@ -130,9 +130,17 @@ def finished(campaign_id):
 
 def closes(hosts, campaign_id):
     """After the checks: the lifecycle drains and closes the campaign (report, purge)."""
+    from tasks.schedules import expire_campaigns
+
     hosts.close_campaigns()
-    wait_until(lambda: Campaign.get_by_id(campaign_id).state == "CLOSED", 300,
-               "the campaign to close", interval=1.0)
+
+    def closed():
+        state = Campaign.get_by_id(campaign_id).state
+        if state == "FINISHED":  # the minute's scan, sent now rather than waited for
+            expire_campaigns.send()
+        return state == "CLOSED"
+
+    wait_until(closed, 300, "the campaign to close", interval=5.0)
 
 
 def pbx_stats(hosts, name):
