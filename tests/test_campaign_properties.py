@@ -8,7 +8,7 @@ overflow a date, stall a tick or keep a campaign from closing.
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime, time, timezone
 
 import pytest
 from hypothesis import HealthCheck, event, example, given, settings
@@ -16,14 +16,10 @@ from hypothesis import strategies as st
 
 from app import campaigns
 from app.campaigns import LIMITS
-from app.config import get_settings
-from app.dialer.tick import run_tick
-from app.draining import FINALIZE, poll
 from app.errors import ValidationError
-from app.finalization import finalize
-from app.lifecycle import expiry_scan
-from app.models import CLOSED, Campaign, CampaignReport, Contact, ContactList
+from app.models import Contact, ContactList
 from app.windows import Span
+from tests.campaign_life_support import tick_drain_and_close
 
 UTC = timezone.utc
 NOW = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)
@@ -88,18 +84,6 @@ def create(values, contact_list):
     return campaigns.create({**base, **values}, NOW, options=options, windows=every_day)
 
 
-def drain_and_close(campaign_id, ami) -> None:
-    """The lifecycle's path: the scan starts the drain, the drain hands over, finalization closes."""
-    later = NOW + timedelta(seconds=5)
-    drains = dict(expiry_scan(later).drain)
-    assert campaign_id in drains
-    # calls still ringing are named in the report once the (short) drain limit passes
-    handed = poll(campaign_id, drains[campaign_id], later + timedelta(seconds=2), ami,
-                  drain_max_s=1)
-    assert handed.action == FINALIZE
-    assert finalize(campaign_id, later + timedelta(seconds=3), handed.token) == "closed"
-
-
 @BOUNDED
 @given(values=VALUES)
 @example(values={})
@@ -121,13 +105,5 @@ def test_it_refuses_naming_the_field_or_the_campaign_ticks_drains_and_closes(
             campaigns.activate(campaign.id, NOW, ami=pbx.ami)
         event("stored, not ready")
         return
-    campaigns.activate(campaign.id, NOW, ami=pbx.ami)
-    result = run_tick(campaign.id, NOW, pbx.ami, get_settings())
-    assert result.status and not result.status.startswith("tick failed")
-    run_tick(campaign.id, NOW + timedelta(seconds=1), pbx.ami, get_settings())
-    campaigns.finish(campaign.id, NOW + timedelta(seconds=2))
-    drain_and_close(campaign.id, pbx.ami)
-    assert Campaign.get_by_id(campaign.id).state == CLOSED
-    report = CampaignReport.get(CampaignReport.campaign == campaign.id)
-    assert report.data["contacts"] == 3
+    tick_drain_and_close(campaign.id, pbx.ami, NOW, contacts=3)
     event("ticked, drained and closed")

@@ -15,7 +15,7 @@ from peewee import IntegrityError
 
 from app.contacts.errors import ContactListInUseError
 from app.contacts.rejects import rejects_file
-from app.db import database
+from app.db import write_transaction
 from app.errors import NotFoundError
 from app.models import CLOSED, DRAFT, Campaign, ContactList
 
@@ -56,7 +56,7 @@ def delete_contact_list(list_id: int, by: str = "") -> str:
         raise NotFoundError(f"contact list {list_id} does not exist")
     name, rejects = contact_list.name, rejects_file(list_id)
     try:
-        with database.atomic():
+        with write_transaction():  # it reads (in use?) before it writes
             refuse_if_used(list_id, name)
             Campaign.update(contact_list=None).where(
                 (Campaign.contact_list == list_id) & (Campaign.state == CLOSED)

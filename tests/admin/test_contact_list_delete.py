@@ -18,6 +18,7 @@ from app.models import (
     ContactList,
     ContactResult,
 )
+from tests.write_lock_support import write_lock_held
 
 from .conftest import flashes as html_flashes
 
@@ -101,6 +102,19 @@ def test_it_deletes_a_list_only_closed_campaigns_used_and_keeps_their_results(
     assert counts(contact_list)[:2] == (0, 0)
     assert Campaign.get_by_id(campaign.id).contact_list_id is None
     assert ContactResult.select().where(ContactResult.campaign == campaign.id).count() == 1
+
+
+def test_it_deletes_a_list_while_another_writer_holds_the_lock(db, db_engine, no_csrf,
+                                                               operator_client):
+    # the delete reads (is the list in use?) before it writes: it must wait its turn
+    contact_list = ContactList.create(name="old list")
+    Contact.create(contact_list=contact_list, phone="+33612345699", position=2)
+    with write_lock_held(db, db_engine) as released:
+        response = operator_client.post("/admin/contactlist/delete/",
+                                        data={"id": str(contact_list.id)}, follow_redirects=True)
+        assert released.is_set()  # it waited for the other writer
+    assert "Record was successfully deleted." in flashes(response), flashes(response)
+    assert counts(contact_list)[:2] == (0, 0)
 
 
 def test_it_deletes_the_rejects_file_with_the_list(db, no_csrf, operator_client):
