@@ -35,8 +35,10 @@ from app.models import (
     CampaignOption,
     Contact,
 )
+from app.pbx import media
 from app.pbx.dialplan import message_path, render_campaign, write_campaign_dialplans
 from app.pbx.errors import DialplanError
+from app.pbx.pool import enabled_pbxs
 from app.windows import window_problems
 
 log = logging.getLogger(__name__)
@@ -56,6 +58,7 @@ def problems(campaign_id: int, now) -> list[str]:
     windows = list(CallWindow.select().where(CallWindow.campaign == campaign_id))
     options = list(CampaignOption.select().where(CampaignOption.campaign == campaign_id))
     found = _list_problems(campaign) + _message_problems(campaign, settings)
+    found += media.problems(campaign, any(row.agent for row in enabled_pbxs()))
     found += field_problems({name: getattr(campaign, name) for name in CHECKED_FIELDS})
     found += window_problems(windows) if windows else ["no call windows"]
     found += menu_problems(options)
@@ -165,6 +168,8 @@ def activate(campaign_id: int, now, user_id: int | None = None, ami=None) -> Cam
         added = populate(campaign_id, now)
     # contacts whose values do not fit the template are skipped, never dialled
     skipped = prepare_messages(campaign_id, now, get_settings())
+    # the files it plays, for the PBX hosts with an agent (the CLI and the API only name them)
+    media.record_played(campaign, get_settings().media_dir)
     # no lock while the PBX reloads: that can take seconds
     write_campaign_dialplans(ami, activating=campaign_id)
     status = "activated" + (f"; {skipped} contacts skipped: their values do not fit the "
