@@ -4,8 +4,8 @@ A dialplan plays the campaign's message and its voicemail message by absolute
 path under MEDIA_DIR (``app.pbx.dialplan.prompt_of``). A PBX host with a dialplan
 agent (``tasks.pbxagent``) shares no file system with the host that stored them,
 so every path that stores such a file also records its bytes here (``record``:
-the console's uploads; the activation records the files the CLI and the API name,
-``record_played``). The agent's message carries only (path, sha256) pairs
+the console's uploads; each activation records the files the CLI and the API name,
+and those of the campaigns running since before this table, ``record_played``). The agent's message carries only (path, sha256) pairs
 (``needed``); the agent reads the bytes from the database and writes each file
 that is missing or different under its own MEDIA_DIR (``materialize``) before it
 writes the dialplan. The rows of a campaign go when its working rows are purged

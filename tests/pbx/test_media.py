@@ -120,6 +120,19 @@ def test_the_activation_records_the_file_the_cli_names_and_its_change(db):
     assert media.needed([campaign.id]) == [("cli/hello.wav", sha(b"RIFF changed"))]
 
 
+def test_an_activation_records_the_files_of_campaigns_running_since_before_the_table(db):
+    from app.config import get_settings
+
+    named = get_settings().media_dir / "older" / "hello.wav"
+    named.parent.mkdir(parents=True, exist_ok=True)
+    named.write_bytes(SOUND)
+    running = make_campaign(["+12025550016"], message_file="older/hello.wav",
+                            message_sound="", state=ACTIVE)
+    assert media.needed([running]) == []
+    activation.activate(make_campaign(["+12025550017"]).id, NOW)
+    assert media.needed([running]) == [("older/hello.wav", sha(SOUND))]
+
+
 def test_an_absolute_message_file_is_refused_only_while_the_pool_has_an_agent(db, tmp_path):
     named = tmp_path / "elsewhere.wav"
     named.write_bytes(SOUND)
