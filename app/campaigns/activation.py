@@ -35,8 +35,10 @@ from app.models import (
     CampaignOption,
     Contact,
 )
-from app.pbx.dialplan import message_path, render_campaign, write_campaign_dialplans
+from app.pbx import media
+from app.pbx.dialplan import dialplan_specs, message_path, render_campaign, write_dialplan
 from app.pbx.errors import DialplanError
+from app.pbx.pool import enabled_pbxs
 from app.windows import window_problems
 
 log = logging.getLogger(__name__)
@@ -56,6 +58,7 @@ def problems(campaign_id: int, now) -> list[str]:
     windows = list(CallWindow.select().where(CallWindow.campaign == campaign_id))
     options = list(CampaignOption.select().where(CampaignOption.campaign == campaign_id))
     found = _list_problems(campaign) + _message_problems(campaign, settings)
+    found += media.problems(campaign, any(row.agent for row in enabled_pbxs()))
     found += field_problems({name: getattr(campaign, name) for name in CHECKED_FIELDS})
     found += window_problems(windows) if windows else ["no call windows"]
     found += menu_problems(options)
@@ -165,8 +168,13 @@ def activate(campaign_id: int, now, user_id: int | None = None, ami=None) -> Cam
         added = populate(campaign_id, now)
     # contacts whose values do not fit the template are skipped, never dialled
     skipped = prepare_messages(campaign_id, now, get_settings())
+    specs = dialplan_specs(activating=campaign_id)
+    # the files they play, for the PBX hosts with an agent: the CLI and the API only name
+    # them, and a campaign running since before they were recorded has none
+    for spec in specs:
+        media.record_played(spec, get_settings().media_dir)
     # no lock while the PBX reloads: that can take seconds
-    write_campaign_dialplans(ami, activating=campaign_id)
+    write_dialplan(specs, ami=ami)
     status = "activated" + (f"; {skipped} contacts skipped: their values do not fit the "
                             "message (see the skipped list)" if skipped else "")
     campaign = _move(campaign_id, ACTIVE, status, now, user_id)

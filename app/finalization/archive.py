@@ -21,6 +21,7 @@ from app.config import get_settings
 from app.db import database, is_postgres
 from app.finalization.steps import ARCHIVE, PURGE, claim
 from app.messages.prepare import purge_messages
+from app.pbx import media
 from app.private_files import create_private, make_dirs
 from app.reports import PAGE, export_folder, sql, write_atomically
 
@@ -228,5 +229,6 @@ def step_purge(campaign_id: int, now) -> None:
             ).rowcount
             for table in ("call_event", "call_attempt", "campaign_contact")
         }
+        deleted["media_file"] = media.release(campaign_id)  # the PBX hosts' copies
     deleted["message_audio"] = len(purge_messages(campaign_id, get_settings()))
     log.info("campaign=%s purged working rows %s", campaign_id, deleted)

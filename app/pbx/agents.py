@@ -5,9 +5,11 @@ host: a Dramatiq worker on the PBX's own queue (``pbx-<name>``) that writes the
 dialplan it is sent to its local ``DIALPLAN_PATH``, runs ``dialplan reload`` on
 its local AMI and records the version it applied (``confirm``). It also writes
 the file at start, from the database, so the ``#include`` Asterisk needs at load
-always finds it. ``send`` renders each PBX's file (its own ``agi_host``), bumps
-its version and publishes it; ``wait_confirmed`` waits, bounded, for the agents'
-confirmations. The message is Dramatiq's own encoding published with pika (as
+always finds it. ``send`` publishes each PBX's file (rendered with its own
+``agi_host`` and ``media_dir``: ``settings_for``) with the manifest of the sound
+files it plays (``app.pbx.media``: the agent writes them first, from the
+database) and bumps its version; ``wait_confirmed`` waits, bounded, for the
+agents' confirmations. The message is Dramatiq's own encoding published with pika (as
 the broker publishes it), so the web and CLI processes need not build the
 workers' broker.
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from pathlib import Path
 
 import dramatiq
 import pika
@@ -34,12 +37,26 @@ def queue_of(name: str) -> str:
 
 
 def settings_for(row, settings):
-    """``settings`` as the dialplan of PBX ``row`` needs them (its AGI host)."""
-    return dataclasses.replace(settings, agi_host=row.agi_host)
+    """``settings`` as the dialplan of PBX ``row`` needs them: its AGI host, and the
+    MEDIA_DIR its agent reported (none yet: the settings' own)."""
+    media_dir = Path(row.media_dir) if row.media_dir else settings.media_dir
+    return dataclasses.replace(settings, agi_host=row.agi_host, media_dir=media_dir)
 
 
-def send(rows, texts: dict, broker_url: str) -> dict:
-    """Publish each row's dialplan text to its agent; {pbx id: version sent}."""
+def manifest_of(files, settings) -> dict:
+    """What an agent's message says of the sound files: the MEDIA_DIR the text names
+    them under (``settings_for``) and their (relative path, sha256) pairs."""
+    return {"media_dir": str(settings.media_dir), "files": [list(pair) for pair in files]}
+
+
+def report_media_dir(pbx_id: int, media_dir) -> None:
+    """The agent of ``pbx_id`` keeps the sound files under ``media_dir``."""
+    Pbx.update(media_dir=str(media_dir)).where(Pbx.id == pbx_id).execute()
+
+
+def send(rows, texts: dict, manifests: dict, broker_url: str) -> dict:
+    """Publish each row's dialplan text and manifest (``manifest_of``) to its agent;
+    {pbx id: version sent}."""
     sent = {}
     connection = pika.BlockingConnection(_params(broker_url))
     try:
@@ -50,8 +67,9 @@ def send(rows, texts: dict, broker_url: str) -> dict:
             queue = queue_of(row.name)
             channel.queue_declare(queue, durable=True, arguments={
                 "x-dead-letter-exchange": "", "x-dead-letter-routing-key": f"{queue}.XQ"})
-            body = dramatiq.Message(queue_name=queue, actor_name=ACTOR,
-                                    args=(version, texts[row.id]), kwargs={}, options={}).encode()
+            args = (version, texts[row.id], manifests[row.id])
+            body = dramatiq.Message(queue_name=queue, actor_name=ACTOR, args=args, kwargs={},
+                                    options={}).encode()
             channel.basic_publish(exchange="", routing_key=queue, body=body,
                                   properties=pika.BasicProperties(delivery_mode=2))
             sent[row.id] = version

@@ -350,6 +350,12 @@ def write_campaign_dialplans(ami=None, settings=None, now=None, activating=None)
         DialplanError: a campaign cannot be rendered (nothing is written).
         AmiError subclasses: the reload failed (the file is written).
     """
+    return write_dialplan(dialplan_specs(activating), ami=ami, settings=settings, now=now)
+
+
+def dialplan_specs(activating=None) -> list[CampaignSpec]:
+    """The campaigns whose calls may still be up (and ``activating``), as the renderer
+    takes them."""
     live = Campaign.state.in_(DIALPLAN_STATES)
     if activating is not None:
         live |= Campaign.id == activating
@@ -360,5 +366,4 @@ def write_campaign_dialplans(ami=None, settings=None, now=None, activating=None)
             CampaignOption.campaign.in_([c.id for c in campaigns])
         ):
             by_campaign.setdefault(opt.campaign_id, []).append(opt)
-    specs = [campaign_spec(c, by_campaign.get(c.id, [])) for c in campaigns]
-    return write_dialplan(specs, ami=ami, settings=settings, now=now)
+    return [campaign_spec(c, by_campaign.get(c.id, [])) for c in campaigns]

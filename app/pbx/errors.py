@@ -29,3 +29,7 @@ class AmiActionError(PbxError):
 
 class DialplanError(PbxError):
     """A campaign cannot be turned into dialplan (bad option, unsafe text)."""
+
+
+class MediaError(PbxError):
+    """A sound file cannot be recorded or written (a path outside MEDIA_DIR, no such copy)."""

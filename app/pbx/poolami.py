@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 
 from app.clock import utcnow
-from app.pbx import agents, pool
+from app.pbx import agents, media, pool
 from app.pbx.errors import AmiConnectionError, PbxError
 from app.pbx.registry import get_registry, monotonic
 
@@ -77,9 +77,10 @@ class PoolAmi:
         """The dialplan just written, on every enabled PBX (``app.pbx.dialplan.write_dialplan``).
 
         A PBX without an agent reads that file: ``dialplan reload`` over AMI. A PBX
-        with one is sent its own rendering (its ``agi_host``) through the broker,
-        and this waits (``agents.CONFIRM_TIMEOUT_S``) for its agent to confirm. A PBX
-        that does neither is marked down, named in ``left_out`` and a warning.
+        with one is sent its own rendering (its ``agi_host``, its ``media_dir``) and
+        the sound files' manifest (``app.pbx.media``) through the broker, and this
+        waits (``agents.CONFIRM_TIMEOUT_S``) for its agent to confirm. A PBX that
+        does neither is marked down, named in ``left_out`` and a warning.
 
         Raises:
             PbxError: no PBX took it.
@@ -102,10 +103,12 @@ class PoolAmi:
         from app.pbx.dialplan import render_dialplan  # it names this module's class
 
         rows = [row for row, _ in with_agent]
-        texts = {r.id: render_dialplan(campaigns, agents.settings_for(r, settings), now)
-                 for r in rows}
+        files = media.needed(campaigns)  # the sound files, written by each agent first
+        own = {r.id: agents.settings_for(r, settings) for r in rows}
+        texts = {r.id: render_dialplan(campaigns, own[r.id], now) for r in rows}
+        manifests = {r.id: agents.manifest_of(files, own[r.id]) for r in rows}
         try:
-            sent = agents.send(rows, texts, settings.broker_url)
+            sent = agents.send(rows, texts, manifests, settings.broker_url)
         except Exception as exc:  # RabbitMQ away: no agent gets it
             for row, link in with_agent:
                 self._leave_out(row, link, f"dialplan not sent: {type(exc).__name__}: {exc}")

@@ -8,7 +8,7 @@ PBX removed from the pool.
 
 from __future__ import annotations
 
-from peewee import BooleanField, CharField, IntegerField
+from peewee import BlobField, BooleanField, CharField, IntegerField
 
 from app.clock import utcnow
 from app.modelbase import BaseModel, UTCDateTimeField
@@ -38,9 +38,29 @@ class Pbx(BaseModel):
     agent = BooleanField(default=False)
     dialplan_version = IntegerField(default=0)  # the last dialplan sent to its agent
     dialplan_confirmed = IntegerField(default=0)  # the last one its agent wrote and reloaded
+    # the MEDIA_DIR of its agent's host, as the agent reported it at start ("": the
+    # settings' own): its dialplan names the sound files there (app.pbx.media)
+    media_dir = CharField(max_length=200, default="")
     down_since = UTCDateTimeField(null=True)
     last_error = CharField(max_length=300, default="")
     created_at = UTCDateTimeField(default=utcnow)
 
 
-PBX_MODELS = [Pbx]
+class MediaFile(BaseModel):
+    """A sound file a dialplan plays, kept for the PBX hosts that do not share MEDIA_DIR.
+
+    ``path``: relative to MEDIA_DIR, as the campaign names it; ``data``: its bytes
+    (bytea on PostgreSQL), bounded where it enters (``app.pbx.media.MAX_BYTES``);
+    ``campaign_id``: the campaign that keeps the row (a plain integer, as in
+    ``message_audio``: the purge at close deletes it, ``app.pbx.media.release``).
+    """
+
+    path = CharField(max_length=500, unique=True)
+    sha256 = CharField(max_length=64)
+    size = IntegerField()
+    data = BlobField()
+    campaign_id = IntegerField(index=True)
+    created_at = UTCDateTimeField(default=utcnow)
+
+
+PBX_MODELS = [Pbx, MediaFile]

@@ -90,6 +90,8 @@ def test_the_campaign_form_stores_an_uploaded_voicemail_message(app, db, no_csrf
     assert stored.startswith(f"campaigns/{campaign.id}/message-") and stored.endswith(".wav")
     assert campaign.amd["message_sound"] == "" and campaign.message_sound == "hello-world"
     assert (app.config["SETTINGS"].media_dir / stored).read_bytes() == wav(frames=1600)
+    from app.pbx import media
+    assert media.needed([campaign]) == [(stored, media.sha256_of(wav(frames=1600)))]
     text = render_campaign(campaign_spec(campaign, []), None, app.config["SETTINGS"])
     assert f"Playback({app.config['SETTINGS'].media_dir / stored[:-4]})" in text
     # a file that would not play is refused, nothing stored

@@ -11,6 +11,7 @@ import pytest
 from app.web.admin.media import check_gsm, check_message, check_wav
 from app.errors import ValidationError
 from app.models import Campaign
+from app.pbx.tables import MediaFile
 
 from .conftest import flashes
 from .test_campaigns import campaign_form
@@ -85,6 +86,9 @@ def test_it_stores_an_uploaded_wav_under_media_dir(app, no_csrf, operator_client
     assert campaign.message_file.endswith(".wav") and campaign.message_sound == ""
     stored = app.config["SETTINGS"].media_dir / campaign.message_file
     assert stored.read_bytes() == wav()
+    # and recorded for the PBX hosts with an agent (app.pbx.media)
+    row = MediaFile.get(MediaFile.path == campaign.message_file)
+    assert (bytes(row.data), row.size, row.campaign_id) == (wav(), len(wav()), campaign.id)
 
 
 def test_it_stores_an_uploaded_gsm(app, no_csrf, operator_client):

@@ -1,5 +1,8 @@
 """Campaign messages: check an uploaded WAV or GSM file and store it in MEDIA_DIR.
 
+A stored message is also recorded in the database (``app.pbx.media.record``): the
+PBX hosts with a dialplan agent get it from there.
+
 Asterisk plays ``.wav`` as 16-bit signed linear mono at 8 kHz (``wav``) or
 16 kHz (``wav16``), and ``.gsm`` as raw GSM 06.10 frames of 33 bytes whose
 first nibble is 0xD. Anything else would play as noise or not at all, so it
@@ -13,9 +16,10 @@ import struct
 from pathlib import Path
 
 from app.errors import ValidationError
+from app.pbx import media
 from app.uploads import store_bytes
 
-MAX_MESSAGE_BYTES = 20 * 1024 * 1024
+MAX_MESSAGE_BYTES = media.MAX_BYTES  # what the database keeps for the PBX hosts, too
 WAV_RATES = (8000, 16000)
 GSM_FRAME = 33
 # stock sounds shipped with Asterisk's core sound package
@@ -99,10 +103,10 @@ def check_message(filename: str, data: bytes) -> dict:
 
 
 def store_message(media_dir: Path, campaign_id: int, filename: str, data: bytes) -> str:
-    """Check and store a message; return its path relative to ``media_dir``.
+    """Check, store and record a message; return its path relative to ``media_dir``.
 
     The name carries a content hash so a new upload never overwrites a file a
-    running call may be playing.
+    running call may be playing. Called inside the transaction that names it.
 
     Raises:
         ValidationError: the file would not play (see check_message).
@@ -111,4 +115,5 @@ def store_message(media_dir: Path, campaign_id: int, filename: str, data: bytes)
     digest = hashlib.sha256(data).hexdigest()[:12]
     relative = Path("campaigns") / str(campaign_id) / f"message-{digest}.{info['format']}"
     store_bytes(Path(media_dir) / relative, data)
+    media.record(relative, data, campaign_id)
     return str(relative)

@@ -31,8 +31,10 @@ class PbxView(SecureModelView):
     column_list = ("name", "enabled", "down_since", "ami_host", "ami_port", "agi_host",
                    "capacity", "originate_rate", "weight", "dial_template")
     column_details_list = column_list + ("ami_user", "agent", "dialplan_version",
-                                         "dialplan_confirmed", "last_error", "created_at")
-    column_labels = {"down_since": "State", "originate_rate": "Originates/s (0: no limit)"}
+                                         "dialplan_confirmed", "media_dir", "last_error",
+                                         "created_at")
+    column_labels = {"down_since": "State", "originate_rate": "Originates/s (0: no limit)",
+                     "media_dir": "MEDIA_DIR (its agent's)"}
     column_formatters = {"down_since": _down}
     column_default_sort = "name"
     column_sortable_list = ("name", "capacity")
