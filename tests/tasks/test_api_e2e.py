@@ -1,7 +1,7 @@
 """End to end by API only: upload a list, create a campaign, activate, poll, CLOSED, results.
 
-A real HTTP server (werkzeug, on a free port) serves the app; the client only
-speaks HTTP with a Bearer token. Behind it run the real processes: pbxsim, the
+gunicorn serves the app as the Procfile and the playbook run it (two workers, on a
+free port); the client only speaks HTTP with a Bearer token. Behind it run the real processes: pbxsim, the
 AGI daemon, a dialer and a lifecycle process on the session's RabbitMQ vhost.
 The scheduler's minute tick is sent by the test, as periodiq would.
 """
@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import csv
 import io
-import threading
+import secrets
 
 import pytest
 import requests
-from werkzeug.serving import make_server
 
 from app.apitokens import create_token
 from app.clock import utcnow
@@ -23,7 +22,7 @@ from app.models import User
 from app.pbx.ami import reset_ami
 from stack import VENV_BIN, Stack
 
-from tests.waiting import wait_until
+from tests.waiting import free_port, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -53,14 +52,25 @@ def stack(sqlite_db, broker, tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def server(stack, app):
-    """The app on a real HTTP server on a free port; its base URL."""
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    thread.join(10)
+def server(stack):
+    """gunicorn with the Procfile's options, on a free port and the stack's settings; its URL."""
+    port = free_port()
+    env = dict(stack.env, SECRET_KEY=secrets.token_urlsafe(32))
+    web = stack._spawn("web", [str(VENV_BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}",
+                               "--workers", "2", "--graceful-timeout", "20", "app:create_app()"],
+                       env)
+    url = f"http://127.0.0.1:{port}"
+
+    def answers():
+        assert web.alive(), web.tail()
+        try:
+            return requests.get(f"{url}/api/v1/openapi.json", timeout=5).status_code == 200
+        # refused until gunicorn binds, then held until a worker has imported the app
+        except (requests.ConnectionError, requests.Timeout):
+            return False
+
+    wait_until(answers, 90, "gunicorn answering")
+    return url
 
 
 def start_lifecycle(stack):
