@@ -29,6 +29,7 @@ from tests.waiting import free_port, wait_until
 
 RECAP = re.compile(r"^(\S+)\s*:\s*ok=\d+\s+changed=\d+\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 GROUPS = {"web": ["web"], "dialer1": ["workers"], "dialer2": ["workers"]}
+LIFECYCLE_HOSTS = [host for host, groups in GROUPS.items() if "workers" in groups]
 
 
 class Deployed:
@@ -119,7 +120,8 @@ class Deployed:
             wait_until(lambda: listening(c.address(name), AMI_PORT), 90, f"{name}'s pbxsim")
         wait_until(lambda: health(web)[0], 90, "/health on the web host")
         # the close waits for close_campaigns() (the drill checks the rows it purges)
-        self.supervisorctl("web", "stop", "callcast-lifecycle")
+        for host in LIFECYCLE_HOSTS:
+            self.supervisorctl(host, "stop", "callcast-lifecycle")
         for name in self.pbxs:  # each agent consuming its queue before any activation
             log = Path(self.confs[name]["callcast_log_dir"]) / "callcast-pbxagent.stderr.log"
             wait_until(lambda: log.exists() and "dialplan agent of" in log.read_text(), 90,
@@ -153,8 +155,9 @@ class Deployed:
                               capture_output=True, env=minimal_env(), stdin=subprocess.DEVNULL)
 
     def close_campaigns(self):
-        """The web host's lifecycle program back: finished campaigns drain and close."""
-        self.supervisorctl("web", "start", "callcast-lifecycle")
+        """The lifecycle programs back: finished campaigns drain and close."""
+        for host in LIFECYCLE_HOSTS:
+            self.supervisorctl(host, "start", "callcast-lifecycle")
 
     @property
     def web_url(self):
