@@ -26,4 +26,4 @@ upgrade: install
 ## make drill-cluster: the multi-host drill (network namespaces, three pbxsim PBX hosts,
 ## one killed mid-campaign, then the same hosts deployed by the playbook); root, PostgreSQL
 drill-cluster:
-	CALLCAST_CLUSTER_DRILL=1 bash scripts/test.sh tests/ops/test_cluster.py -rP
+	CALLCAST_CLUSTER_DRILL=1 bash scripts/test.sh tests/ops/test_cluster.py tests/ops/test_cluster_deployed.py -rP

@@ -1,10 +1,13 @@
 """The cluster drill: hosts as network namespaces on one machine (``tests/ops/netns.py``),
 one campaign of 5,000 contacts over three pbxsim PBXs of different capacities, then
-the same with one PBX killed -9 a third of the way in.
+the same with one PBX killed -9 a third of the way in (``make test`` runs both; the
+same hosts deployed by the playbook are ``test_cluster_deployed.py``, ``make
+drill-cluster``).
 
 PostgreSQL only: a cluster shares one database over TCP (SQLite cannot be shared
-between hosts). Run as root; a machine where namespaces cannot be made fails the
-test, it is never skipped.
+between hosts); with ``--postgres=off`` it shows as skipped, as every PostgreSQL run
+(``make test`` requires PostgreSQL). Run as root; a machine where namespaces cannot
+be made fails the test, it is never skipped.
 """
 
 from __future__ import annotations
@@ -46,8 +49,8 @@ EXPECTED = {0: ("answered", 1), 1: ("answered", 1), 2: ("answered", 1), 3: ("ans
 def pg(tmp_path):
     """The session's PostgreSQL database, upgraded (a cluster needs it: fails without)."""
     root = sys.modules["conftest"]
-    if "postgres" not in root.SESSION.engines:
-        pytest.fail(f"the cluster drill needs PostgreSQL: {root.SESSION.pg_note}")
+    if "postgres" not in root.SESSION.engines:  # as every PostgreSQL run: a visible skip
+        pytest.skip(f"the cluster drill needs PostgreSQL: {root.SESSION.pg_note}")
     yield from root._database("postgres", tmp_path, upgraded=True)
 
 
@@ -70,25 +73,6 @@ def hosts(pg, broker, tmp_path):
         cluster.close()
         leftover = [line for line in _ip("netns", "list").splitlines() if f"cc{cluster.tag}-" in line]
         assert not leftover, leftover
-
-
-@pytest.fixture
-def deployed(pg, broker, tmp_path):
-    """The same hosts, deployed by site.yml (``tests/ops/clusterdeploy.py``)."""
-    from tests.ops.clusterdeploy import Deployed
-
-    cluster = Cluster(tmp_path)
-    made = None
-    try:
-        cluster.up()
-        made = Deployed(cluster, PBXS, root_pg_name())
-        add_pool(cluster)
-        yield made.apply()
-    finally:
-        if made is not None:
-            made.close()
-        reset_registry()
-        cluster.close()
 
 
 def add_pool(cluster):
@@ -294,17 +278,3 @@ def test_a_pbx_host_killed_a_third_of_the_way_in_loses_nothing(hosts):
           f"{len(in_flight)} calls in flight on it, settled as {settled}, {given_back} given back "
           f"(never reached it); "
           f"{lost} attempts lost and retried; peaks {peaks}; campaign peak (pbx1+pbx2) {top}/{CAP}")
-
-
-def test_the_playbook_deploys_the_cluster_hosts_and_they_dial_a_campaign(deployed):
-    campaign = launch(deployed)
-    wait_until(lambda: finished(campaign.id), 1200, "the campaign to finish", interval=1.0)
-    per_contact = attempts_by_contact(campaign.id)
-    check_outcomes(campaign, per_contact)
-    stats = {name: pbx_stats(deployed, name) for name in PBXS}
-    peaks, top = check_calls(campaign, stats)
-    body = health(deployed)[1]
-    assert body["checks"]["pbx"] == {"ok": True, "detail": "3 PBXs answer: pbx1, pbx2, pbx3"}, body
-    closes(deployed, campaign.id)
-    print(f"cluster deployed by site.yml: peaks {peaks}; campaign peak {top}/{CAP}")
-
