@@ -29,6 +29,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from peewee import fn
 
@@ -58,6 +59,7 @@ class Member:
     weight: int = 1
     dial_template: str | None = None
     link: Link | None = None
+    media_dir: str = ""  # its agent's MEDIA_DIR ("": the settings')
     snapshot: PbxSnapshot | None = None  # this tick's answer (None: not asked, or failed)
     free: int = 0
 
@@ -80,7 +82,8 @@ class TickPool:
         rows = pbx_pool.enabled_pbxs()
         links = get_registry(settings.ami_timeout).links(rows)
         members = [Member(r.id, r.name, link.client, r.capacity, r.originate_rate, r.weight,
-                          r.dial_template, link) for r, link in zip(rows, links)]
+                          r.dial_template, link, media_dir=r.media_dir)
+                   for r, link in zip(rows, links)]
         return cls(members, shared=True)
 
     # -- asking every PBX ------------------------------------------------------------
@@ -189,6 +192,8 @@ class TickPool:
             member_settings = settings
             if m.dial_template and m.dial_template != settings.dial_template:
                 member_settings = dataclasses.replace(settings, dial_template=m.dial_template)
+            if m.media_dir and m.media_dir != str(settings.media_dir):  # the TTS files' folder
+                member_settings = dataclasses.replace(member_settings, media_dir=Path(m.media_dir))
             sent, error = originate_claims(campaign, group, m.client, now, member_settings)
             originated += sent
             if error:

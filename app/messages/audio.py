@@ -5,12 +5,21 @@ Files live in ``MEDIA_DIR/tts/campaign-<id>/<sha256>.wav``, 0640 in a 0750 folde
 actor: the pending texts the list needs first, each written once (an existing file is
 kept), then the contacts whose every text is ready become claimable
 (``campaign_contact.audio_ready``); a text the engine cannot say skips its contacts.
+
+When the pool has a PBX with a dialplan agent (another host, its own MEDIA_DIR),
+each step first records its files in ``media_file`` and sends them to every such
+agent, files only, waiting for each (bounded; one that does not confirm is marked
+down and left out: ``PoolAmi.send_files``), so a contact becomes claimable only
+once its files are where the call may play them (``deliver``). The Originate
+names each file under the MEDIA_DIR of the PBX that carries the call
+(``prompts_under``).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -26,6 +35,8 @@ from app.private_files import open_private
 log = logging.getLogger(__name__)
 
 BATCH = 20  # texts per actor message: a message stays short, progress is committed often
+# a CC_V<n> value naming a synthesized file: <MEDIA_DIR>/tts/campaign-<id>/<sha256>
+PROMPT_RE = re.compile(r"/tts/campaign-([0-9]{1,18})/([0-9a-f]{64})\Z")
 
 
 def audio_dir(settings, campaign_id: int) -> Path:
@@ -39,6 +50,18 @@ def audio_file(settings, campaign_id: int, digest: str) -> Path:
 
 def prompt_of(settings, campaign_id: int, digest: str) -> str:
     return str(audio_file(settings, campaign_id, digest))[: -len(".wav")]
+
+
+def prompts_under(variables, campaign_id: int, settings) -> dict:
+    """``variables`` with each synthesized file of ``campaign_id`` named under
+    ``settings.media_dir`` (activation stored them under its own: a PBX host with an
+    agent keeps its copies under the MEDIA_DIR it reported)."""
+    out = dict(variables or {})
+    for name, value in out.items():
+        found = PROMPT_RE.search(value) if isinstance(value, str) else None
+        if found and int(found.group(1)) == int(campaign_id):
+            out[name] = prompt_of(settings, campaign_id, found.group(2))
+    return out
 
 
 def write_audio(settings, campaign_id: int, digest: str, wav: bytes) -> Path:
@@ -82,6 +105,7 @@ def synthesize_some(campaign_id: int, now, settings, limit: int = BATCH) -> int:
             log.warning("tts failed campaign=%s digest=%s: %s", campaign_id, row.digest[:12], exc)
             row.error = str(exc)[:300]
             failed.append(row)
+    deliver(campaign_id, [row.digest for row in ready], settings)
     with database.atomic():
         for row in ready:
             MessageAudio.update(state=READY, duration_ms=row.duration_ms, ready_at=now).where(
@@ -92,6 +116,25 @@ def synthesize_some(campaign_id: int, now, settings, limit: int = BATCH) -> int:
         mark_ready(campaign_id, [r.digest for r in ready], now)
         skip_failed(campaign_id, failed, now)
     return pending_texts(campaign_id)
+
+
+def deliver(campaign_id: int, digests, settings) -> int:
+    """The files of ``digests`` on every enabled agent PBX's host (recorded, sent, each
+    confirmed or its PBX left out) before their contacts are claimable; how many were
+    recorded (0: the pool has no agent PBX, the PBXs read this host's MEDIA_DIR)."""
+    # here, not at the top: app.pbx.originate imports this module (prompts_under)
+    from app.pbx import media
+    from app.pbx.poolami import get_pool_ami
+
+    if not digests or not media.agent_pbxs():
+        return 0
+    files = []
+    for digest in digests:
+        path = audio_file(settings, campaign_id, digest)
+        row = media.record(path.relative_to(settings.media_dir), path.read_bytes(), campaign_id)
+        files.append((row.path, row.sha256))
+    get_pool_ami(settings).send_files(files, settings)
+    return len(files)
 
 
 def pending_texts(campaign_id: int) -> int:

@@ -12,6 +12,12 @@ database) and bumps its version; ``wait_confirmed`` waits, bounded, for the
 agents' confirmations. The message is Dramatiq's own encoding published with pika (as
 the broker publishes it), so the web and CLI processes need not build the
 workers' broker.
+
+``send_media`` publishes files only (the speech files the ``tts`` step makes while
+a campaign runs): a second actor on the same queue, ``pbx_media`` (args: version,
+manifest), that writes the files and confirms, never touching the dialplan. Its
+version comes from the same sequence (``Pbx.dialplan_version``), so one
+``wait_confirmed`` serves both and the agent, one thread, confirms in order.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from app.pbx.tables import Pbx
 log = logging.getLogger(__name__)
 
 ACTOR = "pbx_dialplan"
+MEDIA_ACTOR = "pbx_media"  # files only: (version, manifest)
 CONFIRM_TIMEOUT_S = 10.0  # how long an activation waits for the agents
 
 
@@ -57,6 +64,17 @@ def report_media_dir(pbx_id: int, media_dir) -> None:
 def send(rows, texts: dict, manifests: dict, broker_url: str) -> dict:
     """Publish each row's dialplan text and manifest (``manifest_of``) to its agent;
     {pbx id: version sent}."""
+    return _publish(rows, ACTOR, lambda row: (texts[row.id], manifests[row.id]), broker_url)
+
+
+def send_media(rows, manifests: dict, broker_url: str) -> dict:
+    """Publish each row's manifest alone (files to write, no dialplan) to its agent;
+    {pbx id: version sent}."""
+    return _publish(rows, MEDIA_ACTOR, lambda row: (manifests[row.id],), broker_url)
+
+
+def _publish(rows, actor: str, args_of, broker_url: str) -> dict:
+    """One message of ``actor`` to each row's queue, (next version, *args_of(row))."""
     sent = {}
     connection = pika.BlockingConnection(_params(broker_url))
     try:
@@ -67,8 +85,8 @@ def send(rows, texts: dict, manifests: dict, broker_url: str) -> dict:
             queue = queue_of(row.name)
             channel.queue_declare(queue, durable=True, arguments={
                 "x-dead-letter-exchange": "", "x-dead-letter-routing-key": f"{queue}.XQ"})
-            args = (version, texts[row.id], manifests[row.id])
-            body = dramatiq.Message(queue_name=queue, actor_name=ACTOR, args=args, kwargs={},
+            body = dramatiq.Message(queue_name=queue, actor_name=actor,
+                                    args=(version, *args_of(row)), kwargs={},
                                     options={}).encode()
             channel.basic_publish(exchange="", routing_key=queue, body=body,
                                   properties=pika.BasicProperties(delivery_mode=2))
@@ -90,7 +108,8 @@ def wait_confirmed(sent: dict, timeout: float = CONFIRM_TIMEOUT_S) -> list:
 
 
 def confirm(pbx_id: int, version: int) -> None:
-    """The agent of ``pbx_id`` wrote and reloaded dialplan ``version``."""
+    """The agent of ``pbx_id`` applied ``version`` (a dialplan: written and reloaded;
+    files only: written)."""
     Pbx.update(dialplan_confirmed=version).where(
         (Pbx.id == pbx_id) & (Pbx.dialplan_confirmed < version)).execute()
 

@@ -8,8 +8,12 @@ the console's uploads; each activation records the files the CLI and the API nam
 and those of the campaigns running since before this table, ``record_played``). The agent's message carries only (path, sha256) pairs
 (``needed``); the agent reads the bytes from the database and writes each file
 that is missing or different under its own MEDIA_DIR (``materialize``) before it
-writes the dialplan. The rows of a campaign go when its working rows are purged
-at close (``release``).
+writes the dialplan. The speech files of personalised messages are recorded too,
+by the ``tts`` step that makes them, when the pool has an agent PBX
+(``agent_pbxs``): that step sends them to the agents files-only and waits for them
+before their contacts may be called (``app.messages.audio``); an agent that starts
+writes every file recorded for a campaign in a dialplan state (``recorded``). The
+rows of a campaign go when its working rows are purged at close (``release``).
 
 Only names relative to MEDIA_DIR travel: an absolute name is played as it is,
 so an activation refuses one while the pool has an agent PBX (``problems``).
@@ -28,7 +32,7 @@ from app.clock import utcnow
 from app.models import CLOSED, FINALIZING, Campaign
 from app.pbx.dialplan_spec import campaign_spec
 from app.pbx.errors import DialplanError, MediaError
-from app.pbx.tables import MediaFile
+from app.pbx.tables import MediaFile, Pbx
 from app.private_files import open_private
 
 log = logging.getLogger(__name__)
@@ -164,6 +168,21 @@ def needed(campaigns) -> list[tuple[str, str]]:
     for missing in sorted(relative - set(found)):
         log.warning("media file %s is not recorded: PBX hosts with an agent lack it", missing)
     return sorted(found.items())
+
+
+def recorded(campaign_ids) -> list[tuple[str, str]]:
+    """The (relative path, sha256) of every file recorded for ``campaign_ids``."""
+    ids = sorted({int(i) for i in campaign_ids})
+    if not ids:
+        return []
+    return list(MediaFile.select(MediaFile.path, MediaFile.sha256)
+                .where(MediaFile.campaign_id.in_(ids)).order_by(MediaFile.path).tuples())
+
+
+def agent_pbxs() -> list[Pbx]:
+    """The enabled PBXs with a dialplan agent (their hosts get the files through here)."""
+    return list(Pbx.select().where((Pbx.enabled == True) & (Pbx.agent == True))  # noqa: E712
+                .order_by(Pbx.id))
 
 
 def target_of(media_dir, path) -> Path:

@@ -14,6 +14,7 @@ import phonenumbers
 
 from app.calltokens import TOKEN_VARIABLE, call_token
 from app.config import get_settings
+from app.messages.audio import prompts_under
 from app.pbx.errors import DialplanError
 
 CONTEXT_PREFIX = "callcast-campaign-"
@@ -78,7 +79,8 @@ def originate_args(campaign, contact_id, attempt, number, settings=None, message
     ``campaign-<id>``, ``ChannelId`` = ``cc-<campaign>-<contact>-<attempt>``
     and the ``CC_*`` variables the dialplan's reports need (``CC_TOKEN``: app.calltokens);
     ``message``: the contact's message variables (``CC_V<n>``, app.messages.values), which
-    the wire refuses when one holds a ',' (manager.c would split it).
+    the wire refuses when one holds a ',' (manager.c would split it), its synthesized
+    files named under ``settings.media_dir`` (the carrying PBX's: ``prompts_under``).
 
     Raises:
         DialplanError: the number has characters a dial string cannot carry.
@@ -98,7 +100,7 @@ def originate_args(campaign, contact_id, attempt, number, settings=None, message
         channel_id=channel_id(cid, contact_id, attempt),
         variables={"CC_CAMPAIGN": cid, "CC_CONTACT": int(contact_id), "CC_ATTEMPT": int(attempt),
                    TOKEN_VARIABLE: call_token(settings.call_token_secret, cid, contact_id, attempt),
-                   **(message or {})},
+                   **prompts_under(message, cid, settings)},
         caller_id=str(field_of(campaign, "caller_id", "") or "") or None,
         ring_timeout_s=int(field_of(campaign, "ring_timeout_s", 30) or 30),
     )

@@ -6,7 +6,9 @@ every enabled PBX must answer, so a drain never finalizes blind) and
 ``reload_dialplan`` (after the dialplan file is written: ``dialplan reload``
 over AMI on a PBX that reads that file, its own rendering through the broker
 to a PBX with an agent, confirmed within a bound; one that fails is recorded
-down and left out, and ``left_out`` says which, as long as one PBX took it). The tick takes the same
+down and left out, and ``left_out`` says which, as long as one PBX took it);
+and ``send_files`` (the speech files a ``tts`` step made, files only, to the PBXs
+with an agent, under the same rule). The tick takes the same
 object and spreads its calls itself (``app.dialer.spread``).
 """
 
@@ -99,6 +101,19 @@ class PoolAmi:
                                               "; ".join(self.left_out))
         self._say_left_out("the dialplan")
 
+    def send_files(self, files, settings) -> None:
+        """Files just recorded (``app.pbx.media``: (path, sha256) pairs) on every enabled
+        PBX with an agent, files only, each confirmed within ``agents.CONFIRM_TIMEOUT_S``;
+        one that does not confirm is marked down and named in ``left_out``."""
+        self.left_out = []
+        with_agent = [(row, link) for row, link in self.links() if row.agent]
+        if with_agent and files:
+            manifests = {row.id: agents.manifest_of(files, agents.settings_for(row, settings))
+                         for row, _ in with_agent}
+            self._deliver(with_agent, "files", lambda rows: agents.send_media(
+                rows, manifests, settings.broker_url))
+        self._say_left_out("the files")
+
     def _send_to_agents(self, with_agent, campaigns, settings, now) -> None:
         from app.pbx.dialplan import render_dialplan  # it names this module's class
 
@@ -107,16 +122,23 @@ class PoolAmi:
         own = {r.id: agents.settings_for(r, settings) for r in rows}
         texts = {r.id: render_dialplan(campaigns, own[r.id], now) for r in rows}
         manifests = {r.id: agents.manifest_of(files, own[r.id]) for r in rows}
+        self._deliver(with_agent, "dialplan", lambda rows: agents.send(
+            rows, texts, manifests, settings.broker_url))
+
+    def _deliver(self, with_agent, what: str, publish) -> None:
+        """``publish(rows)`` (it returns {pbx id: version}), then wait for each agent's
+        confirmation; the agents it did not reach or that did not confirm are left out."""
         try:
-            sent = agents.send(rows, texts, manifests, settings.broker_url)
+            sent = publish([row for row, _ in with_agent])
         except Exception as exc:  # RabbitMQ away: no agent gets it
             for row, link in with_agent:
-                self._leave_out(row, link, f"dialplan not sent: {type(exc).__name__}: {exc}")
+                self._leave_out(row, link, f"{what} not sent: {type(exc).__name__}: {exc}")
             return
         late = {row.id for row in agents.wait_confirmed(sent)}
+        label = "" if what == "dialplan" else f"{what} "
         for row, link in with_agent:
             if row.id in late:
-                self._leave_out(row, link, f"its dialplan agent did not confirm version "
+                self._leave_out(row, link, f"its dialplan agent did not confirm {label}version "
                                            f"{sent[row.id]} in {agents.CONFIRM_TIMEOUT_S:.0f}s")
 
     def _run_on(self, links, command, timeout):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import stat
 import wave
+from dataclasses import replace
 from datetime import datetime, timezone
 
 import pytest
@@ -16,7 +17,8 @@ from app.config import get_settings
 from app.dialer.claims import due_contacts
 from app.errors import ValidationError
 from app.events import BAD_MESSAGE
-from app.messages.audio import audio_dir, synthesize_some, waiting_for_audio
+from app.messages.audio import (audio_dir, prompt_of, prompts_under, synthesize_some,
+                                waiting_for_audio)
 from app.messages.prepare import message_of, message_variables, purge_messages, skipped_rows
 from app.messages.tables import ContactMessage, MessageAudio
 from app.messages.tts import CommandEngine, EspeakEngine, telephony_wav
@@ -152,3 +154,15 @@ def test_resampling_to_8_khz_keeps_speech_and_filters_what_would_alias():
     # 6 kHz is above the new 4 kHz Nyquist: without the low-pass it would come back at 2 kHz
     gone = resample(np.sin(2 * np.pi * 6000 * t), 22050)
     assert np.abs(gone[100:-100]).max() < 0.01
+
+
+def test_the_synthesized_files_are_named_under_the_carrying_pbx_s_media_dir(tmp_path):
+    settings = get_settings()
+    there = replace(settings, media_dir=tmp_path / "pbx-host")
+    digest = "c" * 64
+    variables = {"CC_V1": prompt_of(settings, 7, digest), "CC_V2": "12",
+                 "CC_V3": prompt_of(settings, 8, digest), "CC_V4": 5}
+    assert prompts_under(variables, 7, there) == {
+        "CC_V1": str(tmp_path / "pbx-host" / "tts" / "campaign-7" / digest), "CC_V2": "12",
+        "CC_V3": variables["CC_V3"], "CC_V4": 5}
+    assert prompts_under(None, 7, there) == {}

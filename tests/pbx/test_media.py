@@ -158,3 +158,13 @@ def test_the_purge_at_close_releases_the_rows_a_clone_does_not_play(db):
     assert media.release(clone.id) == 1 and media.release(other.id) == 1
     assert MediaFile.select().count() == 0
     assert Campaign.get_by_id(closing.id).state == "CLOSED"
+
+
+def test_the_purge_at_close_releases_the_speech_files_rows(db):
+    closing = ending_campaign(1, state=FINALIZING)
+    for digest in ("a" * 64, "b" * 64):
+        media.record(f"tts/campaign-{closing.id}/{digest}.wav", SOUND, closing.id)
+    assert media.recorded([closing.id]) == [
+        (f"tts/campaign-{closing.id}/{d * 64}.wav", sha(SOUND)) for d in "ab"]
+    assert finalize(closing.id, NOW) == "closed"
+    assert media.recorded([closing.id]) == [] and MediaFile.select().count() == 0
