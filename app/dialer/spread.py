@@ -16,6 +16,11 @@ before its attempt row is written, to the PBX with the most (weighted) room
 left (``assign``). The campaign's cap and the global cap are counted over the
 whole pool (``pacing``), so they stay exact across PBXs.
 
+A PBX whose agent has not confirmed every version sent to it (a dialplan or a batch
+of speech files, ``app.pbx.agents``) is asked like the others (its calls count) but
+takes no new call until its agent catches up (``_behind``): what it lacks may be
+what the next call needs, whatever its AMI or ``/health`` say.
+
 A plain ``AmiClient`` given instead of the pool (``app.pbx.poolami.PoolAmi``)
 is a pool of one PBX without a row (tests, tools): no capacity of its own,
 ``pbx_id`` left empty.
@@ -60,6 +65,7 @@ class Member:
     dial_template: str | None = None
     link: Link | None = None
     media_dir: str = ""  # its agent's MEDIA_DIR ("": the settings')
+    behind: str = ""  # why it takes no new call although it answers ("": it may take some)
     snapshot: PbxSnapshot | None = None  # this tick's answer (None: not asked, or failed)
     free: int = 0
 
@@ -82,9 +88,11 @@ class TickPool:
         rows = pbx_pool.enabled_pbxs()
         links = get_registry(settings.ami_timeout).links(rows)
         members = [Member(r.id, r.name, link.client, r.capacity, r.originate_rate, r.weight,
-                          r.dial_template, link, media_dir=r.media_dir)
+                          r.dial_template, link, media_dir=r.media_dir, behind=_behind(r))
                    for r, link in zip(rows, links)]
-        return cls(members, shared=True)
+        pool = cls(members, shared=True)
+        pool.errors.update((m.name, m.behind) for m in members if m.behind)
+        return pool
 
     # -- asking every PBX ------------------------------------------------------------
 
@@ -159,7 +167,7 @@ class TickPool:
             by_pbx.setdefault(pbx_id, set()).add(call_id)
         tick_s = settings.dial_tick_ms / 1000.0
         for m in self.members:
-            if m.snapshot is None:
+            if m.snapshot is None or m.behind:  # asked all the same: its calls count
                 m.free = 0
                 continue
             # the union (app.dialer.live): just originated | just ended, channel still up
@@ -199,6 +207,20 @@ class TickPool:
             if error:
                 errors.append(f"{m.name}: {error}" if self.shared else error)
         return originated, "; ".join(errors)
+
+
+def _behind(row) -> str:
+    """Why PBX ``row`` takes no new call: its agent has not confirmed everything sent to it.
+
+    A dialplan or a batch of sound files its agent has not applied yet may be what the
+    next call needs (a campaign's context, a contact's speech file); an activation or a
+    ``tts`` step that waited for it in vain has said so. Once the agent catches up (it
+    applies its queue in order), the PBX takes calls again.
+    """
+    if row.agent and row.dialplan_confirmed < row.dialplan_version:
+        return (f"no new calls: its agent confirmed version {row.dialplan_confirmed} of "
+                f"{row.dialplan_version} (dialplan or sound files)")
+    return ""
 
 
 def pbx_in_flight() -> dict:

@@ -107,6 +107,34 @@ def test_an_activation_leaves_out_a_pbx_whose_agent_is_dead_and_says_so(two):
     assert f"[callcast-campaign-{campaign.id}]" not in b_file.read_text()
 
 
+def test_a_pbx_whose_agent_is_behind_takes_no_new_calls_until_it_catches_up(two, tmp_path):
+    """The activation left b out (its agent dead). b's AMI answers, so /health and a dialer
+    that never saw it fail take it for up: it still gets no call while its agent lags."""
+    name, b_file, agent = two
+    agent.stop()
+    campaign = make_campaign([f"+1202555{i:03d}6" for i in range(20)], max_channels=20)
+    activation.activate(campaign.id, NOW, ami=PoolAmi(get_settings()))
+    Pbx.update(down_since=None, last_error="").where(Pbx.name == name).execute()
+    reset_registry()  # a dialer process that never saw b fail
+    pool = PoolAmi(get_settings())
+    result = run_tick(campaign.id, NOW, pool)
+    row = Pbx.get(Pbx.name == name)
+    assert result.originated == 10  # a's capacity; none to b
+    assert (f"{name}: no new calls: its agent confirmed version {row.dialplan_confirmed} of "
+            f"{row.dialplan_version}") in result.status
+    assert CallAttempt.select().where(CallAttempt.pbx_id == row.id).count() == 0
+    back = Agent(name, b_file, row.ami_port, tmp_path / "agent-back.log", agent.media_dir)
+    try:
+        wait_until(lambda: Pbx.get(Pbx.name == name).dialplan_confirmed == row.dialplan_version,
+                   30, "the agent to apply its queue")
+        assert f"[callcast-campaign-{campaign.id}]" in b_file.read_text()
+        assert run_tick(campaign.id, NOW, pool).originated == 10  # now b's 10
+        assert CallAttempt.select().where(CallAttempt.pbx_id == row.id).count() == 10
+    finally:
+        back.stop()
+        print((tmp_path / "agent-back.log").read_text(errors="replace")[-3000:])
+
+
 def test_an_agent_started_during_an_activation_applies_that_activation_s_dialplan(
         db, broker, tmp_path):
     """The activation sends its rendering (the campaign still DRAFT) before the agent starts:
