@@ -127,17 +127,31 @@ class PoolAmi:
 
     def _deliver(self, with_agent, what: str, publish) -> None:
         """``publish(rows)`` (it returns {pbx id: version}), then wait for each agent's
-        confirmation; the agents it did not reach or that did not confirm are left out."""
+        confirmation; the agents it did not reach or that did not confirm are left out.
+
+        An agent already behind (it has not confirmed what it was sent before) is sent
+        this too but not waited for: it takes no call until it has applied its queue,
+        this included (``app.dialer.spread``), and a dead one would cost every
+        activation and every batch of speech files the whole timeout.
+        """
+        behind = {row.id for row, _ in with_agent
+                  if row.dialplan_confirmed < row.dialplan_version}
         try:
             sent = publish([row for row, _ in with_agent])
         except Exception as exc:  # RabbitMQ away: no agent gets it
             for row, link in with_agent:
                 self._leave_out(row, link, f"{what} not sent: {type(exc).__name__}: {exc}")
             return
-        late = {row.id for row in agents.wait_confirmed(sent)}
+        waited = {pbx_id: v for pbx_id, v in sent.items() if pbx_id not in behind}
+        late = {row.id for row in agents.wait_confirmed(waited)} if waited else set()
         label = "" if what == "dialplan" else f"{what} "
         for row, link in with_agent:
-            if row.id in late:
+            if row.id in behind:
+                self.left_out.append(f"{row.name}: its dialplan agent is behind (version "
+                                     f"{row.dialplan_confirmed} of {row.dialplan_version}): "
+                                     f"no calls until it has applied {label}version "
+                                     f"{sent[row.id]}")
+            elif row.id in late:
                 self._leave_out(row, link, f"its dialplan agent did not confirm {label}version "
                                            f"{sent[row.id]} in {agents.CONFIRM_TIMEOUT_S:.0f}s")
 

@@ -123,11 +123,17 @@ def test_a_pbx_whose_agent_is_behind_takes_no_new_calls_until_it_catches_up(two,
     assert (f"{name}: no new calls: its agent confirmed version {row.dialplan_confirmed} of "
             f"{row.dialplan_version}") in result.status
     assert CallAttempt.select().where(CallAttempt.pbx_id == row.id).count() == 0
+    # another activation sends b its dialplan too, but does not wait for a lagging agent
+    other = make_campaign(["+12025559996"], max_channels=1)
+    activation.activate(other.id, NOW, ami=pool)
+    assert pool.left_out == [f"{name}: its dialplan agent is behind (version 0 of 1): no calls "
+                             f"until it has applied version 2"]
+    row = Pbx.get(Pbx.name == name)
     back = Agent(name, b_file, row.ami_port, tmp_path / "agent-back.log", agent.media_dir)
     try:
         wait_until(lambda: Pbx.get(Pbx.name == name).dialplan_confirmed == row.dialplan_version,
                    30, "the agent to apply its queue")
-        assert f"[callcast-campaign-{campaign.id}]" in b_file.read_text()
+        assert f"[callcast-campaign-{other.id}]" in b_file.read_text()
         assert run_tick(campaign.id, NOW, pool).originated == 10  # now b's 10
         assert CallAttempt.select().where(CallAttempt.pbx_id == row.id).count() == 10
     finally:
