@@ -12,9 +12,9 @@ gone. Either count alone, or the larger of the two, misses one of them.
 One more kind is in neither: a call another process started after the list was
 asked and whose end was already reported and folded when the database is read,
 its channel not yet gone. So the attempts that ENDED (their terminal report
-received) at or after the moment the list was asked count too
-(``PbxSnapshot.asked_at``): a call that reported its end before then and was
-still up is on the list. Lost attempts are left out (the PBX had no channel for
+received) after the list was asked count too (``PbxSnapshot.asked_at``: the tick's
+or refill's ``now``, taken before the lists are asked, so "after" it is exact): a
+call that reported its end before then and was still up is on the list. Lost attempts are left out (the PBX had no channel for
 them). This takes the clocks of the AGI hosts and the dialer hosts as agreeing
 (NTP); a call that ended in that short window and is already gone is counted
 once more than needed, never one less.
@@ -93,7 +93,7 @@ def in_flight_count(campaign_ids) -> int:
 def holding_ids(since: datetime | None = None, campaign_id: int | None = None) -> dict:
     """Call ids of the attempts that may hold a channel -> their PBX id (None: no pool row).
 
-    In flight, or ended at or after ``since`` (the moment the PBXs' lists were asked;
+    In flight, or ended after ``since`` (taken before the PBXs' lists were asked;
     None: in flight only). ``campaign_id`` None: over every campaign whose calls may
     still be up.
     """
@@ -107,7 +107,7 @@ def holding_ids(since: datetime | None = None, campaign_id: int | None = None) -
         of_campaigns & CallAttempt.state.in_(IN_FLIGHT)).tuples())
     if since is not None:  # through the (campaign, finished_at) index
         ids.update(CallAttempt.select(*columns).where(
-            of_campaigns & (CallAttempt.finished_at >= since)
+            of_campaigns & (CallAttempt.finished_at > since)
             & (CallAttempt.outcome != LOST)).tuples())
     return ids
 
