@@ -13,8 +13,8 @@ be made fails the test, it is never skipped.
 from __future__ import annotations
 
 import json
-import sys
 from collections import defaultdict
+from pathlib import Path
 
 import pytest
 
@@ -46,16 +46,16 @@ EXPECTED = {0: ("answered", 1), 1: ("answered", 1), 2: ("answered", 1), 3: ("ans
 
 
 @pytest.fixture
-def pg(tmp_path):
+def pg(request, tmp_path):
     """The session's PostgreSQL database, upgraded (a cluster needs it: fails without)."""
-    root = sys.modules["conftest"]
+    root = root_conftest(request.config)
     if "postgres" not in root.SESSION.engines:  # as every PostgreSQL run: a visible skip
         pytest.skip(f"the cluster drill needs PostgreSQL: {root.SESSION.pg_note}")
     yield from root._database("postgres", tmp_path, upgraded=True)
 
 
 @pytest.fixture
-def hosts(pg, broker, tmp_path):
+def hosts(pg, broker, tmp_path, request):
     """Three PBX hosts in the pool, the web and dialer hosts running; torn down whatever happens."""
     cluster = Cluster(tmp_path)
     try:
@@ -64,7 +64,7 @@ def hosts(pg, broker, tmp_path):
         cluster.close()
         pytest.fail(f"cannot create the bridge (run as root): {exc}")
     try:
-        made = Hosts(cluster, PBXS, root_pg_name(), speed=20.0)
+        made = Hosts(cluster, PBXS, root_pg_name(request.config), speed=20.0)
         add_pool(cluster)
         yield made.start()
     finally:
@@ -84,8 +84,19 @@ def add_pool(cluster):
                           capacity=capacity, agent=True))
 
 
-def root_pg_name():
-    return sys.modules["conftest"].SESSION.pg_name
+def root_conftest(config):
+    """tests/conftest.py as pytest loaded it. Not ``sys.modules["conftest"]``: each test
+    folder without ``__init__.py`` loads its own conftest under that name, so in a whole
+    run it is whichever was loaded last."""
+    path = Path(__file__).resolve().parents[1] / "conftest.py"
+    for plugin in config.pluginmanager.get_plugins():
+        if Path(getattr(plugin, "__file__", None) or "/").resolve() == path:
+            return plugin
+    raise LookupError(f"{path} is not loaded")
+
+
+def root_pg_name(config):
+    return root_conftest(config).SESSION.pg_name
 
 
 def _ip(*args):

@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1500)]
 
 
 @pytest.fixture
-def deployed(pg, broker, tmp_path):  # noqa: F811  (the fixture imported above)
+def deployed(pg, broker, tmp_path, request):  # noqa: F811  (the fixture imported above)
     """The same hosts, deployed by site.yml (``tests/ops/clusterdeploy.py``)."""
     from tests.ops.clusterdeploy import Deployed
 
@@ -31,7 +31,7 @@ def deployed(pg, broker, tmp_path):  # noqa: F811  (the fixture imported above)
     made = None
     try:
         cluster.up()
-        made = Deployed(cluster, PBXS, root_pg_name())
+        made = Deployed(cluster, PBXS, root_pg_name(request.config))
         add_pool(cluster)
         yield made.apply()
     finally:
