@@ -38,7 +38,6 @@ from app.models import (
 from app.pbx import media
 from app.pbx.dialplan import dialplan_specs, message_path, render_campaign, write_dialplan
 from app.pbx.errors import DialplanError
-from app.pbx.pool import enabled_pbxs
 from app.windows import window_problems
 
 log = logging.getLogger(__name__)
@@ -58,7 +57,7 @@ def problems(campaign_id: int, now) -> list[str]:
     windows = list(CallWindow.select().where(CallWindow.campaign == campaign_id))
     options = list(CampaignOption.select().where(CampaignOption.campaign == campaign_id))
     found = _list_problems(campaign) + _message_problems(campaign, settings)
-    found += media.problems(campaign, any(row.agent for row in enabled_pbxs()))
+    found += media.problems(campaign, bool(media.agent_pbxs()))
     found += field_problems({name: getattr(campaign, name) for name in CHECKED_FIELDS})
     found += window_problems(windows) if windows else ["no call windows"]
     found += menu_problems(options)

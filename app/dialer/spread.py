@@ -44,6 +44,7 @@ from app.dialer.outcomes import IN_FLIGHT
 from app.dialer.pacing import Budget, global_lock
 from app.dialer.sql import serialized
 from app.models import DIALPLAN_STATES, CallAttempt, Campaign
+from app.pbx import agents
 from app.pbx import pool as pbx_pool
 from app.pbx.errors import PbxError
 from app.pbx.poolami import PoolAmi
@@ -217,7 +218,7 @@ def _behind(row) -> str:
     ``tts`` step that waited for it in vain has said so. Once the agent catches up (it
     applies its queue in order), the PBX takes calls again.
     """
-    if row.agent and row.dialplan_confirmed < row.dialplan_version:
+    if agents.lags(row):
         return (f"no new calls: its agent confirmed version {row.dialplan_confirmed} of "
                 f"{row.dialplan_version} (dialplan or sound files)")
     return ""

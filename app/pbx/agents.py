@@ -107,6 +107,12 @@ def wait_confirmed(sent: dict, timeout: float = CONFIRM_TIMEOUT_S) -> list:
         time.sleep(0.05)
 
 
+def lags(row) -> bool:
+    """PBX ``row`` has an agent that has not confirmed every version sent to it (a
+    dialplan or a batch of speech files): it takes no new call (``app.dialer.spread``)."""
+    return bool(row.agent) and row.dialplan_confirmed < row.dialplan_version
+
+
 def confirm(pbx_id: int, version: int) -> None:
     """The agent of ``pbx_id`` applied ``version`` (a dialplan: written and reloaded;
     files only: written)."""

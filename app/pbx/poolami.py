@@ -134,8 +134,7 @@ class PoolAmi:
         this included (``app.dialer.spread``), and a dead one would cost every
         activation and every batch of speech files the whole timeout.
         """
-        behind = {row.id for row, _ in with_agent
-                  if row.dialplan_confirmed < row.dialplan_version}
+        behind = {row.id for row, _ in with_agent if agents.lags(row)}
         try:
             sent = publish([row for row, _ in with_agent])
         except Exception as exc:  # RabbitMQ away: no agent gets it
