@@ -108,9 +108,12 @@ def test_it_drains_until_the_last_call_hangs_up_then_closes_with_a_true_report(s
     assert live_on_pbx(stack, campaign) > 0, "calls were up while it drained"
     wait_until(lambda: state(campaign.id) == CLOSED, 110, "CLOSED", interval=0.2)
 
+    # closed: its context leaves the dialplan file and the PBX (dialplan reload); the
+    # finalizer unloads it just after the CLOSED transition, so wait for that reload
+    context = f"callcast-campaign-{campaign.id}"
+    wait_until(lambda: context not in stack.pbx_stats()["dialplan"]["contexts"], 15,
+               "the closed campaign's context unloaded")
     stats = stack.pbx_stats()
-    # closed: its context left the dialplan file and the PBX (dialplan reload)
-    assert f"callcast-campaign-{campaign.id}" not in stats["dialplan"]["contexts"]
     calls = [c for c in stats["calls"] if c["account"] == campaign.account_code]
     assert calls and all(c["done"] for c in calls)
     report = CampaignReport.get(CampaignReport.campaign == campaign.id)
