@@ -42,3 +42,44 @@ def test_it_documents_every_api_route_the_app_serves(db, app, client):
         path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
         served |= {(method, path) for method in rule.methods - {"HEAD", "OPTIONS"}}
     assert len(served) == 30 and served == documented, served ^ documented
+
+
+def test_it_lists_the_refusals_each_operation_answers_and_they_happen(db, app, client, tokens):
+    """Each operation's document lists 401, 403 (writes), 404 (a named record) by status, with
+    the Error shape; a request of each kind gets exactly that status."""
+    from tests.api.conftest import ApiClient
+
+    spec = client.get("/api/v1/openapi.json").get_json()
+    reader = ApiClient(app.test_client(), tokens["read"])
+    seen = {401: 0, 403: 0, 404: 0}
+    for path, ops in spec["paths"].items():
+        url = re.sub(r"\{\w+\}", "999999", path)
+        for method, op in ops.items():
+            if method == "parameters":
+                continue
+            listed = op["responses"]
+            for status in ("401", "429"):
+                assert listed[status] == {"$ref": f"#/components/responses/{_name(status)}"}
+            answered = client.open(url, method=method.upper()).status_code
+            assert answered == 401 and "401" in listed, (method, path)
+            seen[401] += 1
+            if method != "get":
+                assert "403" in listed, (method, path)
+                assert reader.client.open(url, method=method.upper(), headers=reader._headers(
+                    None)).status_code == 403, (method, path)
+                seen[403] += 1
+            elif "{" in path:
+                assert "404" in listed, (method, path)
+                assert reader.get(url).status_code == 404, (method, path)
+                seen[404] += 1
+            else:
+                assert "404" not in listed, (method, path)
+    assert spec["components"]["responses"]["NOT_FOUND"]["content"]["application/json"][
+        "schema"] == {"$ref": "#/components/schemas/Error"}
+    assert seen[401] == 30 and seen[403] > 10 and seen[404] > 5, seen
+
+
+def _name(status):
+    from http import HTTPStatus
+
+    return HTTPStatus(int(status)).name

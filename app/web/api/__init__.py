@@ -2,6 +2,7 @@
 
     access     Bearer tokens (app.apitokens), scopes, the rate limit
     errors     {"error": {"code", "message"}} for every refusal
+    refusals   which refusals each operation lists in the document, by status
     schemas    marshmallow shapes: validation and the generated OpenAPI document
     campaigns  campaigns and their actions
     lists      contact lists: upload, progress, append
@@ -25,6 +26,7 @@ from app.web.admin.base import BoundedIntegerConverter
 from app.web.api import campaigns, dnc, docs, holidays, lists, results
 from app.web.api.access import authenticate
 from app.web.api.errors import ApiError, ErrorSchema, api_error, domain_error, http_error
+from app.web.api.refusals import RefusalsPlugin
 
 BLUEPRINTS = (campaigns.blp, lists.blp, dnc.blp, results.blp, holidays.blp)
 # once, at import: a blueprint takes no new hooks after its first app (each test builds one)
@@ -62,7 +64,7 @@ def init_api(app, csrf) -> CallcastApi:
     """The API's blueprints, spec and docs page on ``app``; CSRF exempt (tokens, no cookies)."""
     for key, value in API_CONFIG.items():
         app.config.setdefault(key, value)
-    api = CallcastApi(app)
+    api = CallcastApi(app, spec_kwargs={"extra_plugins": [RefusalsPlugin()]})
     api.register_converter(BoundedIntegerConverter, _id_schema)
     for blp in BLUEPRINTS:
         api.register_blueprint(blp)
