@@ -18,6 +18,7 @@ from app.models import Campaign, CallWindow, CampaignOption
 from app.web.admin.campaign_ops import OPS, run_op
 from app.web.api.access import caller
 from app.web.api.schemas import (
+    QUERY,
     CampaignInput,
     CampaignPage,
     CampaignPageArgs,
@@ -70,7 +71,7 @@ def _split(values: dict):
 
 @blp.route("/")
 class Campaigns(MethodView):
-    @blp.arguments(CampaignPageArgs, location="query")
+    @blp.arguments(CampaignPageArgs, **QUERY)
     @blp.response(200, CampaignPage)
     def get(self, args):
         """Campaigns, newest first, a page at a time; ``state`` narrows them."""

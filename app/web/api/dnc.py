@@ -10,7 +10,7 @@ from app.contacts import require_phone
 from app.errors import ValidationError
 from app.quoting import cut
 from app.web.api.access import caller
-from app.web.api.schemas import BulkPhonesIn, BulkResult, DncEntry, PhoneIn, PhoneQuery
+from app.web.api.schemas import QUERY, BulkPhonesIn, BulkResult, DncEntry, PhoneIn, PhoneQuery
 
 blp = Blueprint("api_dnc", __name__, url_prefix="/api/v1/dnc",
                 description="The do-not-call list: numbers never dialled")
@@ -19,7 +19,7 @@ SOURCE = "api"
 
 
 @blp.route("/check")
-@blp.arguments(PhoneQuery, location="query")
+@blp.arguments(PhoneQuery, **QUERY)
 @blp.response(200, DncEntry)
 def check(args):
     """Whether a number is on the list."""

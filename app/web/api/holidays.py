@@ -11,7 +11,7 @@ from marshmallow import validate as v
 from app import holidays
 from app.clock import utcnow
 from app.db import MAX_INTEGER
-from app.web.api.schemas import Strict, Text
+from app.web.api.schemas import QUERY, Strict, Text
 
 blp = Blueprint("api_holidays", __name__, url_prefix="/api/v1/holidays",
                 description="Holidays: local dates (in each campaign's zone) with no calls")
@@ -43,7 +43,7 @@ def _json(holiday) -> dict:
 
 
 @blp.route("/", methods=["GET"])
-@blp.arguments(HolidayQuery, location="query")
+@blp.arguments(HolidayQuery, **QUERY)
 @blp.response(200, HolidayOut(many=True))
 def list_(args):
     """The global holidays, or a campaign's and the global ones, by date."""

@@ -23,6 +23,7 @@ from app.web.api.access import caller
 from app.web.api.campaigns import page_of
 from app.web.api.errors import ApiError
 from app.web.api.schemas import (
+    QUERY,
     AppendResult,
     ContactListSchema,
     ContactsIn,
@@ -54,7 +55,7 @@ def get_list(list_id: int) -> ContactList:
 
 @blp.route("/")
 class ContactLists(MethodView):
-    @blp.arguments(PageArgs, location="query")
+    @blp.arguments(PageArgs, **QUERY)
     @blp.response(200, ListPage)
     def get(self, args):
         """Contact lists, newest first."""

@@ -16,7 +16,7 @@ from app.reports import stored_report
 from app.web.admin.campaign_columns import stats_cache
 from app.web.admin.stats import shared_live_view
 from app.web.api.campaigns import page_of
-from app.web.api.schemas import LiveSchema, PageArgs, ReportSchema, ResultPage
+from app.web.api.schemas import QUERY, LiveSchema, PageArgs, ReportSchema, ResultPage
 
 blp = Blueprint("api_results", __name__, url_prefix="/api/v1/campaigns",
                 description="Live status, per-contact results, the report and its CSV")
@@ -31,7 +31,7 @@ def status(campaign_id):
 
 
 @blp.route("/<int:campaign_id>/results")
-@blp.arguments(PageArgs, location="query")
+@blp.arguments(PageArgs, **QUERY)
 @blp.response(200, ResultPage)
 def results(args, campaign_id):
     """Per-contact results of a closed campaign, in contact order, a page at a time."""

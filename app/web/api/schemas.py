@@ -41,6 +41,11 @@ class Strict(ma.Schema):
         unknown = ma.RAISE
 
 
+# query arguments refuse unknown names too (webargs would drop them): ``?stat=ACTIVE``
+# is a 422 naming ``stat``, not every campaign
+QUERY = {"location": "query", "unknown": ma.RAISE}
+
+
 def _int(low=0, high=MAX_INTEGER, strict=True, **kw):
     """A whole number in low..high; ``strict``: a JSON number, not a string of digits."""
     return f.Integer(strict=strict, validate=v.Range(low, high), **kw)
