@@ -21,7 +21,7 @@ from app.errors import IllegalTransitionError, ValidationError
 from app.holidays import campaign_opening  # the windows less the holidays
 from app.menu import menu_problems
 from app.messages.prepare import prepare_messages
-from app.messages.audio import audio_dir
+from app.messages.prompts import audio_dir
 from app.messages.template import SOUND_RE, parse, template_problems
 from app.models import (
     ACTIVE,

@@ -5,6 +5,7 @@
 - ``values``: one contact's values as the dialplan's channel variables, and the
   problems of a contact whose values do not fit the template (``render_contact``);
 - ``tts``: the engine interface (espeak-ng, or ``TTS_COMMAND``) and 8 kHz WAV output;
+- ``prompts``: where a synthesized text's file is under a ``MEDIA_DIR`` (paths only);
 - ``audio``: the synthesis cache under ``MEDIA_DIR`` (one file per distinct text)
   and the step the ``tts`` actor runs;
 - ``prepare``: activation's pass over the contacts (variables, skipped contacts,

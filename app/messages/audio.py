@@ -12,14 +12,13 @@ agent, files only, waiting for each (bounded; one that does not confirm is marke
 down and left out: ``PoolAmi.send_files``), so a contact becomes claimable only
 once its files are where the call may play them (``deliver``). The Originate
 names each file under the MEDIA_DIR of the PBX that carries the call
-(``prompts_under``).
+(``app.messages.prompts.prompts_under``).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import re
 import shutil
 from pathlib import Path
 
@@ -27,42 +26,17 @@ from peewee import fn
 
 from app.db import database
 from app.events import BAD_MESSAGE
+from app.messages.prompts import audio_dir, audio_file
 from app.messages.tables import FAILED, PENDING, READY, ContactAudio, ContactMessage, MessageAudio
 from app.messages.tts import TtsError, engine_of, telephony_wav
 from app.models import FINAL, CampaignContact, Campaign
+from app.pbx import media
+from app.pbx.poolami import get_pool_ami
 from app.private_files import open_private
 
 log = logging.getLogger(__name__)
 
 BATCH = 20  # texts per actor message: a message stays short, progress is committed often
-# a CC_V<n> value naming a synthesized file: <MEDIA_DIR>/tts/campaign-<id>/<sha256>
-PROMPT_RE = re.compile(r"/tts/campaign-([0-9]{1,18})/([0-9a-f]{64})\Z")
-
-
-def audio_dir(settings, campaign_id: int) -> Path:
-    return Path(settings.media_dir) / "tts" / f"campaign-{int(campaign_id)}"
-
-
-def audio_file(settings, campaign_id: int, digest: str) -> Path:
-    """The WAV of one text; the dialplan plays it as this path without ``.wav``."""
-    return audio_dir(settings, campaign_id) / f"{digest}.wav"
-
-
-def prompt_of(settings, campaign_id: int, digest: str) -> str:
-    return str(audio_file(settings, campaign_id, digest))[: -len(".wav")]
-
-
-def prompts_under(variables, campaign_id: int, settings) -> dict:
-    """``variables`` with each synthesized file of ``campaign_id`` named under
-    ``settings.media_dir`` (activation stored them under its own: a PBX host with an
-    agent keeps its copies under the MEDIA_DIR it reported)."""
-    out = dict(variables or {})
-    for name, value in out.items():
-        found = PROMPT_RE.search(value) if isinstance(value, str) else None
-        if found and int(found.group(1)) == int(campaign_id):
-            out[name] = prompt_of(settings, campaign_id, found.group(2))
-    return out
-
 
 def write_audio(settings, campaign_id: int, digest: str, wav: bytes) -> Path:
     """Write one file atomically (temp file + rename), 0640: the owner and Asterisk's group
@@ -122,10 +96,6 @@ def deliver(campaign_id: int, digests, settings) -> int:
     """The files of ``digests`` on every enabled agent PBX's host (recorded, sent, each
     confirmed or its PBX left out) before their contacts are claimable; how many were
     recorded (0: the pool has no agent PBX, the PBXs read this host's MEDIA_DIR)."""
-    # here, not at the top: app.pbx.originate imports this module (prompts_under)
-    from app.pbx import media
-    from app.pbx.poolami import get_pool_ami
-
     if not digests or not media.agent_pbxs():
         return 0
     files = []

@@ -15,7 +15,8 @@ import logging
 from app.csvcells import writer
 from app.db import database
 from app.events import BAD_MESSAGE
-from app.messages.audio import audio_file, prompt_of, remove_audio
+from app.messages.audio import remove_audio
+from app.messages.prompts import audio_file, prompt_of
 from app.messages.tables import READY, ContactAudio, ContactMessage, MessageAudio
 from app.messages.template import parse
 from app.messages.tts import engine_of

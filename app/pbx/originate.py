@@ -14,7 +14,7 @@ import phonenumbers
 
 from app.calltokens import TOKEN_VARIABLE, call_token
 from app.config import get_settings
-from app.messages.audio import prompts_under
+from app.messages.prompts import prompts_under
 from app.pbx.errors import DialplanError
 
 CONTEXT_PREFIX = "callcast-campaign-"

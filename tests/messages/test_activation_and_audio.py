@@ -17,8 +17,8 @@ from app.config import get_settings
 from app.dialer.claims import due_contacts
 from app.errors import ValidationError
 from app.events import BAD_MESSAGE
-from app.messages.audio import (audio_dir, prompt_of, prompts_under, synthesize_some,
-                                waiting_for_audio)
+from app.messages.audio import synthesize_some, waiting_for_audio
+from app.messages.prompts import audio_dir, prompt_of, prompts_under
 from app.messages.prepare import message_of, message_variables, purge_messages, skipped_rows
 from app.messages.tables import ContactMessage, MessageAudio
 from app.messages.tts import CommandEngine, EspeakEngine, telephony_wav

@@ -15,7 +15,8 @@ import pytest
 from app.campaigns import activation
 from app.config import get_settings
 from app.dialer.tick import run_tick
-from app.messages.audio import audio_file, synthesize_some, waiting_for_audio
+from app.messages.audio import synthesize_some, waiting_for_audio
+from app.messages.prompts import audio_file
 from app.messages.tables import MessageAudio
 from app.models import Campaign, CampaignContact, Contact, ContactList
 from app.pbx import agents

@@ -21,7 +21,7 @@ from app.clock import utcnow
 from app.config import get_settings
 from app.finalization import finalize
 from app.finalization.archive import read_archive
-from app.messages.audio import audio_dir
+from app.messages.prompts import audio_dir
 from app.messages.prepare import message_variables
 from app.messages.tables import MessageAudio
 from app.models import (
