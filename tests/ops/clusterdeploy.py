@@ -1,13 +1,16 @@
 """The cluster drill's hosts deployed by the Ansible playbook (``site.yml``) instead of
-started by hand: one inventory whose hosts are the namespaces of ``tests/ops/netns.py``.
+started by hand, with the shipped multi-PBX inventory ``inventories/cluster/``.
 
-Every host is applied with a local connection into its own prefix (as the single-host
-ops deployment, ``tests/ops/conftest.py``), with the addresses of its namespace: the
-web host binds gunicorn on its address, each PBX host its AGI daemons, and its
-``callcast_pbx_name`` gives it the ``callcast-pbxagent`` program; pbxsim is a
-``supervisor_extra_programs`` entry of each PBX host. Then one supervisord per host
-is started inside its namespace (``ip netns exec``). Only the app, supervisor and
-asterisk plays apply (no host is in the rabbitmq or postgresql group).
+That inventory's groups, group_vars and host_vars decide what runs where (the
+scheduler on the first workers host, each PBX host's AGI daemons, recorder and
+``callcast-pbxagent`` of its own ``callcast_pbx_name``). A second inventory source
+written here gives each of its hosts, as host vars (which win over group_vars), the
+namespace of ``tests/ops/netns.py`` it lives in: a local connection into its own
+prefix (as the single-host ops deployment, ``tests/ops/conftest.py``), that
+namespace's addresses, and pbxsim as a ``supervisor_extra_programs`` entry of each
+PBX host. Then one supervisord per host is started inside its namespace (``ip netns
+exec``). The mq1 and db1 hosts are left out (``--limit``): the drill's RabbitMQ and
+PostgreSQL are this machine's, relayed into the namespaces.
 """
 
 from __future__ import annotations
@@ -30,6 +33,11 @@ from tests.waiting import free_port, wait_until
 RECAP = re.compile(r"^(\S+)\s*:\s*ok=\d+\s+changed=\d+\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 GROUPS = {"web": ["web"], "dialer1": ["workers"], "dialer2": ["workers"]}
 LIFECYCLE_HOSTS = [host for host, groups in GROUPS.items() if "workers" in groups]
+CLUSTER_INVENTORY = ANSIBLE_DIR / "inventories" / "cluster" / "hosts.yml"
+# each namespace host as inventories/cluster/hosts.yml names it
+INVENTORY_NAMES = {"web": "web1.example.net", "dialer1": "dial1.example.net",
+                   "dialer2": "dial2.example.net", "pbx1": "pbx1.example.net",
+                   "pbx2": "pbx2.example.net", "pbx3": "pbx3.example.net"}
 
 
 class Deployed:
@@ -60,6 +68,9 @@ class Deployed:
             v.pop(key, None)
         v.update(
             ansible_connection="local", ansible_python_interpreter=sys.executable,
+            ansible_host=addr, callcast_media_dir=f"{v['callcast_data_dir']}/media",
+            callcast_ami_permit=[f"{self.cluster.net}.0/255.255.255.0",
+                                 "127.0.0.1/255.255.255.255"],
             callcast_database_url=database_url, callcast_demo_pbx=False,
             callcast_crashmail_to="", callcast_memory_limits={}, supervisor_extra_programs={},
             callcast_ami_user=s.ami_user, callcast_ami_secret=s.ami_secret,
@@ -79,20 +90,19 @@ class Deployed:
                 "priority": 130, "startsecs": 2, "stopwaitsecs": 10}}
         return v
 
+    def inventory_names(self) -> list[str]:
+        return [INVENTORY_NAMES[host] for host in [*GROUPS, *self.pbxs]]
+
     def inventory(self, repo, commit) -> dict:
-        groups = {"web": {}, "workers": {}, "agi": {}}
-        for host, names in {**GROUPS, **{p: ["agi"] for p in self.pbxs}}.items():
-            for name in names:
-                # "<host>.drill": the host "web" would be taken for the group "web"
-                groups[name][f"{host}.drill"] = self.host_vars(host, repo, commit)
+        """The host vars that put each host of inventories/cluster in its namespace."""
+        hosts = {}
+        for host in [*GROUPS, *self.pbxs]:
+            hosts[INVENTORY_NAMES[host]] = self.host_vars(host, repo, commit)
             prefix = self.cluster.tmp / host / "etc" / "asterisk"
             prefix.mkdir(parents=True, exist_ok=True)
             (prefix / "manager.conf").write_text("[general]\nenabled = no\nport = 5038\n")
             (prefix / "extensions.conf").write_text("[general]\nstatic=yes\n")
-        children = {g: {"hosts": h} for g, h in groups.items()}
-        return {"all": {"children": {
-            "callcast": {"children": children},
-            "asterisk": {"hosts": {f"{p}.drill": {} for p in self.pbxs}}}}}
+        return {"all": {"hosts": hosts}}
 
     def apply(self):
         """Relay up, the playbook applied to every host, then each host's supervisord."""
@@ -106,9 +116,9 @@ class Deployed:
         path = c.tmp / "hosts.json"
         path.write_text(json.dumps(inventory, indent=1))
         self.playbook(path)
-        for group in inventory["all"]["children"]["callcast"]["children"].values():
-            for host, v in group["hosts"].items():
-                self.confs[host.removesuffix(".drill")] = v
+        names = {name: host for host, name in INVENTORY_NAMES.items()}
+        for name, v in inventory["all"]["hosts"].items():
+            self.confs[names[name]] = v
         for host, v in self.confs.items():
             subprocess.run(["ip", "netns", "exec", c.hosts[host][0],
                             f"{v['callcast_venv_dir']}/bin/supervisord", "-c",
@@ -138,13 +148,14 @@ class Deployed:
         with open(Path(tempfile.gettempdir()) / "callcast-ops-ansible.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             done = subprocess.run(
-                [str(VENV_BIN / "ansible-playbook"), "-i", str(inventory), "site.yml"],
+                [str(VENV_BIN / "ansible-playbook"), "-i", str(CLUSTER_INVENTORY), "-i",
+                 str(inventory), "--limit", ",".join(self.inventory_names()), "site.yml"],
                 cwd=ANSIBLE_DIR, env=env, capture_output=True, text=True, timeout=900,
                 stdin=subprocess.DEVNULL)
         output = done.stdout + done.stderr
         (self.cluster.tmp / "ansible.log").write_text(output)
         recaps = {m.group(1): (int(m.group(2)), int(m.group(3))) for m in RECAP.finditer(done.stdout)}
-        assert done.returncode == 0 and len(recaps) == 3 + len(self.pbxs) and all(
+        assert done.returncode == 0 and set(recaps) == set(self.inventory_names()) and all(
             r == (0, 0) for r in recaps.values()), (
             f"ansible-playbook rc={done.returncode} {recaps}:\n{output[-6000:]}")
 
