@@ -554,3 +554,21 @@ def test_it_clamps_retry_delays_stored_out_of_range(db):
 
     row = cc(campaign, first.contact_id)
     assert (row.state, row.next_attempt_at) == (PENDING, NOW + timedelta(days=366))
+
+
+def test_a_paused_campaigns_call_end_is_folded_by_its_nudge_and_nothing_is_dialled(db):
+    from app.config import get_settings
+    from app.dialer.refill import refill
+
+    campaign = activated(["+15550000001", "+15550000002"])
+    [c] = claim_all(campaign, NOW, limit=1)
+    activation.pause(campaign.id, NOW + timedelta(seconds=1))
+    event(campaign.id, c.contact_id, 1, "answered", NOW + timedelta(seconds=2))
+    event(campaign.id, c.contact_id, 1, "hangup", NOW + timedelta(seconds=9), hangupcause="16")
+    # no PBX: a paused campaign's refill only folds, it never asks a PBX or originates
+    assert refill(campaign.id, NOW + timedelta(seconds=10), None, get_settings()) == 0
+    attempt = CallAttempt.get()
+    assert (attempt.state, attempt.outcome) == (DONE, "answered")
+    assert cc(campaign, c.contact_id).state == FINAL
+    assert CallAttempt.select().count() == 1  # the other contact waits for the resume
+    assert Campaign.get_by_id(campaign.id).state == "PAUSED"

@@ -9,7 +9,8 @@ just folded whose channel is still up counts), and the route breaker looks at
 what it folded; no reconciliation or finish (the tick chain does those), and
 the campaign's status is left to the tick (or to the breaker, when it trips).
 Every write is conditional, as the tick's, so a refill beside a tick of the
-same campaign can only find less to do.
+same campaign can only find less to do. A PAUSED campaign's tick chain has
+stopped: its nudges only fold, so the calls it had end in its figures as they end.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from app.dialer.claims import claim_due
 from app.dialer.folding import fold_events
 from app.dialer.spread import TickPool, pool_lock
 from app.errors import NotFoundError
-from app.models import ACTIVE
+from app.models import ACTIVE, PAUSED
 from app.holidays import campaign_opening  # the windows less the holidays
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,11 @@ def refill(campaign_id: int, now: datetime, ami, settings) -> int:
         campaign = get_campaign(campaign_id)
     except NotFoundError:
         return 0  # gone (a nudge about a campaign deleted meanwhile)
+    if campaign.state == PAUSED:
+        # no new call, but the calls it had still end: record them now, not at the resume
+        # (its live figures, its contacts' results and their webhooks would wait till then)
+        fold_events(campaign.id, now, campaign)
+        return 0
     if campaign.state != ACTIVE or not campaign_opening(campaign, now).open:
         return 0
     pool = TickPool.of(ami, settings)
