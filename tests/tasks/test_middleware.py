@@ -169,7 +169,8 @@ def test_it_serves_worker_metrics_on_loopback_unless_told_otherwise(tmp_path, bi
                                    "-t", "1"], env=env, stdout=log, stderr=subprocess.STDOUT,
                                   stdin=subprocess.DEVNULL, start_new_session=True)
     try:
-        wait_until(lambda: listening_addresses(port), 30, "the metrics exposition process")
+        # a deadline, not a wait: a loaded machine took over 30 s to boot the worker once
+        wait_until(lambda: listening_addresses(port), 120, "the metrics exposition process")
         assert listening_addresses(port) == {expected}
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as reply:
             assert reply.status == 200
