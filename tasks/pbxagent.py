@@ -15,7 +15,8 @@ the version is confirmed only once the files are in place and Asterisk has it.
 
 A second actor on the same queue, ``pbx_media`` (``agents.send_media``), carries
 files only (the speech files of a running campaign): it writes them and confirms
-its version, and leaves the dialplan as it is (``make_actors``).
+its version, and leaves the dialplan as it is (``make_actors``). After each dialplan
+(and at start) it deletes its copies of the speech files of closed campaigns.
 """
 
 from __future__ import annotations
@@ -92,7 +93,10 @@ def make_actors(name: str, in_place: int):
         newest["text"] = max(newest["text"], int(version))
         with connection():
             agents.confirm(pool.get_pbx(name).id, int(version))
-        log.info("dialplan version %s of %s written and reloaded", version, name)
+            log.info("dialplan version %s of %s written and reloaded", version, name)
+            # after the confirmation: a close's message (its context unloaded) is the one
+            # that lets the closed campaign's speech files go, and it waits for nothing
+            media.prune_speech(settings.media_dir)
 
     def apply_media(version: int, manifest) -> None:
         """Write the files of ``manifest`` (files only: the dialplan stays), confirm ``version``.
@@ -146,6 +150,7 @@ def at_start(name: str, settings) -> int:
         except MediaError as exc:  # the #include must still find its file
             log.error("sound files of %s not all written at start: %s", name, exc)
         write_dialplan(specs, ami=None, settings=agents.settings_for(row, settings))
+        media.prune_speech(settings.media_dir)  # those of campaigns closed while it was down
     try:
         reload_local(settings)
     except PbxError as exc:

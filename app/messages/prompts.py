@@ -10,10 +10,24 @@ from pathlib import Path
 
 # a CC_V<n> value naming a synthesized file: <MEDIA_DIR>/tts/campaign-<id>/<sha256>
 PROMPT_RE = re.compile(r"/tts/campaign-([0-9]{1,18})/([0-9a-f]{64})\Z")
+FOLDER_RE = re.compile(r"campaign-([0-9]{1,18})\Z")
 
 
 def audio_dir(settings, campaign_id: int) -> Path:
     return Path(settings.media_dir) / "tts" / f"campaign-{int(campaign_id)}"
+
+
+def speech_folders(media_dir) -> dict[int, Path]:
+    """campaign id -> its folder of speech files under ``media_dir`` (real folders only)."""
+    root = Path(media_dir) / "tts"
+    if not root.is_dir():
+        return {}
+    found = {}
+    for entry in root.iterdir():
+        match = FOLDER_RE.match(entry.name)
+        if match and entry.is_dir() and not entry.is_symlink():
+            found[int(match.group(1))] = entry
+    return found
 
 
 def audio_file(settings, campaign_id: int, digest: str) -> Path:

@@ -13,7 +13,8 @@ by the ``tts`` step that makes them, when the pool has an agent PBX
 (``agent_pbxs``): that step sends them to the agents files-only and waits for them
 before their contacts may be called (``app.messages.audio``); an agent that starts
 writes every file recorded for a campaign in a dialplan state (``recorded``). The
-rows of a campaign go when its working rows are purged at close (``release``).
+rows of a campaign go when its working rows are purged at close (``release``), and an
+agent deletes its copies of a closed campaign's speech files (``prune_speech``).
 
 Only names relative to MEDIA_DIR travel: an absolute name is played as it is,
 so an activation refuses one while the pool has an agent PBX (``problems``).
@@ -25,10 +26,12 @@ import hashlib
 import logging
 import os
 import secrets
+import shutil
 from pathlib import Path, PurePosixPath
 
 from app.amd import settings_of as amd_settings_of
 from app.clock import utcnow
+from app.messages.prompts import speech_folders
 from app.models import CLOSED, FINALIZING, Campaign
 from app.pbx.dialplan_spec import campaign_spec
 from app.pbx.errors import DialplanError, MediaError
@@ -251,6 +254,26 @@ def release(campaign_id: int) -> int:
     log.info("media released campaign=%s deleted=%d kept=%d", campaign_id, len(gone),
              len(rows) - len(gone))
     return len(gone)
+
+
+def prune_speech(media_dir) -> int:
+    """Delete the speech files under ``media_dir`` of campaigns that are CLOSED; how many
+    campaigns' folders went.
+
+    A PBX host with an agent keeps its copies (``materialize``) after the close, while the
+    host that made them deleted its own at finalization (``app.messages.audio``); the
+    closed campaign's context has left every dialplan by then, so nothing plays them.
+    """
+    folders = speech_folders(media_dir)
+    if not folders:
+        return 0
+    closed = [cid for (cid,) in Campaign.select(Campaign.id).where(
+        Campaign.id.in_(sorted(folders)) & (Campaign.state == CLOSED)).tuples()]
+    for campaign_id in closed:
+        shutil.rmtree(folders[campaign_id], ignore_errors=True)
+    if closed:
+        log.info("speech files of closed campaigns %s deleted under %s", closed, media_dir)
+    return len(closed)
 
 
 def _has(target: Path, sha: str) -> bool:

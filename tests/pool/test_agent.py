@@ -254,3 +254,21 @@ def test_an_agent_writes_the_files_of_running_campaigns_at_start(db, broker, tmp
     finally:
         agent.stop()
         print(agent.log_path.read_text(errors="replace")[-3000:])
+
+
+def test_the_agent_deletes_its_copies_of_a_closed_campaigns_speech_files(two):
+    """The host that made them deletes its own at the close; b's copies go with b's next
+    dialplan (the close's, its context unloaded), those of running campaigns stay."""
+    name, b_file, agent = two
+    closed = make_campaign(["+12025550031"], state="CLOSED")
+    running = make_campaign(["+12025550032"], state="ACTIVE")
+    folders = {c.id: agent.media_dir / "tts" / f"campaign-{c.id}" for c in (closed, running)}
+    for folder in folders.values():
+        folder.mkdir(parents=True)
+        (folder / f"{'a' * 64}.wav").write_bytes(wav(frames=80))
+    pool = PoolAmi(get_settings())
+    campaign = make_campaign(["+12025550033"], max_channels=5)
+    activation.activate(campaign.id, NOW, ami=pool)  # a dialplan message to b, confirmed
+    assert pool.left_out == []
+    wait_until(lambda: not folders[closed.id].exists(), 30, "the closed campaign's copies gone")
+    assert (folders[running.id] / f"{'a' * 64}.wav").read_bytes() == wav(frames=80)
