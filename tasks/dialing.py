@@ -113,7 +113,7 @@ def _tick_done(campaign_id: int, held: str, result, failures: int, now, settings
         failures += 1
         delay = _backoff(failures, settings)
         set_status(campaign_id, f"{result.status} (retry in {delay:.0f}s)", now,
-                   wants_capacity=result.wants_capacity)
+                   wants_capacity=result.wants_capacity, only_in=ACTIVE)
     else:
         failures = 0
     renew_lease(campaign_id, ACTIVE, held, utcnow(), tick_lease_seconds(delay, settings))
@@ -140,7 +140,8 @@ def _tick_failed(campaign_id: int, held: str, exc: Exception, failures: int, err
                              now)
                 release_lease(campaign_id, held)
             return None
-        set_status(campaign_id, f"tick failed: {error} (retry in {delay:.0f}s)", now)
+        set_status(campaign_id, f"tick failed: {error} (retry in {delay:.0f}s)", now,
+                   only_in=ACTIVE)
         renew_lease(campaign_id, ACTIVE, held, utcnow(), tick_lease_seconds(delay, settings))
     except Exception:
         log.exception("could not record the failed tick campaign=%s", campaign_id)

@@ -572,3 +572,26 @@ def test_a_paused_campaigns_call_end_is_folded_by_its_nudge_and_nothing_is_diall
     assert cc(campaign, c.contact_id).state == FINAL
     assert CallAttempt.select().count() == 1  # the other contact waits for the resume
     assert Campaign.get_by_id(campaign.id).state == "PAUSED"
+
+
+def test_a_tick_does_not_replace_the_reason_of_a_pause_that_came_while_it_ran(pbx, monkeypatch):
+    import app.dialer.tick as tick
+
+    campaign = activated_on(pbx, ["+12025550001", "+12025550002"], max_channels=1)
+    real_dial = tick._dial
+
+    def dial_then_paused(campaign, *args):
+        real_dial(campaign, *args)  # the call goes out; then, before the tick writes its status:
+        activation.pause(campaign.id, NOW)  # an operator (or the breaker in a refill) pauses
+
+    monkeypatch.setattr(tick, "_dial", dial_then_paused)
+    result = run(campaign.id, NOW, pbx)
+    assert result.originated == 1 and result.status.startswith("dialing 1")
+    row = Campaign.get_by_id(campaign.id)
+    assert (row.state, row.dialer_status) == ("PAUSED", "paused")
+    # a tick message that finds it paused leaves the pauser's words alone as well
+    monkeypatch.setattr(tick, "_dial", real_dial)
+    Campaign.update(dialer_status="paused: the route breaker's reason").where(
+        Campaign.id == campaign.id).execute()
+    assert run(campaign.id, NOW, pbx).delay_s is None
+    assert Campaign.get_by_id(campaign.id).dialer_status == "paused: the route breaker's reason"

@@ -179,6 +179,7 @@ def trip_breaker(campaign: Campaign, trip: Trip, now: datetime, settings) -> str
     None when the campaign was no longer ACTIVE (an operator or another worker
     moved it first): nothing is given back then.
     """
+    # one transaction: nobody sees it PAUSED without its reason (or a tick's status)
     with write_transaction():
         try:
             transition(campaign.id, PAUSED, now)
@@ -187,8 +188,9 @@ def trip_breaker(campaign: Campaign, trip: Trip, now: datetime, settings) -> str
         calls = run_of(campaign, trip.reason)
         given = give_back(campaign.id, calls, now)
         Campaign.update(breaker_tripped_at=now).where(Campaign.id == campaign.id).execute()
-    status = describe(trip, settings) + f"; {given} contacts due again, those calls not counted"
-    set_status(campaign.id, status, now)
+        status = (describe(trip, settings)
+                  + f"; {given} contacts due again, those calls not counted")
+        set_status(campaign.id, status, now)
     log.warning("route breaker paused campaign=%s reason=%s rule=%s calls=%d given_back=%d",
                 campaign.id, trip.reason, trip.rule, trip.calls, given)
     return status

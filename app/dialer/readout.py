@@ -17,11 +17,18 @@ STATUS_MAX = 255
 
 
 def set_status(campaign_id: int, status: str, now: datetime, *,
-               wants_capacity: bool = False) -> None:
-    """Record why the campaign is (not) dialing, and whether it wants a share of the global caps."""
-    Campaign.update(
+               wants_capacity: bool = False, only_in: str | None = None) -> bool:
+    """Record why the campaign is (not) dialing, and whether it wants a share of the global caps.
+
+    ``only_in``: write it only while the campaign is in that state (a tick's "dialing 4"
+    must not replace the reason of a pause that came while the tick ran). False: not written.
+    """
+    where = Campaign.id == campaign_id
+    if only_in is not None:
+        where &= Campaign.state == only_in
+    return bool(Campaign.update(
         dialer_status=status[:STATUS_MAX], dialer_status_at=now, wants_capacity=wants_capacity
-    ).where(Campaign.id == campaign_id).execute()
+    ).where(where).execute())
 
 
 def counts_by_outcome(campaign_id: int) -> dict:

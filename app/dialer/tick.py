@@ -48,6 +48,7 @@ class TickResult:
     live: int = 0
     pbx_error: str = ""
     wants_capacity: bool = False  # it dialed or hit a cap: it takes part in the fair share
+    status_of: str = ACTIVE  # the state the status describes: written only while in it
     timings: dict = field(default_factory=dict)  # phase -> seconds, for the bench and logs
 
 
@@ -72,11 +73,12 @@ def run_tick(campaign_id: int, now: datetime, ami, settings=None) -> TickResult:
     settings = settings or get_settings()
     campaign = get_campaign(campaign_id)
     if campaign.state != ACTIVE:
+        # moved since the chain claimed its turn: whoever moved it wrote why
         status = "paused" if campaign.state == PAUSED else f"not dialing: {campaign.state}"
-        result = TickResult(campaign_id, status, None)
-    else:
-        result = _tick(campaign, now, ami, settings)
-    set_status(campaign_id, result.status, now, wants_capacity=result.wants_capacity)
+        return TickResult(campaign_id, status, None, status_of=campaign.state)
+    result = _tick(campaign, now, ami, settings)
+    set_status(campaign_id, result.status, now, wants_capacity=result.wants_capacity,
+               only_in=result.status_of)
     return result
 
 
@@ -91,6 +93,7 @@ def _tick(campaign: Campaign, now: datetime, ami, settings) -> TickResult:
     if not has_open_contacts(campaign.id):
         _finish_done(campaign.id, now)
         result.status, result.delay_s = "finished: every contact is done", None
+        result.status_of = FINISHED
     elif result.pbx_error:
         result.status = f"PBX unreachable: {result.pbx_error}"
         result.live = in_flight_count([campaign.id])
@@ -135,7 +138,7 @@ def _route_breaker(campaign: Campaign, now: datetime, settings, result: TickResu
     status = trip_breaker(campaign, trip, now, settings) if trip else None
     if status is None:
         return False
-    result.status, result.delay_s = status, None
+    result.status, result.delay_s, result.status_of = status, None, PAUSED
     result.live = in_flight_count([campaign.id])
     return True
 
