@@ -40,16 +40,18 @@ def test_it_refuses_bad_paging_arguments(db, api, query):
     assert response.status_code == 422 and error_code(response) == "validation_failed"
 
 
-@pytest.mark.parametrize("url", ["/api/v1/campaigns/?stat=ACTIVE", "/api/v1/contact-lists/?pag=2",
-                                 "/api/v1/dnc/check?phone=%2B12025550100&full=1",
-                                 "/api/v1/holidays/?campaign=1"])
-def test_it_refuses_an_unknown_query_argument_naming_it(db, api, url):
+@pytest.mark.parametrize("good, extra", [
+    ("/api/v1/campaigns/?state=ACTIVE", "stat=ACTIVE"),
+    ("/api/v1/contact-lists/?page=1", "pag=2"),
+    ("/api/v1/dnc/check?phone=%2B12025550100", "full=1"),
+    ("/api/v1/holidays/", "campaign=1"),
+])
+def test_it_refuses_an_unknown_query_argument_naming_it(db, api, good, extra):
     # a misspelt filter would otherwise answer every record as if it were not there
-    response = api.get(url)
+    assert api.get(good).status_code == 200
+    response = api.get(f"{good}{'&' if '?' in good else '?'}{extra}")
     assert response.status_code == 422 and error_code(response) == "validation_failed"
-    name = url.split("?")[1].split("&")[-1].split("=")[0]
-    assert list(response.get_json()["error"]["fields"]) == [name]
-    assert api.get(url.split("?")[0]).status_code == 200 or "check" in url
+    assert list(response.get_json()["error"]["fields"]) == [extra.split("=")[0]]
 
 
 def test_it_keeps_the_console_pages_as_they_were(db, client):
