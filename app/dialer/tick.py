@@ -75,7 +75,7 @@ def run_tick(campaign_id: int, now: datetime, ami, settings=None) -> TickResult:
     if campaign.state != ACTIVE:
         # moved since the chain claimed its turn: whoever moved it wrote why
         status = "paused" if campaign.state == PAUSED else f"not dialing: {campaign.state}"
-        return TickResult(campaign_id, status, None, status_of=campaign.state)
+        return TickResult(campaign_id, status, None)
     result = _tick(campaign, now, ami, settings)
     set_status(campaign_id, result.status, now, wants_capacity=result.wants_capacity,
                only_in=result.status_of)

@@ -13,13 +13,18 @@ PROMPT_RE = re.compile(r"/tts/campaign-([0-9]{1,18})/([0-9a-f]{64})\Z")
 FOLDER_RE = re.compile(r"campaign-([0-9]{1,18})\Z")
 
 
+def speech_root(media_dir) -> Path:
+    """The folder of every campaign's speech files under ``media_dir``."""
+    return Path(media_dir) / "tts"
+
+
 def audio_dir(settings, campaign_id: int) -> Path:
-    return Path(settings.media_dir) / "tts" / f"campaign-{int(campaign_id)}"
+    return speech_root(settings.media_dir) / f"campaign-{int(campaign_id)}"
 
 
 def speech_folders(media_dir) -> dict[int, Path]:
     """campaign id -> its folder of speech files under ``media_dir`` (real folders only)."""
-    root = Path(media_dir) / "tts"
+    root = speech_root(media_dir)
     if not root.is_dir():
         return {}
     found = {}

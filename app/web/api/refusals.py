@@ -22,14 +22,14 @@ from http import HTTPStatus
 
 from apispec import BasePlugin
 
-READS = frozenset({"get", "head", "options"})
+from app.web.api.access import READ_METHODS
 # the records whose state can refuse a change (a holiday or a do-not-call entry has none)
 STATEFUL = ("/api/v1/campaigns/{", "/api/v1/contact-lists/{")
 
 
 def refusals(path: str, method: str) -> list[int]:
     """The statuses besides validation an operation on ``path`` with ``method`` can refuse with."""
-    writes, named = method not in READS, "{" in path
+    writes, named = method.upper() not in READ_METHODS, "{" in path
     found = [401, 429]
     if writes:
         found.append(403)
@@ -52,6 +52,6 @@ class RefusalsPlugin(BasePlugin):
                 continue
             responses = operation.setdefault("responses", {})
             listed = {str(code) for code in responses}
-            for status in refusals(path or "", method.lower()):
+            for status in refusals(path or "", method):
                 if str(status) not in listed:
                     responses[str(status)] = HTTPStatus(status).name
